@@ -1,0 +1,149 @@
+import type { Expr, Range } from '../syntax/ast.js';
+import type { Value } from '../ops/op.js';
+import type { Shape } from '../ir/types.js';
+
+/** What an expression can see: parameters and the enclosing definition's input shape. */
+export interface Env {
+  values: Map<string, Value>;
+  /** `in` — undefined when unknown (a definition checked without an input), null after an upstream error. */
+  input: Shape | null | undefined;
+}
+
+export interface EvalProblem {
+  code: string;
+  message: string;
+  range: Range;
+  help?: string;
+}
+
+/** Raised inside evaluation only; callers turn it into a diagnostic and carry on. */
+export class EvalError extends Error {
+  constructor(readonly problem: EvalProblem) {
+    super(problem.message);
+  }
+}
+
+/** Signals that the value depends on something unknown (a failed upstream shape): no diagnostic. */
+export class Unknown extends Error {}
+
+const FUNCTIONS: Record<string, { arity: [number, number]; apply: (args: number[]) => number }> = {
+  floor: { arity: [1, 1], apply: ([x]) => Math.floor(x!) },
+  ceil: { arity: [1, 1], apply: ([x]) => Math.ceil(x!) },
+  round: { arity: [1, 1], apply: ([x]) => Math.round(x!) },
+  abs: { arity: [1, 1], apply: ([x]) => Math.abs(x!) },
+  min: { arity: [1, Infinity], apply: (xs) => Math.min(...xs) },
+  max: { arity: [1, Infinity], apply: (xs) => Math.max(...xs) },
+};
+export const FUNCTION_NAMES = Object.keys(FUNCTIONS);
+
+const SHAPE_FIELDS: Record<string, number> = { c: 0, h: 1, w: 2 };
+
+export function describeValue(v: Value): string {
+  if (typeof v === 'string') return `the string "${v}"`;
+  if (typeof v === 'boolean') return `the boolean ${v}`;
+  return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
+}
+
+function number(v: Value, range: Range, what: string): number {
+  if (typeof v !== 'number') {
+    throw new EvalError({ code: 'NET1003', message: `${what} needs a number, got ${describeValue(v)}`, range });
+  }
+  return v;
+}
+
+function bool(v: Value, range: Range, what: string): boolean {
+  if (typeof v !== 'boolean') {
+    throw new EvalError({ code: 'NET1003', message: `${what} needs a boolean, got ${describeValue(v)}`, range });
+  }
+  return v;
+}
+
+export function evaluate(expr: Expr, env: Env): Value {
+  switch (expr.kind) {
+    case 'number':
+    case 'bool':
+    case 'string':
+      return expr.value;
+    case 'error':
+      throw new Unknown();
+    case 'name': {
+      const v = env.values.get(expr.name);
+      if (v === undefined) {
+        const known = [...env.values.keys()];
+        throw new EvalError({
+          code: 'NET1001', message: `unknown name \`${expr.name}\``, range: expr.range,
+          help: known.length ? `names in scope here: ${known.join(', ')}` : 'this definition has no parameters',
+        });
+      }
+      return v;
+    }
+    case 'inShape': {
+      const axis = SHAPE_FIELDS[expr.field];
+      if (axis === undefined) {
+        throw new EvalError({ code: 'NET1001', message: `\`in\` has no field \`${expr.field}\``, range: expr.fieldRange, help: 'use in.c, in.h or in.w' });
+      }
+      if (env.input === undefined || env.input === null) throw new Unknown();
+      if (axis >= env.input.length) {
+        throw new EvalError({
+          code: 'NET3002', message: `\`in.${expr.field}\` is undefined: the input is flat, [${env.input.join(', ')}]`, range: expr.range,
+          help: 'use in.c for the number of features of a flat input',
+        });
+      }
+      return env.input[axis]!;
+    }
+    case 'unary': {
+      const v = evaluate(expr.operand, env);
+      return expr.op === '-' ? -number(v, expr.operand.range, 'negation') : !bool(v, expr.operand.range, '`not`');
+    }
+    case 'conditional':
+      return bool(evaluate(expr.test, env), expr.test.range, 'a condition') ? evaluate(expr.then, env) : evaluate(expr.else, env);
+    case 'apply': {
+      const fn = FUNCTIONS[expr.name];
+      if (!fn) {
+        throw new EvalError({
+          code: 'NET1001', message: `unknown function \`${expr.name}\``, range: expr.nameRange,
+          help: `functions: ${FUNCTION_NAMES.join(', ')}`,
+        });
+      }
+      if (expr.args.length < fn.arity[0] || expr.args.length > fn.arity[1]) {
+        throw new EvalError({
+          code: 'NET1002', message: `\`${expr.name}\` takes ${fn.arity[0] === fn.arity[1] ? fn.arity[0] : `at least ${fn.arity[0]}`} argument${fn.arity[0] === 1 && fn.arity[1] === 1 ? '' : 's'}, got ${expr.args.length}`,
+          range: expr.range,
+        });
+      }
+      return fn.apply(expr.args.map((a) => number(evaluate(a, env), a.range, `\`${expr.name}\``)));
+    }
+    case 'binary':
+      return binary(expr, env);
+  }
+}
+
+function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
+  if (expr.op === 'and' || expr.op === 'or') {
+    const left = bool(evaluate(expr.left, env), expr.left.range, `\`${expr.op}\``);
+    if (expr.op === 'and' ? !left : left) return left;
+    return bool(evaluate(expr.right, env), expr.right.range, `\`${expr.op}\``);
+  }
+  const a = evaluate(expr.left, env);
+  const b = evaluate(expr.right, env);
+  if (expr.op === '==') return a === b;
+  if (expr.op === '!=') return a !== b;
+  const what = `\`${expr.op}\``;
+  const x = number(a, expr.left.range, what);
+  const y = number(b, expr.right.range, what);
+  switch (expr.op) {
+    case '+': return x + y;
+    case '-': return x - y;
+    case '*': return x * y;
+    case '<': return x < y;
+    case '<=': return x <= y;
+    case '>': return x > y;
+    case '>=': return x >= y;
+    default: {
+      if (y === 0) throw new EvalError({ code: 'NET3001', message: `division by zero: ${x} ${expr.op} 0`, range: expr.range });
+      if (expr.op === '/') return x / y;
+      if (expr.op === '//') return Math.floor(x / y);
+      return x - y * Math.floor(x / y);
+    }
+  }
+}

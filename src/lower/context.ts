@@ -1,0 +1,23 @@
+import type * as tfc from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { IRNode, Shape } from '../ir/types.js';
+
+/**
+ * What an op's `lower` receives: the tfjs namespaces (loaded lazily by the lowering driver, never by
+ * `netc check`) and helpers that keep every op's lowering consistent.
+ *
+ * Layout: IR shapes are PyTorch's `[C, H, W]`; tfjs tensors are channels-last, so a `[C,H,W]` value
+ * is a symbolic tensor of shape `[batch, H, W, C]` and a `[F]` value is `[batch, F]`.
+ */
+export interface LowerContext {
+  tf: typeof tfc;
+  layers: typeof tfl;
+  /** A unique tfjs layer name derived from the IR node's name: `layer1.0.conv1`, `layer1.0.conv1/pad`. */
+  layerName(node: IRNode, suffix?: string): string;
+  /** The IR shape of a node's i-th input. */
+  inputShape(node: IRNode, i?: number): Shape;
+  /** Flattens a value in PyTorch's C,H,W order (so linear weights map onto PyTorch's). */
+  flattenCHW(node: IRNode, x: unknown, shape: Shape): unknown;
+  /** Records the tfjs layer that holds a node's weights (for init, state-dict mapping, export). */
+  own(node: IRNode, layer: unknown): void;
+}

@@ -1,0 +1,40 @@
+import type { OpDef, ParamSpec } from './op.js';
+
+/** Elementwise activations: shape-preserving, no weights. */
+function activation(name: string, torchType: string, summary: string, params: ParamSpec[] = [], aliases?: string[]): OpDef {
+  return {
+    name,
+    aliases,
+    summary,
+    nameBase: name,
+    arity: 1,
+    params,
+    torchType: () => torchType,
+    attrs: (args) => Object.fromEntries(params.map((p) => [p.name, args[p.name] as number])),
+    infer: (_attrs, [input]) => input!,
+  };
+}
+
+export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)');
+export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)');
+export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)', [
+  { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], doc: 'slope for x < 0' },
+], ['leaky_relu']);
+export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)');
+export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)');
+export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)');
+export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', [], ['swish']);
+export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))');
+export const dropout: OpDef = {
+  ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)', [
+    { name: 'p', type: 'float', positional: true, default: 0.5, doc: 'drop probability, 0 <= p < 1' },
+  ]),
+  infer(attrs, [input], ctx) {
+    const p = attrs['p'] as number;
+    if (!(p >= 0 && p < 1)) {
+      ctx.error('NET2012', `dropout probability must be in [0, 1), got ${p}`, { at: 'p' });
+      return null;
+    }
+    return input!;
+  },
+};

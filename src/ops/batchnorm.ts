@@ -1,0 +1,27 @@
+import type { WeightSpec } from '../ir/types.js';
+import type { OpDef } from './op.js';
+
+export const batchnorm: OpDef = {
+  name: 'bn',
+  aliases: ['batchnorm'],
+  summary: 'batch normalisation (nn.BatchNorm2d on feature maps, nn.BatchNorm1d on vectors), affine',
+  nameBase: 'bn',
+  numbered: true,
+  arity: 1,
+  params: [
+    { name: 'eps', type: 'float', default: 1e-5, doc: 'added to the variance' },
+    { name: 'momentum', type: 'float', default: 0.1, doc: "running-statistics update rate (PyTorch's meaning)" },
+  ],
+  torchType: (_attrs, [input]) => (input && input.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d'),
+  attrs: (args) => ({ eps: args['eps'] as number, momentum: args['momentum'] as number }),
+  infer: (_attrs, [input]) => input!,
+  weights(_attrs, [input]): WeightSpec[] {
+    const c = input![0]!;
+    return [
+      { name: 'weight', shape: [c], trainable: true, buffer: false, init: { kind: 'ones' } },
+      { name: 'bias', shape: [c], trainable: true, buffer: false, init: { kind: 'zeros' } },
+      { name: 'running_mean', shape: [c], trainable: false, buffer: true, init: { kind: 'zeros' } },
+      { name: 'running_var', shape: [c], trainable: false, buffer: true, init: { kind: 'ones' } },
+    ];
+  },
+};

@@ -1,0 +1,35 @@
+import type { OpDef } from './op.js';
+
+export const linear: OpDef = {
+  name: 'linear',
+  aliases: ['fc', 'dense'],
+  summary: 'fully connected layer (nn.Linear); in-features come from the input',
+  nameBase: 'fc',
+  arity: 1,
+  params: [
+    { name: 'out', type: 'int', positional: true, aliases: ['features'], doc: 'output features' },
+    { name: 'bias', type: 'bool', default: true, doc: 'learn an additive bias' },
+  ],
+  torchType: () => 'Linear',
+  attrs: (args) => ({ out: args['out'] as number, bias: args['bias'] as boolean }),
+  infer(attrs, [input], ctx) {
+    const flatOrPooled = input!.length === 1 || (input!.length === 3 && input![1] === 1 && input![2] === 1);
+    if (!flatOrPooled) {
+      const features = input!.reduce((a, b) => a * b, 1);
+      ctx.error('NET2006', `linear needs a flat input, got a [${input!.join(', ')}] feature map`, {
+        help: `insert \`flatten\` before it (it would see ${input!.join('*')} = ${features} features) or \`gap\` to pool to [${input![0]}]`,
+      });
+      return null;
+    }
+    return [attrs['out'] as number];
+  },
+  weights(attrs, [input]) {
+    const inFeatures = input![0]!;
+    const out = attrs['out'] as number;
+    const init = { kind: 'uniformFanIn' as const, fanIn: inFeatures };
+    const weights = [{ name: 'weight', shape: [out, inFeatures], trainable: true, buffer: false, init }];
+    if (attrs['bias']) weights.push({ name: 'bias', shape: [out], trainable: true, buffer: false, init });
+    return weights;
+  },
+  macs: (attrs, [input]) => input![0]! * (attrs['out'] as number),
+};

@@ -1,0 +1,69 @@
+import type { Shape } from '../ir/types.js';
+import type { OpDef } from './op.js';
+
+const show = (s: Shape) => `[${s.join(', ')}]`;
+
+/** The network's input placeholder. */
+export const input: OpDef = {
+  name: 'input', internal: true, summary: 'the network input', nameBase: 'input', arity: 1, params: [],
+  torchType: () => null,
+  infer: (_attrs, [shape]) => shape!,
+};
+
+/** `a + b`: elementwise sum of branches that read the same input (residual connections). */
+export const add: OpDef = {
+  name: 'add', internal: true, summary: 'elementwise sum (residual add)', nameBase: 'add', arity: 'many', params: [],
+  torchType: () => null,
+  infer(_attrs, inputs, ctx) {
+    const [first, ...rest] = inputs;
+    for (const other of rest) {
+      if (other.length !== first!.length || other.some((d, i) => d !== first![i])) {
+        const what = first!.length === 3 && other.length === 3 && first![0] !== other[0]
+          ? `channels differ: left gives ${first![0]}, right gives ${other[0]}`
+          : `shapes differ: left gives ${show(first!)}, right gives ${show(other)}`;
+        ctx.error('NET2001', `cannot add: ${what}`, {
+          help: 'use `shortcut` to project the input to the body\'s shape, or change the body so it keeps the shape',
+        });
+        return null;
+      }
+    }
+    return first!;
+  },
+};
+
+/** `a ++ b` and `[a | b]`: concatenation along channels (features for flat inputs). */
+export const concat: OpDef = {
+  name: 'concat', internal: true, summary: 'concatenation along channels', nameBase: 'cat', arity: 'many', params: [],
+  torchType: () => null,
+  infer(_attrs, inputs, ctx) {
+    const [first, ...rest] = inputs;
+    for (const other of rest) {
+      if (other.length !== first!.length || other.slice(1).some((d, i) => d !== first![i + 1])) {
+        ctx.error('NET2002', `cannot concatenate: ${show(first!)} and ${show(other)} differ outside the channel axis`, {
+          help: 'branches must keep the same height and width; check strides and padding',
+        });
+        return null;
+      }
+    }
+    return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first!.slice(1)];
+  },
+};
+
+/** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
+export const scale: OpDef = {
+  name: 'scale', internal: true, summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
+  torchType: () => null,
+  infer(_attrs, [a, b], ctx) {
+    const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
+    const [x, gate] = isGate(b!) ? [a!, b!] : [b!, a!];
+    if (!isGate(gate) && !(x.length === gate.length && x.every((d, i) => d === gate[i]))) {
+      ctx.error('NET2003', `cannot scale: ${show(a!)} by ${show(b!)}; one side must be a gate of shape [C] or [C, 1, 1], or both equal`);
+      return null;
+    }
+    if (gate[0] !== x[0]) {
+      ctx.error('NET2003', `cannot scale: channels differ: the gate has ${gate[0]}, the features have ${x[0]}`);
+      return null;
+    }
+    return x;
+  },
+};

@@ -1,0 +1,122 @@
+import type { IToken } from 'chevrotain';
+import type { Item, Range, SourceFile } from './ast.js';
+import { parserInstance } from './parser.js';
+import { DocComment, netLexer, significantNewlines } from './tokens.js';
+
+export interface SyntaxError {
+  code: string;
+  message: string;
+  range: Range;
+  help?: string;
+}
+
+export interface ParseResult {
+  file: SourceFile;
+  errors: SyntaxError[];
+  comments: IToken[];
+}
+
+function describe(token: IToken): string {
+  if (token.tokenType.name === 'EOF') return 'end of file';
+  if (token.tokenType.name === 'Newline') return 'end of line';
+  return `\`${token.image}\``;
+}
+
+/** Lex and parse one file; syntax errors are returned, never thrown. */
+export function parseSource(text: string, path: string): ParseResult {
+  const lexed = netLexer.tokenize(text);
+  const errors: SyntaxError[] = lexed.errors.map((e) => {
+    const character = text.slice(e.offset, e.offset + e.length);
+    return {
+      code: 'NET0001',
+      message: `unexpected character \`${character}\``,
+      range: { start: e.offset, end: e.offset + e.length },
+      help: character === '"' ? 'strings end on the same line with a closing `"`' : undefined,
+    };
+  });
+  const parser = parserInstance();
+  parser.input = significantNewlines(lexed.tokens);
+  const items = parser.file() ?? [];
+  for (const e of parser.errors) {
+    const token = e.token;
+    const found = Number.isNaN(token.startOffset) ? (e as { previousToken?: IToken }).previousToken : token;
+    const at = found && !Number.isNaN(found.startOffset) ? found : undefined;
+    const range = at
+      ? token.tokenType.name === 'EOF' || Number.isNaN(token.startOffset)
+        ? { start: at.endOffset! + 1, end: at.endOffset! + 1 }
+        : { start: at.startOffset, end: at.endOffset! + 1 }
+      : { start: text.length, end: text.length };
+    errors.push({ code: 'NET0002', message: syntaxMessage(e.name, e.message, token, e.context?.ruleStack ?? []), range });
+  }
+  const comments = (lexed.groups['comments'] as IToken[] | undefined) ?? [];
+  attachDocs(items.filter((i): i is Item => i !== undefined), comments, text);
+  return { file: { path, text, items: items.filter((i): i is Item => i !== undefined) }, errors, comments };
+}
+
+const EXPRESSION_RULES = new Set([
+  'expr', 'disjunction', 'conjunction', 'negation', 'comparison', 'additive', 'multiplicative', 'unary', 'primary',
+  'countExpr', 'numberLiteral', 'parenExpr', 'parenArg', 'commandArg',
+]);
+const STAGE_RULES = new Set(['stage', 'combination', 'product', 'term', 'lineSeq', 'multiSeq']);
+
+function syntaxMessage(kind: string, chevrotainMessage: string, token: IToken, ruleStack: string[]): string {
+  const found = describe(token);
+  if (kind === 'MismatchedTokenException') {
+    const wanted = /Expecting (?:token of type )?--> (.+?) <--/.exec(chevrotainMessage)?.[1];
+    const word = wanted ? TOKEN_WORDS[wanted] ?? wanted.replace(/'(.*)'/, '`$1`') : 'something else';
+    return `expected ${word}, found ${found}`;
+  }
+  const innermost = ruleStack[ruleStack.length - 1] ?? '';
+  if (EXPRESSION_RULES.has(innermost)) return `expected an expression, found ${found}`;
+  if (STAGE_RULES.has(innermost)) return `expected a layer, a block or a group \`< >\`, found ${found}`;
+  if (innermost === 'item' || innermost === 'file') {
+    return `expected a definition (\`use\`, \`def\`, \`block\` or \`net\`), found ${found}`;
+  }
+  const expecting = /Expecting:?\s*(?:one of these possible Token sequences:)?([\s\S]*?)but found/i.exec(chevrotainMessage);
+  if (kind === 'NotAllInputParsedException') return `unexpected ${found}: expected the end of the definition`;
+  if (kind === 'NoViableAltException' || kind === 'EarlyExitException') {
+    const options = expecting ? summariseExpected(expecting[1]!) : '';
+    return options ? `unexpected ${found}: expected ${options}` : `unexpected ${found}`;
+  }
+  return `syntax error at ${found}`;
+}
+
+const TOKEN_WORDS: Record<string, string> = {
+  Identifier: 'a name', NumberLiteral: 'a number', StringLiteral: 'a string', Newline: 'a new line',
+  Use: '`use`', Def: '`def`', Block: '`block`', Net: '`net`', In: '`in`',
+  LParen: '`(`', RParen: '`)`', LBracket: '`[`', RBracket: '`]`', Less: '`<`', Greater: '`>`',
+  Comma: '`,`', EOF: 'the end of the file', Semicolon: '`;`', Colon: '`:`', Equals: '`=`', Pipe: '`|`', Dot: '`.`',
+};
+
+function tokenDescription(name: string): string {
+  return TOKEN_WORDS[name] ?? name.replace(/^'(.*)'$/, '`$1`');
+}
+
+function summariseExpected(list: string): string {
+  const names = [...new Set([...list.matchAll(/\[([^\],]+)/g)].map((m) => m[1]!.trim()))];
+  const words = names.map(tokenDescription);
+  if (words.length === 0) return '';
+  if (words.length > 5) return `${words.slice(0, 5).join(', ')}, ...`;
+  return words.length === 1 ? words[0]! : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+/** `##` lines directly above a definition (no blank line between) are its documentation. */
+function attachDocs(items: Item[], comments: IToken[], text: string): void {
+  const docs = comments.filter((c) => c.tokenType === DocComment);
+  if (docs.length === 0) return;
+  const byLine = new Map<number, string>();
+  for (const d of docs) byLine.set(d.startLine!, d.image.replace(/^##\s?/, ''));
+  for (const item of items) {
+    if (item.kind === 'use') continue;
+    const line = lineOf(text, item.range.start);
+    const lines: string[] = [];
+    for (let l = line - 1; byLine.has(l); l--) lines.unshift(byLine.get(l)!);
+    if (lines.length > 0) item.doc = lines.join('\n');
+  }
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
