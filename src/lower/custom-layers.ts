@@ -1,0 +1,75 @@
+/**
+ * Small custom tfjs layers for PyTorch semantics that tfjs-layers lacks. Each is registered with
+ * tfjs's serialization so that checkpoints (model.json) load back with `tf.loadLayersModel`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+type Pads = [[number, number], [number, number]];
+
+/**
+ * Pads H and W with -Infinity: PyTorch's max-pool padding. (Zero padding is wrong whenever the
+ * input can be negative, e.g. a max-pool straight after a conv or a BN.)
+ */
+export class NegInfPadding2D extends tfl.layers.Layer {
+  static className = 'NetcNegInfPadding2D';
+  readonly padding: Pads;
+  constructor(args: { padding: Pads; name?: string }) {
+    super(args);
+    this.padding = args.padding;
+  }
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const [n, h, w, c] = s as tfl.Shape;
+    const [[t, b], [l, r]] = this.padding;
+    return [n, h == null ? null : h + t + b, w == null ? null : w + l + r, c];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const [[t, b], [l, r]] = this.padding;
+    return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], -Infinity);
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), padding: this.padding };
+  }
+}
+
+/**
+ * x * gate, the gate broadcast over H and W: the `*` merge (squeeze-and-excitation). The gate
+ * arrives as [C] or [1,1,C] per sample.
+ */
+export class ChannelScale extends tfl.layers.Layer {
+  static className = 'NetcChannelScale';
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (s as tfl.Shape[])[0];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const [x, gate] = inputs as tf.Tensor[];
+    return tf.tidy(() => {
+      const c = gate.shape[gate.shape.length - 1];
+      const g = x.rank === 4 ? tf.reshape(gate, [-1, 1, 1, c]) : tf.reshape(gate, [-1, c]);
+      return tf.mul(x, g);
+    });
+  }
+}
+
+/** Reshape a [N,F] to [N,1,1,F]: the [C,1,1] shape PyTorch keeps after a global average pool. */
+export class ToMap11 extends tfl.layers.Layer {
+  static className = 'NetcToMap11';
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const sh = s as tfl.Shape;
+    return [sh[0], 1, 1, sh[sh.length - 1]];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.reshape(x, [-1, 1, 1, x.shape[x.shape.length - 1]]);
+  }
+}
+
+let registered = false;
+export function registerCustomLayers(): void {
+  if (registered) return;
+  registered = true;
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11]) {
+    tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The lowering driver: IR graph -> tfjs LayersModel (functional API).
+ *
+ * Walks the nodes in execution order, asks each op for its tfjs layers (the op's own `lower` from
+ * the op table when it has one, else netc's default lowering), names layers after IR nodes, and then
+ * initialises every weight from the IR's `WeightSpec.init` with a seeded generator, so that the
+ * same seed gives the same model on every backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.js';
+import type { LowerContext } from './context.js';
+import { registerCustomLayers } from './custom-layers.js';
+import { defaultLowerings, LowerError } from './layers.js';
+
+export { LowerError };
+
+type ST = tfl.SymbolicTensor;
+
+/** The part of an op definition the driver uses (see `OpDef.lower` in src/ops/op.ts). */
+export interface LowerableOp {
+  lower?(ctx: LowerContext, node: IRNode, inputs: unknown[]): unknown;
+}
+
+export interface LowerOptions {
+  /** The op table; ops with a `lower` member use it. */
+  ops?: Record<string, LowerableOp>;
+  /** Seed for weight initialisation. */
+  seed?: number;
+}
+
+export interface Lowered {
+  model: tfl.LayersModel;
+  /** The tfjs layer holding each weighted IR node's parameters, by node id. */
+  owners: Map<number, tfl.layers.Layer>;
+}
+
+/** IR `[C,H,W]` -> tfjs per-sample `[H,W,C]`; flat shapes are unchanged. */
+export function tfShape(s: Shape): number[] {
+  return s.length === 3 ? [s[1], s[2], s[0]] : [...s];
+}
+
+/** A small, fast, seedable PRNG (mulberry32) with Box-Muller normals. */
+export function makeRng(seed: number): { uniform(): number; normal(): number } {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => {
+    const u = 1 - uniform();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+  };
+  return { uniform, normal };
+}
+
+function initValues(init: InitSpec, size: number, rng: ReturnType<typeof makeRng>): Float32Array {
+  const v = new Float32Array(size);
+  switch (init.kind) {
+    case 'zeros':
+      break;
+    case 'ones':
+      v.fill(1);
+      break;
+    case 'kaimingNormalFanOut': {
+      const std = Math.sqrt(2 / init.fanOut);
+      for (let i = 0; i < size; i++) v[i] = rng.normal() * std;
+      break;
+    }
+    case 'uniformFanIn': {
+      const bound = 1 / Math.sqrt(init.fanIn);
+      for (let i = 0; i < size; i++) v[i] = (rng.uniform() * 2 - 1) * bound;
+      break;
+    }
+  }
+  return v;
+}
+
+/** tfjs weight-name suffix -> PyTorch parameter name. */
+const TORCH_NAME: Record<string, string> = {
+  kernel: 'weight',
+  depthwise_kernel: 'weight',
+  bias: 'bias',
+  gamma: 'weight',
+  beta: 'bias',
+  moving_mean: 'running_mean',
+  moving_variance: 'running_var',
+};
+
+/** The PyTorch parameter name of a tfjs layer weight (`layer1.0.conv1/kernel` -> `weight`). */
+export function torchParamName(tfWeightName: string): string | undefined {
+  const base = tfWeightName.split('/').pop()!.replace(/_\d+$/, '');
+  return TORCH_NAME[base];
+}
+
+export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
+  registerCustomLayers();
+  const values = new Map<number, ST>();
+  const owners = new Map<number, tfl.layers.Layer>();
+  const used = new Set<string>();
+  const shapeOf = (id: number): Shape => {
+    const s = graph.nodes[id].shape;
+    if (s == null) throw new LowerError(graph.nodes[id], `node ${graph.nodes[id].name} has no shape (the checker reported errors)`);
+    return s;
+  };
+  const ctx: LowerContext = {
+    tf,
+    layers: tfl,
+    layerName(node, suffix) {
+      const base = (node.name || `${node.op}${node.id}`).replace(/[^-A-Za-z0-9._/]/g, '_').replace(/^[^A-Za-z0-9]/, 'n');
+      let name = suffix ? `${base}/${suffix}` : base;
+      for (let i = 1; used.has(name); i++) name = `${suffix ? `${base}/${suffix}` : base}_${i}`;
+      used.add(name);
+      return name;
+    },
+    inputShape: (node, i = 0) => shapeOf(node.inputs[i]),
+    flattenCHW(node, x, shape) {
+      let y = x as ST;
+      // PyTorch flattens C,H,W; channels-last tensors must be permuted first unless H*W = 1.
+      if (shape.length === 3 && shape[1] * shape[2] > 1) {
+        y = tfl.layers.permute({ dims: [3, 1, 2], name: ctx.layerName(node, 'chw') }).apply(y) as ST;
+      }
+      return tfl.layers.flatten({ name: ctx.layerName(node, 'flatten') }).apply(y) as ST;
+    },
+    own(node, layer) {
+      owners.set(node.id, layer as tfl.layers.Layer);
+    },
+  };
+
+  let input: ST | null = null;
+  for (const node of graph.nodes) {
+    if (node.op === 'input') {
+      input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
+      values.set(node.id, input);
+      continue;
+    }
+    shapeOf(node.id);
+    const ins = node.inputs.map((i) => {
+      const v = values.get(i);
+      if (v == null) throw new LowerError(node, `node ${node.name} reads node ${i}, which comes later or was never lowered`);
+      return v;
+    });
+    const own = opts.ops?.[node.op]?.lower;
+    const dflt = defaultLowerings[node.op];
+    if (own == null && dflt == null) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
+    const out = (own ? own(ctx, node, ins) : dflt(ctx, node, ins)) as ST;
+    values.set(node.id, out);
+  }
+  if (input == null) throw new Error(`graph ${graph.net} has no input node`);
+  const output = values.get(graph.output)!;
+  const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
+  initialiseWeights(graph, owners, opts.seed ?? 0);
+  return { model, owners };
+}
+
+/** Sets every owned layer's weights from the IR's init specs (PyTorch's defaults). */
+function initialiseWeights(graph: IRGraph, owners: Map<number, tfl.layers.Layer>, seed: number): void {
+  const rng = makeRng(seed * 2654435761 + 12345);
+  for (const node of graph.nodes) {
+    const layer = owners.get(node.id);
+    if (!layer) continue;
+    const specs = new Map<string, WeightSpec>(node.weights.map((w) => [w.name, w]));
+    const fresh = layer.weights.map((w) => {
+      const spec = specs.get(torchParamName(w.originalName) ?? '');
+      if (!spec) return null;
+      return tf.tensor(initValues(spec.init, (w.shape as number[]).reduce((a, b) => a * b, 1), rng), w.shape as number[]);
+    });
+    if (fresh.every((t) => t != null)) {
+      layer.setWeights(fresh as tf.Tensor[]);
+    }
+    tf.dispose(fresh.filter((t): t is tf.Tensor => t != null));
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Choosing the TensorFlow.js backend.
+ *
+ * Preference order: node-gpu (libtensorflow with CUDA), node (libtensorflow on the CPU), wasm
+ * (XNNPACK, plus netc's training kernels), cpu (pure JS, a last resort). tfjs-node and tfjs-node-gpu
+ * are optional dependencies whose install downloads libtensorflow; offline they are simply absent,
+ * so every load is guarded and a failure becomes a "skipped because" line, never a crash.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
+
+export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendChoice {
+  /** netc's name for the backend that was chosen. */
+  name: BackendName;
+  /** tfjs's registered name (`tensorflow`, `wasm`, `cpu`). */
+  tfName: string;
+  /** Why each backend tried before the chosen one was not used. */
+  skipped: { name: BackendName; reason: string }[];
+  /** Extra facts worth printing (SIMD, threads, registered shims). */
+  details: string[];
+}
+
+export class BackendError extends Error {}
+
+/** A one-line reason from whatever a failed load threw (no stack traces for the user). */
+function reasonOf(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') {
+    return 'package not installed (optional dependency; its install downloads libtensorflow, which needs a network)';
+  }
+  const msg = String(err?.message ?? e).split('\n')[0];
+  return msg.length > 160 ? msg.slice(0, 157) + '...' : msg;
+}
+
+/** Importing a module by a computed name keeps TypeScript from requiring it at compile time. */
+async function importOptional(name: string): Promise<unknown> {
+  return import(name);
+}
+
+async function tryNode(gpu: boolean): Promise<string[]> {
+  await importOptional(gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+  // tfjs-node registers the 'tensorflow' backend on the tfjs-core it depends on; it is only usable
+  // here if that is the same tfjs-core instance netc uses.
+  if (tf.findBackendFactory('tensorflow') == null) {
+    throw new Error('loaded, but registered its backend with a different copy of @tensorflow/tfjs-core');
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new Error('backend failed to initialise');
+  return [];
+}
+
+async function tryWasm(): Promise<string[]> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+  const shims = registerWasmTrainingKernels(tf);
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  return [
+    `SIMD ${simd ? 'on' : 'off'}`,
+    `threads ${threads ? 'on' : 'off (tfjs disables wasm worker threads under Node)'}`,
+    `netc training kernels: ${shims.join(', ')}`,
+  ];
+}
+
+async function tryCpu(): Promise<string[]> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
+  // The cpu backend prints a "install tfjs-node" banner on first use; netc explains the choice itself.
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  return ['pure JavaScript: expect training to be very slow'];
+}
+
+const loaders: Record<BackendName, { tfName: string; load: () => Promise<string[]> }> = {
+  'node-gpu': { tfName: 'tensorflow', load: () => tryNode(true) },
+  node: { tfName: 'tensorflow', load: () => tryNode(false) },
+  wasm: { tfName: 'wasm', load: tryWasm },
+  cpu: { tfName: 'cpu', load: tryCpu },
+};
+
+let current: BackendChoice | null = null;
+
+/**
+ * Selects and initialises a backend. With `force`, only that one is tried and its failure is an
+ * error; without, the first that loads wins.
+ */
+export async function selectBackend(force?: string): Promise<BackendChoice> {
+  if (force != null && !(BACKENDS as readonly string[]).includes(force)) {
+    throw new BackendError(`unknown backend '${force}' (expected one of: ${BACKENDS.join(', ')})`);
+  }
+  if (current && (force == null || current.name === force)) return current;
+  const order: BackendName[] = force ? [force as BackendName] : [...BACKENDS];
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of order) {
+    try {
+      const details = await loaders[name].load();
+      await tf.ready();
+      current = { name, tfName: loaders[name].tfName, skipped, details };
+      return current;
+    } catch (e) {
+      skipped.push({ name, reason: reasonOf(e) });
+    }
+  }
+  const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  throw new BackendError(force ? `backend '${force}' is not usable: ${why}` : `no backend could be loaded: ${why}`);
+}
+
+/** A human description: "backend: wasm (SIMD on, ...); skipped node-gpu: ..., node: ...". */
+export function describeBackend(c: BackendChoice): string[] {
+  const lines = [`backend: ${c.name}${c.details.length ? ` (${c.details.join('; ')})` : ''}`];
+  for (const s of c.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
+  return lines;
+}

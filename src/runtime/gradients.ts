@@ -1,0 +1,7 @@
+/**
+ * tfjs-core's Node build (`tf-core.node.js`) registers no gradient functions, and its ESM build's
+ * `register_all_gradients` uses extensionless imports that Node cannot resolve. The union package
+ * `@tensorflow/tfjs` bundles all gradient configs and registers them into the shared (global)
+ * registry of the same tfjs-core instance, so importing it once makes training possible.
+ */
+import '@tensorflow/tfjs';

@@ -1,0 +1,198 @@
+/**
+ * Training kernels for the tfjs wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` (so no conv layer can train) and its
+ * `Conv2DBackpropInput` is a scalar loop (~1.5 GFLOP/s) while its forward `Conv2D` runs through
+ * XNNPACK at 15-25 GFLOP/s. Both gradients of a convolution are themselves convolutions, so we
+ * express them as forward `Conv2D` calls on rearranged tensors:
+ *
+ * - filter gradient: dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s + kh*d - p, ..., ci] * dy[n,oh,ow,co].
+ *   Swap batch and channels (x -> [Ci,H,W,N], dy -> [Ho,Wo,N,Co]) and it is a forward conv of
+ *   x' with filter dy' at stride d and dilation s, giving [Ci,kh,kw,Co].
+ * - input gradient: the forward conv of dy (zero-upsampled by the stride) with the filter flipped
+ *   spatially and its channel axes swapped, dilation d, stride 1.
+ *
+ * The shims call the wasm backend's own kernel functions directly (not tfjs ops), so nothing is
+ * recorded on a gradient tape and every intermediate is freed here.
+ */
+import type * as tfc from '@tensorflow/tfjs-core';
+
+type TensorInfo = tfc.TensorInfo;
+type KernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** Padding of a convolution as explicit amounts on each side. */
+interface Pads {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
+  const registered: string[] = [];
+  const kernel = (name: string): KernelFunc => {
+    const k = tf.getKernel(name, 'wasm');
+    if (k == null) throw new Error(`wasm backend lacks kernel ${name}`);
+    return k.kernelFunc as unknown as KernelFunc;
+  };
+  const conv2d = kernel('Conv2D');
+  const transposeK = kernel('Transpose');
+  const reverseK = kernel('Reverse');
+  const padK = kernel('PadV2');
+  const sliceK = kernel('Slice');
+
+  const transpose = (b: unknown, x: TensorInfo, perm: number[]) => transposeK({ inputs: { x }, backend: b, attrs: { perm } });
+  const free = (b: unknown, ...ts: TensorInfo[]) => {
+    for (const t of ts) (b as WasmBackendLike).disposeData(t.dataId, true);
+  };
+
+  /**
+   * Pads (positive amounts) or crops (negative amounts) the H and W axes of an NHWC tensor, so that
+   * a 'valid' convolution of the result produces exactly the rows and columns we want.
+   */
+  function padOrCrop(b: unknown, x: TensorInfo, p: Pads): TensorInfo {
+    const [n, h, w, c] = x.shape;
+    let cur = x;
+    let owned = false;
+    const crop = { top: Math.max(0, -p.top), bottom: Math.max(0, -p.bottom), left: Math.max(0, -p.left), right: Math.max(0, -p.right) };
+    if (crop.top || crop.bottom || crop.left || crop.right) {
+      cur = sliceK({
+        inputs: { x: cur },
+        backend: b,
+        attrs: { begin: [0, crop.top, crop.left, 0], size: [n, h - crop.top - crop.bottom, w - crop.left - crop.right, c] },
+      });
+      owned = true;
+    }
+    const pad = { top: Math.max(0, p.top), bottom: Math.max(0, p.bottom), left: Math.max(0, p.left), right: Math.max(0, p.right) };
+    if (pad.top || pad.bottom || pad.left || pad.right) {
+      const next = padK({
+        inputs: { x: cur },
+        backend: b,
+        attrs: { paddings: [[0, 0], [pad.top, pad.bottom], [pad.left, pad.right], [0, 0]], constantValue: 0 },
+      });
+      if (owned) free(b, cur);
+      cur = next;
+      owned = true;
+    }
+    return owned ? cur : x;
+  }
+
+  function convInfoOf(xShape: number[], filterShape: number[], attrs: Record<string, unknown>) {
+    if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') {
+      throw new Error(`netc wasm conv gradient: only NHWC is supported, got ${String(attrs.dataFormat)}`);
+    }
+    return tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides as [number, number],
+      (attrs.dilations as [number, number] | undefined) ?? [1, 1],
+      attrs.pad as 'valid',
+      attrs.dimRoundingMode as 'floor' | undefined,
+    );
+  }
+
+  // ---- Conv2DBackpropFilter: inputs x [N,H,W,Ci], dy [N,Ho,Wo,Co]; attrs filterShape, strides, pad.
+  const backpropFilter: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs ?? {};
+    const filterShape = a.filterShape as number[];
+    const info = convInfoOf(x.shape, filterShape, a);
+    const [kh, kw] = [info.filterHeight, info.filterWidth];
+    const [sh, sw] = [info.strideHeight, info.strideWidth];
+    const [dh, dw] = [info.dilationHeight, info.dilationWidth];
+    const [ho, wo] = [info.outHeight, info.outWidth];
+    const pi = info.padInfo;
+    // Rows of x that the filter gradient reads: (kh-1)*dh + (ho-1)*sh + 1 starting at -top.
+    const needH = (kh - 1) * dh + (ho - 1) * sh + 1;
+    const needW = (kw - 1) * dw + (wo - 1) * sw + 1;
+    const xt = transpose(b, x, [3, 1, 2, 0]); // [Ci, H, W, N]
+    const xp = padOrCrop(b, xt, {
+      top: pi.top,
+      left: pi.left,
+      bottom: needH - (xt.shape[1] + pi.top),
+      right: needW - (xt.shape[2] + pi.left),
+    });
+    const dyt = transpose(b, dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
+    // A 'valid' conv with stride = dilation and dilation = stride yields exactly [Ci, kh, kw, Co].
+    const g = conv2d({
+      inputs: { x: xp, filter: dyt },
+      backend: b,
+      attrs: { strides: [dh, dw], pad: 'valid', dilations: [sh, sw], dataFormat: 'NHWC', dimRoundingMode: undefined },
+    });
+    if (xp !== xt) free(b, xp);
+    free(b, xt, dyt);
+    const out = transpose(b, g, [1, 2, 0, 3]); // [kh, kw, Ci, Co]
+    free(b, g);
+    return out;
+  };
+
+  // ---- Conv2DBackpropInput: inputs dy [N,Ho,Wo,Co], filter [kh,kw,Ci,Co]; attrs inputShape, strides, pad.
+  const backpropInput: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs ?? {};
+    const inputShape = a.inputShape as number[];
+    const info = convInfoOf(inputShape, filter.shape, a);
+    const [kh, kw] = [info.filterHeight, info.filterWidth];
+    const [sh, sw] = [info.strideHeight, info.strideWidth];
+    const [dh, dw] = [info.dilationHeight, info.dilationWidth];
+    const [n, h, w] = inputShape;
+    const [, ho, wo, co] = dy.shape;
+    const pi = info.padInfo;
+
+    // Zero-upsample dy by the stride: dyU[(i*sh), (j*sw)] = dy[i, j].
+    let dyU = dy;
+    if (sh > 1 || sw > 1) {
+      const uh = (ho - 1) * sh + 1;
+      const uw = (wo - 1) * sw + 1;
+      dyU = (b as WasmBackendLike).makeOutput([n, uh, uw, co], 'float32');
+      const src = (b as WasmBackendLike).typedArrayFromHeap(dy);
+      const dst = (b as WasmBackendLike).typedArrayFromHeap(dyU);
+      dst.fill(0);
+      for (let bi = 0; bi < n; bi++) {
+        for (let i = 0; i < ho; i++) {
+          for (let j = 0; j < wo; j++) {
+            const s0 = ((bi * ho + i) * wo + j) * co;
+            const d0 = ((bi * uh + i * sh) * uw + j * sw) * co;
+            dst.set(src.subarray(s0, s0 + co), d0);
+          }
+        }
+      }
+    }
+    // dx[h] = sum_k' P[h + k'*d] * Wflip[k'] with P = dyU shifted down by (k-1)*d - top.
+    const top = (kh - 1) * dh - pi.top;
+    const left = (kw - 1) * dw - pi.left;
+    const dyP = padOrCrop(b, dyU, {
+      top,
+      left,
+      bottom: h + (kh - 1) * dh - (top + dyU.shape[1]),
+      right: w + (kw - 1) * dw - (left + dyU.shape[2]),
+    });
+    const flipped = reverseK({ inputs: { x: filter }, backend: b, attrs: { dims: [0, 1] } });
+    const wT = transpose(b, flipped, [0, 1, 3, 2]); // [kh, kw, Co, Ci]
+    free(b, flipped);
+    const dx = conv2d({
+      inputs: { x: dyP, filter: wT },
+      backend: b,
+      attrs: { strides: [1, 1], pad: 'valid', dilations: [dh, dw], dataFormat: 'NHWC', dimRoundingMode: undefined },
+    });
+    if (dyP !== dyU) free(b, dyP);
+    if (dyU !== dy) free(b, dyU);
+    free(b, wT);
+    return dx;
+  };
+
+  const replace = (kernelName: string, kernelFunc: KernelFunc) => {
+    if (tf.getKernel(kernelName, 'wasm') != null) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tfc.KernelFunc });
+    registered.push(kernelName);
+  };
+  replace('Conv2DBackpropFilter', backpropFilter);
+  replace('Conv2DBackpropInput', backpropInput);
+  return registered;
+}

@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { selectBackend } from '../../src/runtime/backend.js';
+
+/** Max |a-b| / max(1, max|b|): relative to the gradient's scale. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  k: [number, number];
+  cout: number;
+  strides: [number, number];
+  pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+  dilations?: [number, number];
+}
+
+const cases: Case[] = [
+  { name: '3x3 s1 same', x: [2, 8, 8, 3], k: [3, 3], cout: 4, strides: [1, 1], pad: 'same' },
+  { name: '3x3 s2 same (asymmetric pad)', x: [2, 8, 8, 3], k: [3, 3], cout: 5, strides: [2, 2], pad: 'same' },
+  { name: '3x3 s2 valid odd', x: [3, 9, 7, 2], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
+  { name: '1x1 s2 valid (projection)', x: [2, 8, 8, 4], k: [1, 1], cout: 6, strides: [2, 2], pad: 'valid' },
+  { name: '7x7 s2 explicit pad 3', x: [2, 16, 16, 3], k: [7, 7], cout: 4, strides: [2, 2], pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { name: '5x3 s1x2 explicit', x: [2, 10, 9, 3], k: [5, 3], cout: 2, strides: [1, 2], pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  { name: '3x3 s2 same odd size', x: [2, 9, 11, 3], k: [3, 3], cout: 3, strides: [2, 2], pad: 'same' },
+  { name: '3x3 s3 rows dropped', x: [2, 11, 11, 2], k: [3, 3], cout: 3, strides: [3, 3], pad: 'valid' },
+];
+
+function gradsOn(backend: string, c: Case, xv: Float32Array, wv: Float32Array, rv: Float32Array) {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, c.x);
+    const w = tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]);
+    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => {
+      const y = tf.conv2d(xx, ww, c.strides, c.pad, 'NHWC', c.dilations ?? [1, 1]);
+      // A random linear functional of y, so every element of dy differs.
+      return tf.sum(tf.mul(y, tf.tensor(rv.subarray(0, y.size), y.shape)));
+    };
+    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+    return { gx: gx.dataSync() as Float32Array, gw: gw.dataSync() as Float32Array };
+  });
+}
+
+describe('wasm conv gradients equal the cpu backend', () => {
+  beforeAll(async () => {
+    const c = await selectBackend('wasm');
+    expect(c.name).toBe('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+  });
+  for (const c of cases) {
+    it(c.name, () => {
+      let seed = 1;
+      const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+      const xv = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, rnd);
+      const wv = Float32Array.from({ length: c.k[0] * c.k[1] * c.x[3] * c.cout }, rnd);
+      const rv = Float32Array.from({ length: c.x[0] * c.x[1] * c.x[2] * c.cout }, rnd);
+      const ref = gradsOn('cpu', c, xv, wv, rv);
+      const got = gradsOn('wasm', c, xv, wv, rv);
+      expect(got.gw.length).toBe(ref.gw.length);
+      expect(got.gx.length).toBe(ref.gx.length);
+      expect(relErr(got.gw, ref.gw)).toBeLessThan(1e-5);
+      expect(relErr(got.gx, ref.gx)).toBeLessThan(1e-5);
+    });
+  }
+  it('frees every intermediate tensor', () => {
+    tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")));
+    tf.dispose(g([x, w]));
+    const before = (tf.backend() as unknown as { dataIdMap: { numDataIds(): number } }).dataIdMap.numDataIds();
+    tf.dispose(g([x, w]));
+    const after = (tf.backend() as unknown as { dataIdMap: { numDataIds(): number } }).dataIdMap.numDataIds();
+    expect(after).toBe(before);
+    tf.dispose([x, w]);
+  });
+});
+
+describe('backend selection', () => {
+  it('explains why optional native backends were skipped', async () => {
+    // Node backends are optional dependencies; offline they are absent and must be skipped, not crash.
+    const { BACKENDS } = await import('../../src/runtime/backend.js');
+    expect(BACKENDS).toEqual(['node-gpu', 'node', 'wasm', 'cpu']);
+  });
+  it('rejects an unknown backend name with a one-line message', async () => {
+    await expect(selectBackend('tpu')).rejects.toThrow(/unknown backend 'tpu'/);
+  });
+});
