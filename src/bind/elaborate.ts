@@ -275,11 +275,13 @@ export class Elaborator {
       this.report(frame, 'NET1001', `unknown layer \`${call.name}\``, call.nameRange, {
         help: suggestion ? `did you mean \`${suggestion}\`?` : 'define it with `block` or `def`, or import it with `use`',
       });
-      return { node: x.node, shape: null };
+      // Keep checking what follows as if the unknown layer kept the shape: most misspelt layers do.
+      return x;
     }
     const { matched, problems } = matchArgs(call.name, opFormals(op.params), call.args, call.range);
     for (const p of problems) this.report(frame, p.code, p.message, p.range, { help: p.help });
-    if (problems.length) return this.poisoned(op, x, where);
+    // A stray argument is ignored so checking goes on; a missing one leaves nothing to compute with.
+    if (problems.some((p) => p.code === 'NET1009')) return this.poisoned(op, x, where);
     const args: Record<string, Value> = {};
     const argRanges = new Map<string, Span>();
     const env: Env = { ...frame.env, input: x.shape === null ? null : frame.env.input };

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { CATALOG, explain } from '../diagnostics/catalog.js';
+import { OPS } from '../ops/index.js';
+import { registerCheck } from './check.js';
+import { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, UsageError } from './io.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function build(): Command {
+  const program = new Command('netc')
+    .description('A compiler for neural-network architectures: every shape checked, every parameter counted, then trained.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Examples:
+  netc check stdlib/resnet34.net                      # shapes + torchsummary table
+  netc check my.net --format json                     # diagnostics and summary for editors/scripts
+  netc train stdlib/lenet5.net --data fashion-mnist   # train with TensorFlow.js
+  netc explain NET2001                                # what a diagnostic means
+
+A .net file, in one line:
+  block Basic(c)< conv3x3 c; bn; relu; conv3x3 c; bn > + shortcut
+
+Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code).`);
+  registerCheck(program);
+  program
+    .command('explain')
+    .description('print the long explanation of a diagnostic code')
+    .argument('[code]', 'a code such as NET2001; omit to list all codes')
+    .action((code: string | undefined) => {
+      if (!code) {
+        for (const [c, info] of Object.entries(CATALOG)) process.stdout.write(`${c}  ${info.title}\n`);
+        return;
+      }
+      const text = explain(code);
+      if (!text) throw new UsageError(`unknown code "${code}"; \`netc explain\` lists them all`);
+      process.stdout.write(text);
+    });
+  program
+    .command('ops')
+    .description('list the built-in operations with their parameters')
+    .action(() => {
+      for (const op of OPS.filter((o) => !o.internal)) {
+        const params = op.params.map((p) => {
+          const d = p.default === undefined ? '' : typeof p.default === 'function' ? '=<derived>' : `=${String(p.default)}`;
+          return p.positional ? `${p.name}${d}` : `${p.name}${d || '=?'}`;
+        });
+        process.stdout.write(`${op.name.padEnd(18)}${params.join(' ').padEnd(58)}${op.summary}\n`);
+      }
+    });
+  return program;
+}
+
+/**
+ * Commands with heavy dependencies (TensorFlow.js, the language server) live in their own modules,
+ * loaded only when that command (or the help that lists it) is asked for, so `check` starts fast.
+ */
+const OPTIONAL_COMMANDS: Record<string, { module: string; register: string }> = {
+  train: { module: './train.js', register: 'registerTrain' },
+  lsp: { module: './lsp.js', register: 'registerLsp' },
+};
+
+async function registerOptional(program: Command, argv: string[]): Promise<void> {
+  const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help';
+  for (const [name, { module, register }] of Object.entries(OPTIONAL_COMMANDS)) {
+    if (!wantsHelp && argv[0] !== name) continue;
+    try {
+      const loaded = (await import(module)) as Record<string, (program: Command) => void>;
+      loaded[register]?.(program);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    }
+  }
+}
+
+/** Runs the CLI; returns the exit code. User mistakes never produce a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const program = build();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  await registerOptional(program, argv);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`netc: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`netc: internal error (this is a bug in netc, not in your file): ${(e as Error).stack ?? e}\n`);
+    return EXIT_DIAGNOSTICS + 2;
+  }
+}

@@ -1,0 +1,197 @@
+/** Every diagnostic code netc emits, with the long explanation `netc explain CODE` prints. */
+export interface CodeInfo {
+  title: string;
+  explanation: string;
+}
+
+export const CATALOG: Record<string, CodeInfo> = {
+  NET0001: {
+    title: 'unexpected character',
+    explanation: `The file contains a character that is not part of the language, such as \`$\` or an unclosed string.
+
+    conv 64 k=3 $        # error: \`$\` means nothing here
+
+Names are letters, digits and underscores; strings are written in double quotes on one line.`,
+  },
+  NET0002: {
+    title: 'syntax error',
+    explanation: `The parser expected something else at this point. netc recovers and keeps reading, so later
+mistakes in the same file are reported in the same run.
+
+    block Basic(c) < conv3x3 c; bn; relu        # error: expected \`>\`, found the end of the file
+
+Common causes: a group \`< ... >\` or branch list \`[ ... | ... ]\` that is not closed, a keyword argument
+without a value (\`k=\`), or a comparison in a command-style argument (write \`conv (a > b ? 1 : 2)\`).`,
+  },
+  NET1001: {
+    title: 'unknown name',
+    explanation: `A layer, block, parameter or function name does not refer to anything in scope.
+
+    net n : [3, 32, 32] < conv 16 k=3; batchnrm >    # error: unknown layer \`batchnrm\` (did you mean \`batchnorm\`?)
+
+In scope are: the built-in operations (conv, bn, relu, maxpool, linear, ...), the prelude's macros
+(conv3x3, conv1x1), definitions in the same file, and those of files imported with \`use\`. Inside a
+definition, expressions see its parameters and \`in.c\`, \`in.h\`, \`in.w\`.`,
+  },
+  NET1002: {
+    title: 'wrong arguments',
+    explanation: `A call passes more positional arguments than the callee takes, or a keyword it does not have.
+
+    conv 64 3 5                 # error: \`conv\` takes 2 positional arguments, got 3
+    conv 64 k=3 strides=2       # error: \`conv\` has no parameter \`strides\` (did you mean \`stride\`?)
+
+\`netc explain\` lists no signatures; \`netc ops\` prints every operation with its parameters.`,
+  },
+  NET1003: {
+    title: 'wrong type',
+    explanation: `A value has the wrong type for where it is used: a fraction where an integer is needed, a number
+where a boolean is needed, or a parameter used as if it were a layer.
+
+    conv in.c / 3 k=1           # error when in.c = 64: out must be an integer, got 21.333...
+
+Use \`//\` for integer division, or \`floor\`, \`ceil\`, \`round\`.`,
+  },
+  NET1004: {
+    title: 'recursive definition',
+    explanation: `A block or def uses itself, directly or through others. Networks are finite graphs; to stack a
+block, use repetition:
+
+    block B(c) < conv3x3 c; B(c) >     # error
+    layer: B(c) * 4                    # instead`,
+  },
+  NET1005: {
+    title: 'import cycle',
+    explanation: `Files import each other in a circle (a.net uses b.net, which uses a.net). Move the definitions both
+need into a third file that both import.`,
+  },
+  NET1006: {
+    title: 'import not found',
+    explanation: `\`use "x"\` names a stdlib module (a file in netc's stdlib/ folder); \`use "./x.net"\` names a file
+relative to the importing file. Neither exists for this name.`,
+  },
+  NET1007: {
+    title: 'duplicate definition',
+    explanation: `Two definitions have the same name in one file, or two imported files define the same name.
+Rename one of them.`,
+  },
+  NET1008: {
+    title: 'duplicate argument',
+    explanation: `An argument is given twice (once by position and once by keyword, or twice by keyword), or a
+definition declares the same parameter twice.
+
+    conv 64 out=32      # error: \`out\` is given twice`,
+  },
+  NET1009: {
+    title: 'missing argument',
+    explanation: `A required parameter has no value. Operations' required parameters: conv needs out-channels and
+kernel (\`conv 64 k=3\`), linear needs out-features, pools need a window size. A net's parameters need
+defaults or \`--set name=value\`.`,
+  },
+  NET1010: {
+    title: 'misplaced shortcut',
+    explanation: `\`shortcut\` is the input of a residual connection: the identity when the body keeps the shape, else
+a 1x1 convolution (stride inferred, no bias) followed by batch norm, named \`downsample\` like
+torchvision's. It only means something as an operand of \`+\`:
+
+    block Basic(c, stride=1) < conv3x3 c stride=stride; bn; relu; conv3x3 c; bn > + shortcut; relu`,
+  },
+  NET1011: {
+    title: 'limit exceeded',
+    explanation: `The network is larger than netc accepts: a repetition count over 10,000, more than a million layers,
+or definitions nested more than 64 deep. These limits stop runaway files from exhausting memory.`,
+  },
+  NET1013: {
+    title: 'net used as a layer',
+    explanation: `A \`net\` is a whole network with its own input shape; it cannot be called inside another
+definition. Move its body into a \`block\` and call that from both places.`,
+  },
+  NET2001: {
+    title: 'residual operands disagree',
+    explanation: `\`a + b\` adds two tensors elementwise; both must have the same shape.
+
+    block Bad(c) < conv3x3 c stride=2; bn > + identity    # error: shapes differ: [64, 28, 28] vs [64, 56, 56]
+
+Use \`shortcut\` instead of \`identity\`: it projects the input with a strided 1x1 conv + bn when the
+shapes differ.`,
+  },
+  NET2002: {
+    title: 'concatenated operands disagree',
+    explanation: `\`a ++ b\` and branches \`[a | b]\` concatenate along channels; every operand must have the same
+height and width. Check the strides and padding of each branch.`,
+  },
+  NET2003: {
+    title: 'scaled operands disagree',
+    explanation: `\`a * b\` multiplies channel by channel: one operand is a gate of shape [C] or [C, 1, 1] (for
+example the output of \`gap; linear ...; sigmoid\`), the other a feature map with the same C.`,
+  },
+  NET2004: {
+    title: 'non-positive output size',
+    explanation: `The window of a convolution or pooling does not fit in its input. PyTorch's output size is
+
+    floor((H + 2P - D*(K-1) - 1) / S) + 1
+
+and it must be at least 1. Use a smaller kernel or stride, more padding, fewer downsampling stages,
+or a larger input (\`--input 3x64x64\`).`,
+  },
+  NET2005: {
+    title: 'input rows left unread',
+    explanation: `(warning) The stride does not divide the padded input evenly, so the last rows or columns of the
+input are never read by any window:
+
+    maxpool 2 on a 7x7 input gives 3x3 and ignores row 6 and column 6
+
+This is legal (PyTorch does the same) but usually a sign that the input size or padding is not what
+the architecture expects.`,
+  },
+  NET2006: {
+    title: 'linear needs a flat input',
+    explanation: `\`linear\` works on vectors. A feature map [C, 1, 1] (after \`gap\`) is flattened implicitly, as
+torchvision's forward does; any other feature map needs an explicit \`flatten\` (or \`gap\`) first.`,
+  },
+  NET2007: {
+    title: 'bad input shape',
+    explanation: `A net's input is [C, H, W] (images) or [F] (vectors), each a positive integer:
+
+    net lenet(classes=10) : [1, 28, 28] < ... >`,
+  },
+  NET2008: {
+    title: 'spatial layer on a flat input',
+    explanation: `Convolutions and pooling need a feature map [C, H, W]; this input is a flat vector [F], usually
+because a \`flatten\` or \`linear\` came earlier. Move the spatial layers before it.`,
+  },
+  NET2009: {
+    title: 'groups do not divide channels',
+    explanation: `A grouped convolution splits channels into \`groups\` equal parts: in-channels and out-channels must
+both be divisible by it (depthwise: groups = in-channels).`,
+  },
+  NET2010: {
+    title: 'shortcut cannot project',
+    explanation: `\`shortcut\` infers a 1x1 projection whose stride is the ratio of input to output height. The
+ratio here is not a whole number (or the shapes are flat), so no such projection exists. Write the
+projection explicitly: \`<body> + <conv1x1 c stride=2; bn>\`.`,
+  },
+  NET2011: {
+    title: 'pool padding too large',
+    explanation: `PyTorch requires a pooling window's padding to be at most half its size (pad <= k/2); larger
+padding would create windows that see only padding.`,
+  },
+  NET2012: {
+    title: 'dropout probability out of range',
+    explanation: 'A dropout probability is at least 0 and below 1.',
+  },
+  NET3001: {
+    title: 'division by zero',
+    explanation: 'An expression divides by zero (`/`, `//` or `%`). Check the parameter values it uses.',
+  },
+  NET3002: {
+    title: 'spatial field of a flat input',
+    explanation: `\`in.h\` and \`in.w\` exist only when the definition's input is a feature map [C, H, W]. For a flat
+input [F], \`in.c\` is the number of features.`,
+  },
+};
+
+export function explain(code: string): string | undefined {
+  const info = CATALOG[code.toUpperCase()];
+  if (!info) return undefined;
+  return `${code.toUpperCase()}: ${info.title}\n\n${info.explanation}\n`;
+}
