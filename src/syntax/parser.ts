@@ -1,4 +1,5 @@
-import { EmbeddedActionsParser, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import type {
   Arg, BinaryOp, BlockDecl, DefDecl, Expr, Item, NetDecl, ParamDecl, Range, Stage, UseDecl,
 } from './ast.js';
@@ -33,7 +34,7 @@ function withKeyword(keyword: IToken | undefined, value: Expr): Arg {
  * The `.net` grammar (reference: grammar/net.ebnf), building the AST directly.
  * Error recovery is on, so one run reports every syntax error of a file.
  */
-class NetParser extends EmbeddedActionsParser {
+class NetParser extends chevrotain.EmbeddedActionsParser {
   constructor() {
     super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3 });
     this.performSelfAnalysis();

@@ -1,4 +1,7 @@
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
+
+const { createToken, Lexer } = chevrotain;
 
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 

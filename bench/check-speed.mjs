@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Parse + check time: resnet152 in-process after warm-up, `netc check` as a whole process, and
+// generated networks of 1k..10k layers to show that cost grows linearly with size.
+// Run after `npm run build`:  node bench/check-speed.mjs
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { compileSource } from '../dist/api.js';
+import { summarize } from '../dist/check/summary.js';
+import { readFileSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url).pathname;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function timeInProcess(text, path, runs) {
+  for (let i = 0; i < 5; i++) summarize(compileSource(text, path).graphs[0]);
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const result = compileSource(text, path);
+    summarize(result.graphs[0]);
+    times.push(performance.now() - t0);
+    if (result.diagnostics.some((d) => d.severity === 'error')) throw new Error(`errors in ${path}`);
+  }
+  return median(times);
+}
+
+const resnet152 = join(root, 'stdlib/resnet152.net');
+const text = readFileSync(resnet152, 'utf8');
+const inProcess = timeInProcess(text, resnet152, 30);
+const nodes = compileSource(text, resnet152).graphs[0].nodes.length;
+console.log(`resnet152 (${nodes} IR nodes) parse+check+summary in-process, median of 30 after warm-up: ${inProcess.toFixed(2)} ms  (target < 20 ms)`);
+
+const wall = [];
+for (let i = 0; i < 7; i++) {
+  const t0 = performance.now();
+  execFileSync(process.execPath, [join(root, 'bin/netc.js'), 'check', resnet152], { stdio: 'pipe' });
+  wall.push(performance.now() - t0);
+}
+const baseline = [];
+for (let i = 0; i < 7; i++) {
+  const t0 = performance.now();
+  execFileSync(process.execPath, ['-e', '0'], { stdio: 'pipe' });
+  baseline.push(performance.now() - t0);
+}
+console.log(`netc check stdlib/resnet152.net as a process, median of 7: ${median(wall).toFixed(0)} ms  (target < 300 ms; bare \`node -e 0\` here: ${median(baseline).toFixed(0)} ms)`);
+
+console.log('\ngenerated plain nets (conv 16 k=3 pad=1 / bn / relu, one layer per line):');
+console.log('   layers   ms (median)   us/layer');
+const dir = mkdtempSync(join(tmpdir(), 'netc-bench-'));
+for (const layers of [1000, 2500, 5000, 10000]) {
+  const lines = ['net big : [16, 8, 8] <'];
+  for (let i = 0; i < layers; i++) lines.push(['  conv 16 k=3 pad=1', '  bn', '  relu'][i % 3]);
+  lines.push('>');
+  const path = join(dir, `big${layers}.net`);
+  writeFileSync(path, lines.join('\n'));
+  const ms = timeInProcess(lines.join('\n'), path, 7);
+  console.log(`${String(layers).padStart(9)}   ${ms.toFixed(1).padStart(11)}   ${((ms * 1000) / layers).toFixed(1).padStart(8)}`);
+}
