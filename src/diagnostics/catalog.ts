@@ -195,3 +195,21 @@ export function explain(code: string): string | undefined {
   if (!info) return undefined;
   return `${code.toUpperCase()}: ${info.title}\n\n${info.explanation}\n`;
 }
+
+/** docs/diagnostics.md, generated from this catalog (a test keeps the file in step). */
+export function catalogMarkdown(): string {
+  const parts = [
+    '# netc diagnostics',
+    '',
+    'Every diagnostic netc emits has a stable code. `netc explain CODE` prints the same text.',
+    'Editors get these codes in the `code` field of each LSP diagnostic, with `codeDescription.href`',
+    'pointing at the section below.',
+    '',
+    'Codes: NET0xxx syntax, NET1xxx names and arguments, NET2xxx shapes, NET3xxx arithmetic.',
+    '',
+  ];
+  for (const [code, info] of Object.entries(CATALOG)) {
+    parts.push(`<a id="${code.toLowerCase()}"></a>`, `## ${code}: ${info.title}`, '', info.explanation, '');
+  }
+  return parts.join('\n');
+}
