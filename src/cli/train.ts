@@ -1,0 +1,277 @@
+/**
+ * `netc train FILE --data NAME`: compile, lower to tfjs, train, and write a run directory.
+ * Progress and per-epoch lines go to stderr; the final results (test accuracy, per-class accuracy,
+ * confusion matrix, run directory) to stdout. Exit codes: 0 ok, 1 diagnostics/data/training
+ * problems, 2 usage; 130 after Ctrl-C (a checkpoint is saved first; `--resume DIR` continues).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { compileFile } from '../api.js';
+import { renderAll } from '../diagnostics/render.js';
+import type { IRGraph } from '../ir/types.js';
+import { OPS } from '../ops/index.js';
+import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
+import { DEFAULTS, type RunConfig } from '../train/config.js';
+import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
+import { TrainingError, train } from '../train/loop.js';
+import { loadCheckpoint, makeRunDir } from '../train/rundir.js';
+import { lowerGraph, LowerError } from '../lower/lower.js';
+import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, UsageError } from './io.js';
+
+const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'] as const;
+const SCHEDULES = ['none', 'step', 'cosine', 'onecycle'] as const;
+
+function int(name: string, min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+function float(name: string, min: number, max = Infinity) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
+interface Opts {
+  data: string;
+  dataDir?: string;
+  download: boolean;
+  net?: string;
+  set: string[];
+  backend?: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: RunConfig['optimizer'];
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: RunConfig['schedule'];
+  stepSize: number;
+  gamma: number;
+  crop: number;
+  flip: boolean;
+  normalize: boolean;
+  valSplit: number;
+  subset?: number;
+  seed: number;
+  out?: string;
+  resume?: string;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a network on a dataset with TensorFlow.js (wasm on a CPU-only machine)')
+    .argument('[file]', '.net file (omit with --resume)')
+    .addOption(new Option('--data <name>', `dataset: ${DATASET_NAMES.join(' | ')}`).default('fashion-mnist-sample'))
+    .option('--data-dir <dir>', 'where the dataset files are (searched before the cache and system folders)')
+    .option('--no-download', 'never try to download missing dataset files')
+    .option('--net <name>', 'which net of the file (default: its only or first one)')
+    .option('--set <name=value...>', 'net arguments, e.g. --set classes=100', [])
+    .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), DEFAULTS.epochs)
+    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), DEFAULTS.batchSize)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default(DEFAULTS.optimizer))
+    .option('--lr <x>', 'learning rate (the peak rate for onecycle)', float('--lr', 0), DEFAULTS.lr)
+    .option('--momentum <x>', 'momentum for momentum/nesterov', float('--momentum', 0, 1), DEFAULTS.momentum)
+    .option('--weight-decay <x>', 'weight decay (L2; decoupled for adamw)', float('--weight-decay', 0), DEFAULTS.weightDecay)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default(DEFAULTS.schedule))
+    .option('--step-size <n>', 'step schedule: epochs between decays (StepLR step_size)', int('--step-size', 1), DEFAULTS.stepSize)
+    .option('--gamma <x>', 'step schedule: decay factor', float('--gamma', 0, 1), DEFAULTS.gamma)
+    .option('--crop <n>', 'augmentation: random crop after zero-padding by n pixels (0: off)', int('--crop', 0), 0)
+    .option('--flip', 'augmentation: random horizontal flip', false)
+    .option('--no-normalize', "don't normalise with the training set's per-channel mean/std")
+    .option('--val-split <x>', 'fraction of the training set held out for validation', float('--val-split', 0, 0.9), DEFAULTS.valSplit)
+    .option('--subset <n>', 'train on the first n training examples only', int('--subset', 1))
+    .option('--seed <n>', 'seed for init, shuffling and augmentation', int('--seed', 0), DEFAULTS.seed)
+    .option('--out <dir>', 'run directory (default: a new folder under runs/)')
+    .option('--resume <dir>', 'continue the run in this directory from its last checkpoint')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netc train stdlib/lenet5.net                                 # bundled Fashion-MNIST sample, no set-up
+  netc train stdlib/lenet5.net --data fashion-mnist --epochs 5
+  netc train stdlib/resnet20_cifar.net --data cifar10 --data-dir ~/cifar-10-batches-bin \\
+       --optimizer momentum --lr 0.1 --weight-decay 5e-4 --schedule cosine --crop 4 --flip
+  netc train --resume runs/lenet5-20250101-120000 --epochs 20
+
+The run directory holds config.json, metrics.jsonl, metrics.csv, loss.svg, accuracy.svg,
+result.json and checkpoints/{best,last} (TensorFlow.js model format + optimizer state).
+Ctrl-C saves checkpoints/last and exits with code 130.`,
+    )
+    .action(async (file: string | undefined, opts: Opts) => {
+      process.exitCode = await runTrain(file, opts);
+    });
+}
+
+/** Writes a line to stderr; progress lines overwrite each other on a terminal. */
+function makeIo() {
+  const tty = Boolean(process.stderr.isTTY);
+  let live = false;
+  let last = 0;
+  let stop = false;
+  return {
+    log(line: string) {
+      process.stderr.write((live && tty ? '\r\x1b[2K' : '') + line + '\n');
+      live = false;
+    },
+    progress(line: string) {
+      const now = Date.now();
+      if (now - last < (tty ? 200 : 10_000)) return;
+      last = now;
+      process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      live = tty;
+    },
+    interrupted: () => stop,
+    interrupt() {
+      stop = true;
+    },
+  };
+}
+
+async function runTrain(file: string | undefined, o: Opts): Promise<number> {
+  const io = makeIo();
+  let prior: RunConfig | null = null;
+  if (o.resume) {
+    const cfgFile = join(o.resume, 'config.json');
+    if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
+    prior = JSON.parse(readFileSync(cfgFile, 'utf8')) as RunConfig;
+  } else if (!file) {
+    throw new UsageError('train needs a .net file (or --resume RUN_DIR)');
+  }
+
+  let choice;
+  try {
+    choice = await selectBackend(o.backend ?? prior?.backend);
+  } catch (e) {
+    if (e instanceof BackendError) {
+      process.stderr.write(`netc: ${e.message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    throw e;
+  }
+  for (const l of describeBackend(choice)) io.log(l);
+
+  const dataName = prior?.data ?? o.data;
+  let dataset;
+  try {
+    dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log });
+  } catch (e) {
+    if (e instanceof DataError) {
+      process.stderr.write(`netc: ${e.message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    throw e;
+  }
+  io.log(`data: ${dataset.name} from ${dataset.source}: ${dataset.train.count} train, ${dataset.test.count} test, ${dataset.shape.join('x')}, ${dataset.classes.length} classes`);
+
+  const cfg: RunConfig = prior
+    ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name }
+    : {
+        net: '',
+        file,
+        args: parseAssignments(o.set),
+        data: o.data,
+        dataDir: o.dataDir,
+        backend: choice.name,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        momentum: o.momentum,
+        weightDecay: o.weightDecay,
+        schedule: o.schedule,
+        stepSize: o.stepSize,
+        gamma: o.gamma,
+        augment: { crop: o.crop, flip: o.flip },
+        normalize: o.normalize,
+        valSplit: o.valSplit,
+        subset: o.subset,
+        seed: o.seed,
+        out: '',
+      };
+
+  let model;
+  let graph: IRGraph | null = null;
+  let resume;
+  if (prior && o.resume) {
+    const ck = await loadCheckpoint(o.resume, 'last');
+    model = ck.model;
+    resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
+    io.log(`resuming ${o.resume} after epoch ${ck.state.epoch}`);
+  } else {
+    // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
+    const args = { ...cfg.args };
+    const compiled = compileFile(file!, { args, input: dataset.shape, net: o.net });
+    const needsClasses = compiled.graphs[0] && 'classes' in compiled.graphs[0].args && args.classes == null;
+    const result = needsClasses ? compileFile(file!, { args: { ...args, classes: dataset.classes.length }, input: dataset.shape, net: o.net }) : compiled;
+    const errors = result.diagnostics.filter((d) => d.severity === 'error');
+    if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
+    if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
+    graph = result.graphs[0];
+    const outShape = graph.nodes[graph.output].shape;
+    if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
+      process.stderr.write(
+        `netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes` +
+          ` (give the net a classes parameter, or --set it)\n`,
+      );
+      return EXIT_DIAGNOSTICS;
+    }
+    cfg.net = graph.net;
+    cfg.args = graph.args as RunConfig['args'];
+    try {
+      model = lowerGraph(graph, { ops: Object.fromEntries(OPS.map((op) => [op.name, op])), seed: cfg.seed }).model;
+    } catch (e) {
+      if (e instanceof LowerError) {
+        process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      throw e;
+    }
+  }
+  const runDir = o.resume ?? makeRunDir(o.out, cfg.net);
+  cfg.out = runDir;
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  io.log(`run directory: ${runDir}`);
+
+  const onSigint = () => {
+    io.log('interrupt: finishing this step and saving a checkpoint (Ctrl-C again to abort)');
+    io.interrupt();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  const lastOp = graph ? graph.nodes[graph.output].op : null;
+  try {
+    const r = await train({ config: cfg, model, dataset, runDir, io, resume, outputsProbabilities: lastOp === 'softmax' });
+    if (r.interrupted) {
+      io.log(`interrupted; checkpoint in ${join(runDir, 'checkpoints', 'last')}; continue with: netc train --resume ${runDir}`);
+      return 130;
+    }
+    const out: string[] = [];
+    if (r.testAccuracy != null) {
+      out.push(`test accuracy: ${(100 * r.testAccuracy).toFixed(2)}% (${dataset.test.count} images, ${r.epochs} epochs, ${r.seconds.toFixed(1)} s, backend ${r.backend})`);
+      out.push('per-class accuracy:');
+      for (const [c, a] of Object.entries(r.perClassAccuracy)) out.push(`  ${c.padEnd(14)} ${(100 * a).toFixed(1)}%`);
+      out.push('confusion matrix (rows: true class, columns: predicted):');
+      const w = Math.max(4, ...r.confusionMatrix.flat().map((v) => String(v).length + 1));
+      r.confusionMatrix.forEach((row, i) => out.push(`  ${String(i).padStart(3)} ${row.map((v) => String(v).padStart(w)).join('')}`));
+    }
+    out.push(`run directory: ${runDir}`);
+    process.stdout.write(out.join('\n') + '\n');
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof TrainingError) {
+      io.log(`error: ${e.message}`);
+      return EXIT_DIAGNOSTICS;
+    }
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The training loop: epochs of shuffled mini-batches with the chosen optimizer and schedule,
+ * validation after each epoch, checkpoints (best by validation accuracy, and last), metrics and
+ * plots in the run directory, a final test evaluation, NaN detection and clean interruption.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { makeRng } from '../lower/lower.js';
+import { channelMeanStd, makeBatch, type Norm } from './batches.js';
+import type { RunConfig } from './config.js';
+import type { Dataset, Split } from './data/dataset.js';
+import { gather } from './data/dataset.js';
+import { Confusion } from './metrics.js';
+import { makeOptim } from './optim.js';
+import { curveSvg } from './plot.js';
+import { appendMetrics, readMetrics, saveCheckpoint, writeFileAtomic, type CheckpointState, type MetricsRow } from './rundir.js';
+import { learningRate } from './schedule.js';
+
+/** The run stopped for a reason the user must see (NaN loss): printed without a stack trace. */
+export class TrainingError extends Error {}
+
+export interface TrainResult {
+  testAccuracy: number | null;
+  testLoss: number | null;
+  perClassAccuracy: Record<string, number>;
+  confusionMatrix: number[][];
+  classes: string[];
+  backend: string;
+  epochs: number;
+  bestValAccuracy: number | null;
+  seconds: number;
+  interrupted: boolean;
+  runDir: string;
+}
+
+export interface TrainIO {
+  /** A finished line (stderr). */
+  log(line: string): void;
+  /** A live progress line, overwritten in place on a TTY (stderr). */
+  progress(line: string): void;
+  /** Set when Ctrl-C was pressed: the loop saves a checkpoint and stops after the current step. */
+  interrupted(): boolean;
+}
+
+export interface TrainInput {
+  config: RunConfig;
+  model: tfl.LayersModel;
+  dataset: Dataset;
+  runDir: string;
+  io: TrainIO;
+  /** The model's output is already a probability distribution (the net ends with softmax). */
+  outputsProbabilities?: boolean;
+  resume?: { state: CheckpointState; optimizerWeights: { name: string; tensor: tf.Tensor }[] };
+}
+
+/** Seeded Fisher-Yates permutation of 0..n-1. */
+function permutation(n: number, rand: () => number): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+function fmtTime(s: number): string {
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+}
+
+/** Loss of a batch: cross-entropy from logits, or from probabilities when the net ends in softmax. */
+function lossOf(out: tf.Tensor, oneHot: tf.Tensor, probs: boolean): tf.Scalar {
+  return probs ? tf.losses.logLoss(oneHot, tf.clipByValue(out, 1e-7, 1)).mul(out.shape[1]!) : tf.losses.softmaxCrossEntropy(oneHot, out);
+}
+
+/** Loss, accuracy and confusion over a whole split, in inference mode. */
+export function evaluate(model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, classes: number, probs: boolean, batchSize = 256) {
+  const conf = new Confusion(classes);
+  let lossSum = 0;
+  for (let i = 0; i < s.count; i += batchSize) {
+    const idx = Int32Array.from({ length: Math.min(batchSize, s.count - i) }, (_, k) => i + k);
+    const b = makeBatch(s, idx, { shape, norm, crop: 0, flip: false, rand: Math.random });
+    const [loss, pred] = tf.tidy(() => {
+      const x = tf.tensor4d(b.x, [idx.length, shape[1], shape[2], shape[0]]);
+      const out = model.predict(x) as tf.Tensor;
+      const l = lossOf(out, tf.oneHot(tf.tensor1d(b.y, 'int32'), classes), probs);
+      return [l.dataSync()[0], tf.argMax(out, 1).dataSync()];
+    });
+    lossSum += (loss as number) * idx.length;
+    conf.add(b.y, pred as Int32Array);
+  }
+  return { loss: s.count ? lossSum / s.count : NaN, accuracy: conf.accuracy(), confusion: conf };
+}
+
+export async function train(inp: TrainInput): Promise<TrainResult> {
+  const { config: cfg, model, dataset, runDir, io } = inp;
+  const t0 = performance.now();
+  const shape = dataset.shape;
+  const per = shape[0] * shape[1] * shape[2];
+  const classes = dataset.classes.length;
+  const probs = inp.outputsProbabilities ?? false;
+  const rng = makeRng(cfg.seed + 1);
+
+  // Subset, then a seeded validation split of the training set.
+  let all = dataset.train;
+  if (cfg.subset != null) all = gather(all, Int32Array.from({ length: Math.min(cfg.subset, all.count) }, (_, i) => i), per);
+  const perm = permutation(all.count, makeRng(cfg.seed + 7).uniform);
+  const nVal = Math.floor(all.count * cfg.valSplit);
+  const val = nVal > 0 ? gather(all, perm.subarray(0, nVal), per) : null;
+  const trn = nVal > 0 ? gather(all, perm.subarray(nVal), per) : all;
+  const norm = cfg.normalize ? channelMeanStd(trn, shape[0]) : null;
+
+  const optim = makeOptim(cfg);
+  const vars = new Map<string, tf.Variable>();
+  for (const w of model.trainableWeights) {
+    const v = w.read() as tf.Variable;
+    vars.set(v.name, v);
+  }
+  const varList = [...vars.values()];
+  let startEpoch = 0;
+  let best = -1;
+  if (inp.resume) {
+    startEpoch = inp.resume.state.epoch;
+    best = inp.resume.state.bestValAccuracy;
+    await optim.tf.setWeights(inp.resume.optimizerWeights);
+  }
+  const history: MetricsRow[] = readMetrics(runDir).filter((r) => r.epoch <= startEpoch);
+
+  const steps = Math.ceil(trn.count / cfg.batchSize);
+  const totalSteps = steps * cfg.epochs;
+  let interrupted = false;
+  let epoch = startEpoch;
+  for (; epoch < cfg.epochs && !interrupted; epoch++) {
+    const te = performance.now();
+    const order = permutation(trn.count, rng.uniform);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    let lr = cfg.lr;
+    for (let s = 0; s < steps; s++) {
+      if (io.interrupted()) {
+        interrupted = true;
+        break;
+      }
+      const idx = order.subarray(s * cfg.batchSize, Math.min(trn.count, (s + 1) * cfg.batchSize));
+      const b = makeBatch(trn, idx, { shape, norm, crop: cfg.augment.crop, flip: cfg.augment.flip, rand: rng.uniform });
+      lr = learningRate(cfg, epoch, (epoch * steps + s) / totalSteps);
+      const [loss, hits] = tf.tidy(() => {
+        const x = tf.tensor4d(b.x, [idx.length, shape[1], shape[2], shape[0]]);
+        const y = tf.oneHot(tf.tensor1d(b.y, 'int32'), classes);
+        let out: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          // Kept: variableGrads disposes its scope, and the accuracy needs the outputs.
+          out = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+          return lossOf(out, y, probs);
+        }, varList);
+        const lv = value.dataSync()[0];
+        const logits = out as unknown as tf.Tensor;
+        if (!Number.isFinite(lv)) {
+          logits.dispose();
+          return [lv, 0];
+        }
+        optim.step(grads, vars, lr);
+        const h = tf.sum(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32'))).dataSync()[0];
+        logits.dispose();
+        return [lv, h];
+      });
+      if (!Number.isFinite(loss)) {
+        throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${s + 1} (learning rate ${lr}); try a smaller --lr, or --normalize`);
+      }
+      lossSum += loss * idx.length;
+      correct += hits;
+      seen += idx.length;
+      const el = (performance.now() - te) / 1000;
+      const ips = seen / el;
+      const eta = (steps - s - 1) * (el / (s + 1)) + (cfg.epochs - epoch - 1) * steps * (el / (s + 1));
+      io.progress(
+        `epoch ${epoch + 1}/${cfg.epochs} step ${s + 1}/${steps} ${ips.toFixed(1)} img/s loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ETA ${fmtTime(eta)}`,
+      );
+    }
+    if (interrupted) break;
+    const seconds = (performance.now() - te) / 1000;
+    const v = val ? evaluate(model, val, shape, norm, classes, probs) : null;
+    const row: MetricsRow = {
+      epoch: epoch + 1,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      valLoss: v ? v.loss : null,
+      valAccuracy: v ? v.accuracy : null,
+      lr,
+      imagesPerSecond: seen / seconds,
+      seconds,
+    };
+    appendMetrics(runDir, row);
+    history.push(row);
+    io.log(
+      `epoch ${row.epoch}/${cfg.epochs}: train loss ${row.trainLoss.toFixed(4)} acc ${(100 * row.trainAccuracy).toFixed(2)}%` +
+        (v ? ` | val loss ${v.loss.toFixed(4)} acc ${(100 * v.accuracy).toFixed(2)}%` : '') +
+        ` | ${row.imagesPerSecond.toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
+    );
+    const score = v ? v.accuracy : row.trainAccuracy;
+    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, bestValAccuracy: bestAcc, optimizer: cfg.optimizer });
+    if (score > best) {
+      best = score;
+      await saveCheckpoint(runDir, 'best', model, optim.tf, state(best));
+    }
+    await saveCheckpoint(runDir, 'last', model, optim.tf, state(best));
+    await writePlots(runDir, history);
+  }
+
+  let test: ReturnType<typeof evaluate> | null = null;
+  if (!interrupted && dataset.test.count > 0) {
+    test = evaluate(model, dataset.test, shape, norm, classes, probs);
+  }
+  const result: TrainResult = {
+    testAccuracy: test ? test.accuracy : null,
+    testLoss: test ? test.loss : null,
+    perClassAccuracy: Object.fromEntries(dataset.classes.map((c, i) => [c, test ? test.confusion.perClass()[i] : 0])),
+    confusionMatrix: test ? test.confusion.m : [],
+    classes: dataset.classes,
+    backend: cfg.backend,
+    epochs: epoch,
+    bestValAccuracy: best >= 0 ? best : null,
+    seconds: (performance.now() - t0) / 1000,
+    interrupted,
+    runDir,
+  };
+  if (!interrupted) writeFileAtomic(join(runDir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+async function writePlots(dir: string, history: MetricsRow[]): Promise<void> {
+  writeFileAtomic(join(dir, 'loss.svg'), await curveSvg(history, 'loss', 'loss'));
+  writeFileAtomic(join(dir, 'accuracy.svg'), await curveSvg(history, 'accuracy', 'accuracy'));
+}
