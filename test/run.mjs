@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// `npm test`: type-check and build (the CLI tests run dist/), run vitest, and end with the plain
+// "N passed, N failed" line that CI reads. Extra arguments go to vitest (e.g. a file filter).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' }).status ?? 1;
+
+const built = run(bin('tsc'), ['-p', 'tsconfig.json']);
+if (built !== 0) {
+  console.error('tsc failed: fix the type errors above');
+  console.log('0 passed, 1 failed');
+  process.exit(built);
+}
+const results = join(root, '.vitest-results.json');
+rmSync(results, { force: true });
+const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${results}`, ...process.argv.slice(2)]);
+if (existsSync(results)) {
+  const r = JSON.parse(readFileSync(results, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+} else {
+  console.log('0 passed, 1 failed');
+}
+process.exit(status);
