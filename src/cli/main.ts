@@ -59,6 +59,10 @@ Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every cod
 const OPTIONAL_COMMANDS: Record<string, { module: string; register: string }> = {
   train: { module: './train.js', register: 'registerTrain' },
   lsp: { module: './lsp.js', register: 'registerLsp' },
+  export: { module: './export.js', register: 'registerExport' },
+  eval: { module: './evaluate.js', register: 'registerEval' },
+  predict: { module: './predict.js', register: 'registerPredict' },
+  cam: { module: './cam.js', register: 'registerCam' },
 };
 
 async function registerOptional(program: Command, argv: string[]): Promise<void> {
