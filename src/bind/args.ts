@@ -10,6 +10,9 @@ export interface Formal {
   hasDefault: boolean;
 }
 
+/** `shortcut` takes one optional keyword: the projection's module name (`downsample` by default). */
+export const SHORTCUT_FORMALS: Formal[] = [{ name: 'name', positional: false, hasDefault: true }];
+
 export function opFormals(params: ParamSpec[]): Formal[] {
   return params.map((p) => ({ name: p.name, aliases: p.aliases, positional: p.positional ?? false, hasDefault: p.default !== undefined }));
 }

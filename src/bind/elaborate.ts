@@ -3,9 +3,9 @@ import type { DiagnosticBag, RelatedSpan } from '../diagnostics/diagnostic.js';
 import { CALLABLE_OPS, opByKey, type OpDef } from '../ops/index.js';
 import type { Value } from '../ops/op.js';
 import type { Arg, BlockDecl, CallStage, DefDecl, NetDecl, Range, Stage } from '../syntax/ast.js';
-import { checkType, closest, declFormals, matchArgs, opFormals } from './args.js';
+import { checkType, closest, declFormals, matchArgs, opFormals, SHORTCUT_FORMALS } from './args.js';
 import type { Definition, LoadedFile } from './program.js';
-import { type Env, EvalError, evaluate, Unknown } from './values.js';
+import { describeValue, type Env, EvalError, evaluate, Unknown } from './values.js';
 
 /** The value flowing through a network: the node that produced it and its shape (null: unknown after an error). */
 interface Flow {
@@ -147,7 +147,7 @@ export class Elaborator {
           for (let i = 0; i < count; i++) flow = this.stage(stage.left, flow, frame);
           return flow;
         }
-        const isShortcut = (s: Stage) => s.kind === 'call' && s.name === 'shortcut' && s.args.length === 0 && !frame.file.visible.has('shortcut');
+        const isShortcut = (s: Stage) => s.kind === 'call' && s.name === 'shortcut' && !frame.file.visible.has('shortcut');
         if (stage.op === '+' && (isShortcut(stage.left) || isShortcut(stage.right))) {
           if (isShortcut(stage.left) && isShortcut(stage.right)) {
             this.report(frame, 'NET1010', '`shortcut + shortcut` has no body to follow', stage.range);
@@ -155,7 +155,8 @@ export class Elaborator {
           }
           const bodyFirst = isShortcut(stage.right);
           const body = this.stage(bodyFirst ? stage.left : stage.right, x, frame);
-          const sc = this.shortcut(x, body, this.span(frame, (bodyFirst ? stage.right : stage.left).range), frame);
+          const scStage = (bodyFirst ? stage.right : stage.left) as CallStage;
+          const sc = this.shortcut(x, body, this.span(frame, scStage.range), frame, this.shortcutName(scStage, frame));
           return this.merge('add', bodyFirst ? [body, sc] : [sc, body], this.span(frame, stage.opRange));
         }
         const left = this.stage(stage.left, x, frame);
@@ -213,8 +214,25 @@ export class Elaborator {
     }
   }
 
-  /** `shortcut`: the identity when shapes agree, else torchvision's 1x1 conv (no bias) + bn projection. */
-  private shortcut(x: Flow, body: Flow, span: Span, frame: Frame): Flow {
+  /** The projection's module name: `downsample` (torchvision's), or `shortcut(name="...")`. */
+  private shortcutName(call: CallStage, frame: Frame): string {
+    const { matched, problems } = matchArgs('shortcut', SHORTCUT_FORMALS, call.args, call.range);
+    for (const p of problems) this.report(frame, p.code, p.message, p.range, { help: p.help });
+    const arg = matched.get('name');
+    if (!arg) return 'downsample';
+    const v = this.evaluate(arg.value, frame.env, frame.file);
+    if (v === undefined) return 'downsample';
+    if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+      this.report(frame, 'NET1003', `\`shortcut\` name must be a string holding an identifier, got ${describeValue(v)}`, arg.value.range, {
+        help: 'e.g. `shortcut(name="shortcut")` names the projection `shortcut.0` / `shortcut.1`',
+      });
+      return 'downsample';
+    }
+    return v;
+  }
+
+  /** `shortcut`: the identity when shapes agree, else torchvision's 1x1 conv (no bias) + bn projection, named `name`. */
+  private shortcut(x: Flow, body: Flow, span: Span, frame: Frame, name = 'downsample'): Flow {
     const [from, to] = [x.shape, body.shape];
     if (!from || !to) return { node: x.node, shape: null };
     if (from.length === to.length && from.every((d, i) => d === to[i])) return x;
@@ -229,7 +247,7 @@ export class Elaborator {
       });
       return { node: x.node, shape: null };
     }
-    return this.labeled('downsample', x, frame, (y) => {
+    return this.labeled(name, x, frame, (y) => {
       const conv = this.layer(opByKey('conv'), { out: to[0]!, k: 1, stride, pad: 0, dilation: 1, groups: 1, bias: false }, y, span, frame, new Map());
       return this.layer(opByKey('bn'), { eps: 1e-5, momentum: 0.1 }, conv, span, frame, new Map());
     });

@@ -1,7 +1,7 @@
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { CALLABLE_OPS } from '../ops/index.js';
 import type { Expr, Stage } from '../syntax/ast.js';
-import { closest, declFormals, matchArgs, opFormals } from './args.js';
+import { closest, declFormals, matchArgs, opFormals, SHORTCUT_FORMALS } from './args.js';
 import type { Definition, LoadedFile, Program } from './program.js';
 import { FUNCTION_NAMES } from './values.js';
 
@@ -62,7 +62,7 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
     }
   };
 
-  const isShortcut = (s: Stage) => s.kind === 'call' && s.name === 'shortcut' && s.args.length === 0 && !file.visible.has('shortcut');
+  const isShortcut = (s: Stage) => s.kind === 'call' && s.name === 'shortcut' && !file.visible.has('shortcut');
 
   const stage = (s: Stage, shortcutAllowed = false): void => {
     switch (s.kind) {
@@ -89,6 +89,9 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
             diagnostics.error('NET1010', '`shortcut` only makes sense as an operand of `+`', at(s.nameRange), {
               help: 'write `<body> + shortcut` to add the (possibly projected) input to the body\'s output',
             });
+          }
+          for (const p of matchArgs('shortcut', SHORTCUT_FORMALS, s.args, s.range).problems) {
+            diagnostics.error(p.code, p.message, at(p.range), { help: p.help });
           }
           return;
         }
