@@ -34,17 +34,27 @@ export class NegInfPadding2D extends tfl.layers.Layer {
 }
 
 /**
- * x * gate, the gate broadcast over H and W: the `*` merge (squeeze-and-excitation). The gate
- * arrives as [C] or [1,1,C] per sample.
+ * x * gate, the gate broadcast over H and W: the `*` merge (squeeze-and-excitation). The IR allows
+ * the gate on either side; it arrives as [C] or [1,1,C] per sample (or the same shape as x).
  */
 export class ChannelScale extends tfl.layers.Layer {
   static className = 'NetcChannelScale';
+  /** Index of the feature map among the two inputs: the one with more elements per sample. */
+  private static featureIndex(shapes: (number | null)[][]): number {
+    const size = (s: (number | null)[]) => s.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
+    return size(shapes[1]) > size(shapes[0]) ? 1 : 0;
+  }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return (s as tfl.Shape[])[0];
+    const shapes = s as tfl.Shape[];
+    return shapes[ChannelScale.featureIndex(shapes)];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const [x, gate] = inputs as tf.Tensor[];
+    const ins = inputs as tf.Tensor[];
+    const xi = ChannelScale.featureIndex(ins.map((t) => t.shape));
+    const x = ins[xi];
+    const gate = ins[1 - xi];
     return tf.tidy(() => {
+      if (gate.size === x.size) return tf.mul(x, gate);
       const c = gate.shape[gate.shape.length - 1];
       const g = x.rank === 4 ? tf.reshape(gate, [-1, 1, 1, c]) : tf.reshape(gate, [-1, c]);
       return tf.mul(x, g);

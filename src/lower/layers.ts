@@ -143,8 +143,10 @@ export const defaultLowerings: Record<string, Lowering> = {
   avgpool: pool('avg'),
 
   gap(ctx, node, [x]) {
-    const y = ctx.layers.layers.globalAveragePooling2d({ name: ctx.layerName(node) }).apply(x) as ST;
-    return node.shape!.length === 3 ? (new ToMap11({ name: ctx.layerName(node, 'map') }).apply(y) as ST) : y;
+    // The layer named after the node produces the node's IR shape ([C,1,1] keeps PyTorch's 1x1 map).
+    const keepMap = node.shape!.length === 3;
+    const y = ctx.layers.layers.globalAveragePooling2d({ name: ctx.layerName(node, keepMap ? 'pool' : undefined) }).apply(x) as ST;
+    return keepMap ? (new ToMap11({ name: ctx.layerName(node) }).apply(y) as ST) : y;
   },
   adaptive_avgpool(ctx, node, [x]) {
     const [, h, w] = ctx.inputShape(node);
