@@ -1,0 +1,273 @@
+/** The language features, as plain functions of the workspace (the server only wires them to LSP requests). */
+import { readdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  CompletionItemKind, type CompletionItem, type DocumentSymbol, type Hover, type InlayHint, InlayHintKind, type Location,
+  type Position, SymbolKind, type WorkspaceEdit, type TextEdit,
+} from 'vscode-languageserver/node';
+import { STDLIB_DIR } from '../bind/program.js';
+import { FUNCTION_NAMES } from '../bind/values.js';
+import { LineIndex, lspRange } from '../diagnostics/render.js';
+import { CALLABLE_OPS, type OpDef } from '../ops/index.js';
+import type { Range } from '../syntax/ast.js';
+import type { Analysis, FileDefinition, Occurrence } from './analysis.js';
+import { formatCount, formatMacs, formatShape, type Instance, instancesOf, shapesByLine } from './ir-info.js';
+import type { Workspace } from './workspace.js';
+
+export function offsetAt(text: string, position: Position): number {
+  let offset = 0;
+  for (let line = 0; line < position.line; line++) {
+    const next = text.indexOf('\n', offset);
+    if (next < 0) return text.length;
+    offset = next + 1;
+  }
+  const lineEnd = text.indexOf('\n', offset);
+  return Math.min(offset + position.character, lineEnd < 0 ? text.length : lineEnd);
+}
+
+function at(ws: Workspace, path: string, position: Position): { analysis: Analysis; offset: number; occurrence?: Occurrence } | undefined {
+  const analysis = ws.analysis(path);
+  if (!analysis) return undefined;
+  const offset = offsetAt(analysis.text, position);
+  return { analysis, offset, occurrence: analysis.occurrenceAt(offset) };
+}
+
+// ---- signatures ----
+
+export function signature(def: FileDefinition, source: string): string {
+  const params = def.params.map((p) => source.slice(p.nameRange.start, p.default ? p.default.range.end : p.nameRange.end));
+  const input = def.kind === 'net' ? ` : ${source.slice(def.inputRange.start, def.inputRange.end)}` : '';
+  return `${def.kind} ${def.name}(${params.join(', ')})${input}`;
+}
+
+export function opSignature(name: string, op: OpDef): string {
+  const params = op.params.map((p) => {
+    if (p.default === undefined) return p.positional ? p.name : `${p.name}=?`;
+    return `${p.name}=${typeof p.default === 'function' ? '…' : String(p.default)}`;
+  });
+  return `${name} ${params.join(' ')}`.trim();
+}
+
+// ---- hover ----
+
+function describeInstances(list: Instance[]): string {
+  if (list.length === 0) return '';
+  const line = (i: Instance) => `\`${formatShape(i.shape)}\` · ${formatCount(i.params)} params · ${formatMacs(i.macs)} MACs`;
+  if (list.length === 1) return `**output** ${line(list[0]!)}${list[0]!.name ? ` — \`${list[0]!.name}\`` : ''}`;
+  const groups = new Map<string, Instance[]>();
+  for (const i of list) {
+    const key = `${formatShape(i.shape)}|${i.params}|${i.macs}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  }
+  const rows = [...groups.values()].slice(0, 8).map((g) => `- ${g.length}× ${line(g[0]!)} — first \`${g[0]!.name}\``);
+  if (groups.size > 8) rows.push(`- … ${groups.size - 8} more variants`);
+  return `**${list.length} instances**\n${rows.join('\n')}`;
+}
+
+export function hover(ws: Workspace, path: string, position: Position): Hover | null {
+  const here = at(ws, path, position);
+  const o = here?.occurrence;
+  if (!here || !o) return null;
+  const { analysis } = here;
+  const sources = analysis.result.program.sources;
+  const parts: string[] = [];
+  const target = o.target;
+  switch (target.kind) {
+    case 'definition': {
+      const def = target.def;
+      parts.push('```netc\n' + signature(def, sources.get(def.file) ?? '') + '\n```');
+      if (def.doc) parts.push(def.doc);
+      if (def.file !== path) parts.push(`*defined in ${basename(def.file)}*`);
+      if (def.kind === 'net' && o.declaration) {
+        const graph = analysis.result.graphs.find((g) => g.net === def.name);
+        if (graph) {
+          const s = analysis.summary(graph);
+          parts.push(`**${formatShape(graph.input)} → ${formatShape(graph.nodes[graph.output]?.shape ?? null)}** · ${formatCount(s.totalParams)} params · ${formatMacs(s.macs)} MACs`);
+        }
+      }
+      break;
+    }
+    case 'op':
+      parts.push('```netc\n' + opSignature(target.name, target.op) + '\n```', target.op.summary);
+      break;
+    case 'param': {
+      const p = target.param;
+      const text = sources.get(target.owner.file) ?? '';
+      parts.push('```netc\n' + text.slice(p.nameRange.start, p.default ? p.default.range.end : p.nameRange.end) + '\n```', `parameter of ${target.owner.kind} \`${target.owner.name}\``);
+      break;
+    }
+    case 'file':
+      parts.push(`\`use "${target.target}"\` → ${target.path}`);
+      break;
+    case 'function':
+      parts.push(`\`${target.name}\` — built-in function`);
+      break;
+  }
+  if (o.call) {
+    const ir = describeInstances(instancesOf(ws.instances(path), o.call.range));
+    if (ir) parts.push(ir);
+  }
+  return { contents: { kind: 'markdown', value: parts.join('\n\n') }, range: lspRange({ file: path, ...o.range }, sources) };
+}
+
+// ---- inlay hints ----
+
+export function inlayHints(ws: Workspace, path: string, range: { start: Position; end: Position }): InlayHint[] {
+  const analysis = ws.analysis(path);
+  if (!analysis) return [];
+  const index = new LineIndex(analysis.text);
+  const byLine = shapesByLine(ws.instances(path), (offset) => index.position(offset).line);
+  const hints: InlayHint[] = [];
+  for (const [line, shapes] of [...byLine].sort((a, b) => a[0] - b[0])) {
+    if (line < range.start.line || line > range.end.line) continue;
+    const shown = shapes.slice(0, 3).map(formatShape).join(' | ') + (shapes.length > 3 ? ` | … +${shapes.length - 3}` : '');
+    hints.push({
+      position: { line, character: index.lineText(line).length },
+      label: `→ ${shown}`,
+      kind: InlayHintKind.Type,
+      paddingLeft: true,
+    });
+  }
+  return hints;
+}
+
+// ---- definition, references, rename ----
+
+export function definition(ws: Workspace, path: string, position: Position): Location | null {
+  const o = at(ws, path, position)?.occurrence;
+  if (!o) return null;
+  const sources = ws.analysis(path)!.result.program.sources;
+  const t = o.target;
+  if (t.kind === 'definition') return { uri: ws.uriOf(t.def.file), range: lspRange({ file: t.def.file, ...t.def.nameRange }, sources) };
+  if (t.kind === 'param') return { uri: ws.uriOf(t.owner.file), range: lspRange({ file: t.owner.file, ...t.param.nameRange }, sources) };
+  if (t.kind === 'file') return { uri: ws.uriOf(t.path), range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
+  return null;
+}
+
+export function references(ws: Workspace, path: string, position: Position, includeDeclaration: boolean): Location[] {
+  const o = at(ws, path, position)?.occurrence;
+  if (!o || o.target.kind === 'op' || o.target.kind === 'function') return [];
+  return ws.references(o.target)
+    .filter((r) => includeDeclaration || !r.occurrence.declaration)
+    .map((r) => ({ uri: ws.uriOf(r.occurrence.file), range: r.range }));
+}
+
+const KEYWORDS = ['use', 'def', 'block', 'net', 'in', 'true', 'false', 'and', 'or', 'not'];
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The renameable name under the cursor (a block, a macro, a net or a parameter). */
+export function prepareRename(ws: Workspace, path: string, position: Position): { range: ReturnType<typeof lspRange>; placeholder: string } | null {
+  const here = at(ws, path, position);
+  const o = here?.occurrence;
+  if (!here || !o || (o.target.kind !== 'definition' && o.target.kind !== 'param')) return null;
+  return { range: lspRange({ file: path, ...o.range }, here.analysis.result.program.sources), placeholder: here.analysis.text.slice(o.range.start, o.range.end) };
+}
+
+export function rename(ws: Workspace, path: string, position: Position, newName: string): WorkspaceEdit | null {
+  if (!IDENTIFIER.test(newName) || KEYWORDS.includes(newName)) throw new Error(`\`${newName}\` is not a valid name`);
+  const o = at(ws, path, position)?.occurrence;
+  if (!o || (o.target.kind !== 'definition' && o.target.kind !== 'param')) return null;
+  const changes: Record<string, TextEdit[]> = {};
+  for (const r of ws.references(o.target)) {
+    const uri = ws.uriOf(r.occurrence.file);
+    (changes[uri] ??= []).push({ range: r.range, newText: newName });
+  }
+  return { changes };
+}
+
+// ---- document symbols ----
+
+export function documentSymbols(ws: Workspace, path: string): DocumentSymbol[] {
+  const analysis = ws.analysis(path);
+  if (!analysis) return [];
+  const sources = analysis.result.program.sources;
+  const range = (r: Range) => lspRange({ file: path, ...r }, sources);
+  const symbols: DocumentSymbol[] = [];
+  for (const item of analysis.entry.ast.items) {
+    if (item.kind === 'use') {
+      symbols.push({ name: `use "${item.target}"`, kind: SymbolKind.Module, range: range(item.range), selectionRange: range(item.targetRange) });
+      continue;
+    }
+    const kind = item.kind === 'block' ? SymbolKind.Class : item.kind === 'def' ? SymbolKind.Function : SymbolKind.Module;
+    symbols.push({
+      name: item.name, kind, detail: signature({ ...item, file: path }, analysis.text),
+      range: range(item.range), selectionRange: range(item.nameRange),
+      children: item.params.map((p) => ({ name: p.name, kind: SymbolKind.Variable, range: range(p.nameRange), selectionRange: range(p.nameRange) })),
+    });
+  }
+  return symbols;
+}
+
+// ---- completion ----
+
+export function stdlibModules(): string[] {
+  try {
+    return readdirSync(STDLIB_DIR).filter((f) => f.endsWith('.net') && f !== 'prelude.net').map((f) => f.slice(0, -4)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The callee whose arguments the cursor is in: `conv 64 st|` or `Basic(64, st|`. */
+export function calleeAt(lineBefore: string): string | undefined {
+  let depth = 0;
+  for (let i = lineBefore.length - 1; i >= 0; i--) {
+    const ch = lineBefore[i]!;
+    if (ch === ')') depth++;
+    else if (ch === '(') {
+      if (depth === 0) return /([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(lineBefore.slice(0, i))?.[1];
+      depth--;
+    } else if (depth === 0 && /[;<>|[\]:+*]/.test(ch)) {
+      if (ch === '*' || ch === '+') continue;
+      return stageHead(lineBefore.slice(i + 1));
+    }
+  }
+  return stageHead(lineBefore);
+}
+
+function stageHead(segment: string): string | undefined {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s+\S/.exec(segment);
+  return m && !['block', 'def', 'net', 'use'].includes(m[1]!) ? m[1] : undefined;
+}
+
+export function completion(ws: Workspace, path: string, position: Position): CompletionItem[] {
+  const analysis = ws.analysis(path);
+  const doc = ws.documents.get(path);
+  if (!analysis || !doc) return [];
+  const offset = offsetAt(doc.text, position);
+  const lineStart = doc.text.lastIndexOf('\n', offset - 1) + 1;
+  const before = doc.text.slice(lineStart, offset);
+  if (/^\s*use\s+"[^"]*$/.test(before)) {
+    return stdlibModules().map((m) => ({ label: m, kind: CompletionItemKind.Module, detail: `stdlib/${m}.net` }));
+  }
+  if (/#/.test(before.replace(/"[^"]*"/g, ''))) return [];
+  const items: CompletionItem[] = [];
+  const callee = calleeAt(before);
+  if (callee) {
+    const def = analysis.entry.visible.get(callee);
+    const op = def ? undefined : CALLABLE_OPS.get(callee);
+    const params = def ? def.params.map((p) => ({ name: p.name, doc: `parameter of ${def.kind} ${def.name}` })) : op?.params ?? [];
+    for (const p of params) {
+      items.push({ label: `${p.name}=`, filterText: p.name, insertText: `${p.name}=`, kind: CompletionItemKind.Property, detail: p.doc, sortText: `0${p.name}` });
+    }
+  }
+  for (const [name, op] of CALLABLE_OPS) {
+    items.push({ label: name, kind: CompletionItemKind.Function, detail: opSignature(name, op), documentation: op.summary, sortText: `2${name}` });
+  }
+  for (const [name, def] of analysis.entry.visible) {
+    items.push({
+      label: name, kind: def.kind === 'block' ? CompletionItemKind.Class : CompletionItemKind.Function,
+      detail: signature(def, analysis.result.program.sources.get(def.file) ?? ''), documentation: def.doc, sortText: `1${name}`,
+    });
+  }
+  const owner = analysis.entry.ast.items.find((i) => i.kind !== 'use' && i.range.start <= offset && offset <= i.range.end);
+  if (owner && owner.kind !== 'use') {
+    for (const p of owner.params) items.push({ label: p.name, kind: CompletionItemKind.Variable, detail: `parameter of ${owner.name}`, sortText: `0${p.name}` });
+    items.push({ label: 'in', kind: CompletionItemKind.Keyword, detail: 'the incoming shape: in.c, in.h, in.w' });
+  }
+  for (const f of FUNCTION_NAMES) items.push({ label: f, kind: CompletionItemKind.Function, detail: 'built-in function', sortText: `3${f}` });
+  for (const k of ['shortcut', 'identity']) if (!items.some((i) => i.label === k)) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `2${k}` });
+  for (const k of KEYWORDS) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `4${k}` });
+  const seen = new Set<string>();
+  return items.filter((i) => !seen.has(i.label) && seen.add(i.label));
+}

@@ -1,0 +1,111 @@
+/** Reading the IR back at a source position: instances of a use, and the shape after each line. */
+import type { IRGraph, IRNode, Shape, Span } from '../ir/types.js';
+import type { Range } from '../syntax/ast.js';
+import type { Analysis } from './analysis.js';
+
+/** One thing the elaborator built from a piece of source: a layer node, a block instance or a macro use. */
+export interface Instance {
+  kind: 'layer' | 'block' | 'macro';
+  /** Hierarchical name (`layer1.0.conv1`). */
+  name: string;
+  shape: Shape | null;
+  params: number;
+  macs: number;
+  span: Span;
+  /** Execution order of the instance's last node. */
+  order: number;
+  /** Graph and innermost enclosing block instance: instances in one context run one after another. */
+  context: string;
+}
+
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+function nodeParams(node: IRNode): number {
+  return node.weights.filter((w) => !w.buffer).reduce((s, w) => s + product(w.shape), 0);
+}
+
+function blockContext(graph: IRGraph, module: number | null): number {
+  for (let m = module; m !== null; m = graph.modules[m]!.parent) if (graph.modules[m]!.kind === 'block') return m;
+  return -1;
+}
+
+/** Every instance whose span lies in `file`, from the given analyses' graphs. */
+export function instancesIn(analyses: Analysis[], file: string): Instance[] {
+  const out: Instance[] = [];
+  analyses.forEach((analysis, a) => {
+    analysis.result.graphs.forEach((graph, g) => {
+      const ctx = (module: number | null) => `${a}:${g}:${blockContext(graph, module)}`;
+      let blockRows: Map<string, { totalParams: number; macs: number }> | undefined;
+      for (const node of graph.nodes) {
+        if (node.span.file !== file || node.op === 'input') continue;
+        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: nodeParams(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module) });
+      }
+      for (const m of graph.modules) {
+        if (m.kind !== 'block' || m.span.file !== file) continue;
+        blockRows ??= new Map(analysis.summary(graph).rows.filter((r) => r.kind === 'block').map((r) => [r.name, r]));
+        const row = blockRows.get(m.name);
+        out.push({
+          kind: 'block', name: m.name, shape: graph.nodes[m.output]?.shape ?? null, params: row?.totalParams ?? 0, macs: row?.macs ?? 0,
+          span: m.span, order: m.closesAfter, context: ctx(m.parent),
+        });
+      }
+      for (const e of analysis.expansions) {
+        if (e.nodes !== graph.nodes || e.span.file !== file || e.end <= e.first) continue;
+        const nodes = graph.nodes.slice(e.first, e.end);
+        out.push({
+          kind: 'macro', name: graph.nodes[e.output]?.name ?? '', shape: e.shape,
+          params: nodes.reduce((s, n) => s + nodeParams(n), 0), macs: nodes.reduce((s, n) => s + n.macs, 0),
+          span: e.span, order: e.end - 1, context: ctx(graph.nodes[e.first]!.module),
+        });
+      }
+    });
+  });
+  return out;
+}
+
+/** The instances built from exactly this source range (a call). */
+export function instancesOf(instances: Instance[], range: Range): Instance[] {
+  return instances.filter((i) => i.span.start === range.start && i.span.end === range.end);
+}
+
+export function formatShape(shape: Shape | null): string {
+  return shape ? `[${shape.join(', ')}]` : '?';
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function formatMacs(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(2)} K`;
+  return String(n);
+}
+
+/**
+ * For each line, the shape(s) after it: in each context (a net, or one instance of the enclosing block)
+ * the output of the last thing executed that ends on the line; distinct shapes across contexts.
+ */
+export function shapesByLine(instances: Instance[], lineOf: (offset: number) => number): Map<number, Shape[]> {
+  const last = new Map<number, Map<string, Instance>>();
+  for (const i of instances) {
+    const line = lineOf(i.span.end);
+    let perContext = last.get(line);
+    if (!perContext) last.set(line, (perContext = new Map()));
+    const current = perContext.get(i.context);
+    if (!current || i.order > current.order) perContext.set(i.context, i);
+  }
+  const out = new Map<number, Shape[]>();
+  for (const [line, perContext] of last) {
+    const seen = new Set<string>();
+    const shapes: Shape[] = [];
+    for (const i of [...perContext.values()].sort((a, b) => a.order - b.order)) {
+      if (!i.shape || seen.has(i.shape.join())) continue;
+      seen.add(i.shape.join());
+      shapes.push(i.shape);
+    }
+    if (shapes.length) out.set(line, shapes);
+  }
+  return out;
+}
