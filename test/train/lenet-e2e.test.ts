@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/api.js';
 import { lowerGraph } from '../../src/lower/lower.js';
@@ -37,6 +38,12 @@ describe('LeNet-5 on the bundled Fashion-MNIST sample (wasm)', () => {
       expect(existsSync(join(dir, f))).toBe(true);
     }
     expect(readFileSync(join(dir, 'loss.svg'), 'utf8')).toMatch(/^<svg/);
+    const ajv = new Ajv();
+    const schema = (f: string) => ajv.compile(JSON.parse(readFileSync(`specs/${f}`, 'utf8')));
+    const vm = schema('metrics.schema.json');
+    for (const row of rows) expect(vm(row), JSON.stringify(vm.errors)).toBe(true);
+    const vr = schema('result.schema.json');
+    expect(vr(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))), JSON.stringify(vr.errors)).toBe(true);
 
     // The last checkpoint restores the same predictions, and resuming continues at epoch 4.
     const ck = await loadCheckpoint(dir, 'last');
