@@ -47,7 +47,7 @@ export function windowOutput(
     const formula = `floor((${size} + 2*${p} - ${d}*(${k}-1) - 1) / ${s}) + 1`;
     if (numerator < 0) {
       ctx.error('NET2004', `output ${AXES[axis]} would be ${Math.floor(numerator / s) + 1}: ${formula}`, {
-        at: 'kernel',
+        at: 'k',
         notes: [`the ${span}-wide window does not fit in the ${size}-wide input with padding ${p}`],
         help: 'use a smaller kernel, more padding, or a larger input (`--input`)',
       });

@@ -36,7 +36,8 @@ export function parseSource(text: string, path: string): ParseResult {
   });
   const parser = parserInstance();
   parser.input = significantNewlines(lexed.tokens);
-  const items = parser.file() ?? [];
+  parser.collected = [];
+  const items = parser.file() ?? parser.collected;
   for (const e of parser.errors) {
     const token = e.token;
     const found = Number.isNaN(token.startOffset) ? (e as { previousToken?: IToken }).previousToken : token;

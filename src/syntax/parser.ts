@@ -25,8 +25,22 @@ const COMPARISONS = new Map<TokenType | undefined, BinaryOp>([
   [T.EqEq, '=='], [T.NotEq, '!='], [T.Less, '<'], [T.LessEq, '<='], [T.Greater, '>'], [T.GreaterEq, '>='],
 ]);
 
-function withKeyword(keyword: IToken | undefined, value: Expr): Arg {
-  if (!keyword?.image) return { value, range: value?.range ?? NO_RANGE };
+const ERROR_EXPR: Expr = { kind: 'error', range: NO_RANGE };
+
+/**
+ * What a rule yields when recovery re-syncs past it: an error node, never undefined, so the AST has no
+ * holes (the binder treats error nodes as unknown and reports nothing more about them).
+ */
+const ERROR_STAGE = (): Stage => ({ kind: 'error', range: NO_RANGE });
+const ERROR_VALUE = (): Expr => ({ kind: 'error', range: NO_RANGE });
+
+/** An argument whose value could not be parsed: elaboration treats it as unknown (no second diagnostic). */
+const errorArg = (): Arg => ({ value: { ...ERROR_EXPR }, range: NO_RANGE });
+
+function withKeyword(keyword: IToken | undefined, parsed: Expr | undefined): Arg {
+  // Under error recovery a sub-rule can yield nothing; keep an error expression in its place.
+  const value = parsed ?? { ...ERROR_EXPR, range: keyword ? tokenRange(keyword) : NO_RANGE };
+  if (!keyword?.image) return { value, range: value.range };
   return { name: keyword.image, nameRange: tokenRange(keyword), value, range: cover(tokenRange(keyword), value) };
 }
 
@@ -40,8 +54,16 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     this.performSelfAnalysis();
   }
 
+  /**
+   * The items of the current `file()` run, kept outside the rule: when recovery fails deep inside the
+   * last definition (a group left open at the end of the file), chevrotain abandons the top-level rule
+   * and its return value, but the definitions parsed before it are still good and still checked.
+   */
+  public collected: Item[] = [];
+
   public file = this.RULE('file', (): Item[] => {
     const items: Item[] = [];
+    this.ACTION(() => { this.collected = items; });
     this.MANY(() => this.CONSUME(T.Newline));
     this.MANY2(() => {
       const item = this.SUBRULE(this.item);
@@ -191,7 +213,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       };
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   /** `a * b` (scale) and `a * 3` (repetition: a number or a parenthesised expression; a bare name is decided later). */
   private product = this.RULE('product', (): Stage => {
@@ -215,13 +237,13 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       ]);
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   private countExpr = this.RULE('countExpr', (): Expr =>
     this.OR([
       { ALT: () => this.SUBRULE(this.numberLiteral) },
       { ALT: () => this.SUBRULE(this.parenExpr) },
-    ]));
+    ]), { recoveryValueFunc: ERROR_VALUE });
 
   private term = this.RULE('term', (): Stage =>
     this.OR([
@@ -235,7 +257,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     const body = this.SUBRULE(this.multiSeq);
     const close = this.CONSUME(T.Greater);
     return { kind: 'group', body, range: cover(tokenRange(open), tokenRange(close)) };
-  });
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   private branches = this.RULE('branches', (): Stage => {
     const open = this.CONSUME(T.LBracket);
@@ -247,7 +269,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     });
     const close = this.CONSUME(T.RBracket);
     return { kind: 'branches', branches, range: cover(tokenRange(open), tokenRange(close)) };
-  });
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   /** `name(args)` when the parenthesis touches the name, else `name arg arg key=value`. */
   private call = this.RULE('call', (): Stage => {
@@ -263,7 +285,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
             SEP: T.Comma,
             DEF: () => {
               const arg = this.SUBRULE(this.parenArg);
-              this.ACTION(() => args.push(arg));
+              this.ACTION(() => { if (arg) args.push(arg); });
             },
           });
           end = tokenRange(this.CONSUME(T.RParen));
@@ -273,24 +295,28 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
         ALT: () => {
           this.MANY(() => {
             const arg = this.SUBRULE(this.commandArg);
-            this.ACTION(() => { args.push(arg); end = arg.range; });
+            this.ACTION(() => {
+              if (!arg) return;
+              args.push(arg);
+              if (arg.range !== NO_RANGE) end = arg.range;
+            });
           });
         },
       },
     ]);
     return { kind: 'call', name: name.image, nameRange: tokenRange(name), args, range: cover(tokenRange(name), end) };
-  });
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   private parenArg = this.RULE('parenArg', (): Arg => {
     const keyword = this.OPTION(() => this.SUBRULE(this.keywordName));
     return withKeyword(keyword, this.SUBRULE(this.expr));
-  });
+  }, { recoveryValueFunc: errorArg });
 
   /** Command-style arguments stop at comparisons, so `<conv c>` closes the group; parenthesise to compare. */
   private commandArg = this.RULE('commandArg', (): Arg => {
     const keyword = this.OPTION(() => this.SUBRULE(this.keywordName));
     return withKeyword(keyword, this.SUBRULE(this.additive));
-  });
+  }, { recoveryValueFunc: errorArg });
 
   private keywordName = this.RULE('keywordName', (): IToken => {
     const name = this.CONSUME(T.Identifier);
@@ -321,7 +347,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       left = { kind: 'binary', op: 'or', left, right, opRange: tokenRange(op), range: cover(left, right) };
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private conjunction = this.RULE('conjunction', (): Expr => {
     let left = this.SUBRULE(this.negation);
@@ -331,7 +357,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       left = { kind: 'binary', op: 'and', left, right, opRange: tokenRange(op), range: cover(left, right) };
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private negation = this.RULE('negation', (): Expr =>
     this.OR([
@@ -343,7 +369,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
         },
       },
       { ALT: () => this.SUBRULE(this.comparison) },
-    ]));
+    ]), { recoveryValueFunc: ERROR_VALUE });
 
   private comparison = this.RULE('comparison', (): Expr => {
     const left = this.SUBRULE(this.additive);
@@ -361,7 +387,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       kind: 'binary', op: COMPARISONS.get(rest.op?.tokenType) ?? '==', left, right: rest.right,
       opRange: tokenRange(rest.op), range: cover(left, rest.right),
     };
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private additive = this.RULE('additive', (): Expr => {
     let left = this.SUBRULE(this.multiplicative);
@@ -373,7 +399,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       };
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private multiplicative = this.RULE('multiplicative', (): Expr => {
     let left = this.SUBRULE(this.unary);
@@ -388,7 +414,7 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       left = { kind: 'binary', op: symbol, left, right, opRange: tokenRange(op), range: cover(left, right) };
     });
     return left;
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private unary = this.RULE('unary', (): Expr =>
     this.OR([
@@ -400,19 +426,19 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
         },
       },
       { ALT: () => this.SUBRULE(this.primary) },
-    ]));
+    ]), { recoveryValueFunc: ERROR_VALUE });
 
   private numberLiteral = this.RULE('numberLiteral', (): Expr => {
     const token = this.CONSUME(T.NumberLiteral);
     return { kind: 'number', value: Number(token.image), range: tokenRange(token) };
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private parenExpr = this.RULE('parenExpr', (): Expr => {
     const open = this.CONSUME(T.LParen);
     const inner = this.SUBRULE(this.expr);
     const close = this.CONSUME(T.RParen);
     return { ...inner, range: cover(tokenRange(open), tokenRange(close)) };
-  });
+  }, { recoveryValueFunc: ERROR_VALUE });
 
   private primary = this.RULE('primary', (): Expr =>
     this.OR([
