@@ -16,6 +16,8 @@ export type FileDefinition = Definition & { file: string };
 /** A `def` (macro) use, inlined by the elaborator: the IR has no module for it, so it is recorded here. */
 export interface Expansion {
   span: Span;
+  /** The macro's definition: items whose source lies in its body belong to this use. */
+  body: Span;
   /** The `nodes` array of the graph being built (the same array object ends up in `IRGraph.nodes`). */
   nodes: unknown[];
   /** Nodes `[first, end)` were created by this use. */
@@ -44,7 +46,7 @@ function hookExpansions(): void {
     const first = this.nodes.length;
     const flow = (original as (...args: unknown[]) => { node: number; shape: Shape | null }).call(this, def, call, x, frame, where);
     if (recording && def.kind === 'def' && flow && typeof flow.node === 'number') {
-      recording.push({ span: where, nodes: this.nodes, first, end: this.nodes.length, output: flow.node, shape: flow.shape });
+      recording.push({ span: where, body: { file: (def as FileDefinition).file, ...def.range }, nodes: this.nodes, first, end: this.nodes.length, output: flow.node, shape: flow.shape });
     }
     return flow;
   };

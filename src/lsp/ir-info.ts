@@ -1,7 +1,7 @@
 /** Reading the IR back at a source position: instances of a use, and the shape after each line. */
 import type { IRGraph, IRNode, Shape, Span } from '../ir/types.js';
 import type { Range } from '../syntax/ast.js';
-import type { Analysis } from './analysis.js';
+import type { Analysis, Expansion } from './analysis.js';
 
 /** One thing the elaborator built from a piece of source: a layer node, a block instance or a macro use. */
 export interface Instance {
@@ -34,11 +34,20 @@ export function instancesIn(analyses: Analysis[], file: string): Instance[] {
   const out: Instance[] = [];
   analyses.forEach((analysis, a) => {
     analysis.result.graphs.forEach((graph, g) => {
-      const ctx = (module: number | null) => `${a}:${g}:${blockContext(graph, module)}`;
+      const expansions = analysis.expansions.filter((e) => e.nodes === graph.nodes && e.end > e.first);
+      /** The innermost block instance and the innermost macro use whose body holds the source at `span`. */
+      const ctx = (module: number | null, span: Span, at: number, self?: Expansion) => {
+        let macro: Expansion | undefined;
+        for (const e of expansions) {
+          if (e === self || at < e.first || at >= e.end || e.body.file !== span.file || span.start < e.body.start || span.end > e.body.end) continue;
+          if (!macro || e.end - e.first < macro.end - macro.first) macro = e;
+        }
+        return `${a}:${g}:${blockContext(graph, module)}:${macro ? expansions.indexOf(macro) : -1}`;
+      };
       let blockRows: Map<string, { totalParams: number; macs: number }> | undefined;
       for (const node of graph.nodes) {
         if (node.span.file !== file || node.op === 'input') continue;
-        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: nodeParams(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module) });
+        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: nodeParams(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module, node.span, node.id) });
       }
       for (const m of graph.modules) {
         if (m.kind !== 'block' || m.span.file !== file) continue;
@@ -46,16 +55,16 @@ export function instancesIn(analyses: Analysis[], file: string): Instance[] {
         const row = blockRows.get(m.name);
         out.push({
           kind: 'block', name: m.name, shape: graph.nodes[m.output]?.shape ?? null, params: row?.totalParams ?? 0, macs: row?.macs ?? 0,
-          span: m.span, order: m.closesAfter, context: ctx(m.parent),
+          span: m.span, order: m.closesAfter, context: ctx(m.parent, m.span, m.closesAfter),
         });
       }
-      for (const e of analysis.expansions) {
-        if (e.nodes !== graph.nodes || e.span.file !== file || e.end <= e.first) continue;
+      for (const e of expansions) {
+        if (e.span.file !== file) continue;
         const nodes = graph.nodes.slice(e.first, e.end);
         out.push({
           kind: 'macro', name: graph.nodes[e.output]?.name ?? '', shape: e.shape,
           params: nodes.reduce((s, n) => s + nodeParams(n), 0), macs: nodes.reduce((s, n) => s + n.macs, 0),
-          span: e.span, order: e.end - 1, context: ctx(graph.nodes[e.first]!.module),
+          span: e.span, order: e.end - 1, context: ctx(graph.nodes[e.first]!.module, e.span, e.end - 1, e),
         });
       }
     });

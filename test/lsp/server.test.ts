@@ -1,6 +1,6 @@
 // Talks JSON-RPC to `node bin/netc.js lsp --stdio` as an editor would.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/lsp/server.js'))) execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT]);
   dir = mkdtempSync(join(tmpdir(), 'netc-lsp-'));
   lib = join(dir, 'lib.net');
+  mkdirSync(join(dir, 'sub'));
   model = join(dir, 'model.net');
   writeFileSync(lib, LIB);
   writeFileSync(model, MODEL);
@@ -150,6 +151,35 @@ describe('inlay hints', () => {
     expect(hints).toHaveLength(1);
     expect(hints[0].position.line).toBe(2);
     expect(hints[0].label).toBe('→ [16, 32, 32] | [32, 16, 16] | [32, 8, 8]');
+  });
+});
+
+describe('macro (def) uses', () => {
+  const MACRO = `def stage(c) = <conv3x3 c stride=2; bn; relu>
+net m : [3, 32, 32] <
+  stage(8)
+  stage(16)
+  gap
+>
+`;
+
+  it('shows what each macro use produced, in hover and inlay hints', async () => {
+    const file = join(dir, 'sub', 'macro.net');
+    const opened = client.nextDiagnostics(uri(file), 1);
+    client.open(file, MACRO);
+    expect((await opened).diagnostics).toEqual([]);
+    const hover = await client.request('textDocument/hover', { ...doc(file), position: pos(MACRO, 'stage(16)', 1) });
+    expect(hover.contents.value).toContain('def stage(c)');
+    // conv3x3 8->16 (no bias): 1,152 + bn 32 = 1,184
+    expect(hover.contents.value).toContain('**output** `[16, 8, 8]` · 1,184 params');
+    const conv = await client.request('textDocument/hover', { ...doc(file), position: pos(MACRO, 'conv3x3', 1) });
+    expect(conv.contents.value).toContain('2 instances');
+    expect(conv.contents.value).toContain('`[8, 16, 16]` · 216 params');
+    const hints = await client.request('textDocument/inlayHint', { ...doc(file), range: { start: { line: 0, character: 0 }, end: { line: 9, character: 0 } } });
+    expect(hints.map((h: { position: { line: number }; label: string }) => `${h.position.line} ${h.label}`)).toEqual([
+      '0 → [8, 16, 16] | [16, 8, 8]', '2 → [8, 16, 16]', '3 → [16, 8, 8]', '4 → [16, 1, 1]',
+    ]);
+    client.notify('textDocument/didClose', doc(file));
   });
 });
 
