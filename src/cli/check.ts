@@ -87,8 +87,8 @@ function runCheck(file: string, options: CheckOptions): number {
   }
   for (const s of summaries) {
     if (summaries.length > 1) process.stdout.write(`\nnet ${s.net}\n`);
+    // torchsummary's table exactly; totals of MACs come with `--columns macs`.
     process.stdout.write(renderTable(s, { columns: columns as Column[], depth }));
-    if (!columns.includes('macs')) process.stdout.write(`MACs: ${s.macs.toLocaleString('en-US')}\n`);
   }
   return EXIT_OK;
 }

@@ -403,15 +403,19 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
 
   private multiplicative = this.RULE('multiplicative', (): Expr => {
     let left = this.SUBRULE(this.unary);
-    this.MANY(() => {
-      const op = this.OR([
-        { ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.SlashSlash) },
-        { ALT: () => this.CONSUME(T.Slash) }, { ALT: () => this.CONSUME(T.Percent) },
-      ]);
-      const right = this.SUBRULE2(this.unary);
-      const type = op?.tokenType;
-      const symbol: BinaryOp = type === T.Star ? '*' : type === T.SlashSlash ? '//' : type === T.Slash ? '/' : '%';
-      left = { kind: 'binary', op: symbol, left, right, opRange: tokenRange(op), range: cover(left, right) };
+    this.MANY({
+      // `conv 8 k=1 * <gap; ...>`: a `*` before a group or branches scales the layer; it does not multiply.
+      GATE: () => !(this.LA(1).tokenType === T.Star && (this.LA(2).tokenType === T.Less || this.LA(2).tokenType === T.LBracket)),
+      DEF: () => {
+        const op = this.OR([
+          { ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.SlashSlash) },
+          { ALT: () => this.CONSUME(T.Slash) }, { ALT: () => this.CONSUME(T.Percent) },
+        ]);
+        const right = this.SUBRULE2(this.unary);
+        const type = op?.tokenType;
+        const symbol: BinaryOp = type === T.Star ? '*' : type === T.SlashSlash ? '//' : type === T.Slash ? '/' : '%';
+        left = { kind: 'binary', op: symbol, left, right, opRange: tokenRange(op), range: cover(left, right) };
+      },
     });
     return left;
   }, { recoveryValueFunc: ERROR_VALUE });
