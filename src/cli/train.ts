@@ -10,7 +10,6 @@ import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
-import { OPS } from '../ops/index.js';
 import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
 import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
@@ -226,7 +225,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     cfg.net = graph.net;
     cfg.args = graph.args as RunConfig['args'];
     try {
-      model = lowerGraph(graph, { ops: Object.fromEntries(OPS.map((op) => [op.name, op])), seed: cfg.seed }).model;
+      model = lowerGraph(graph, { seed: cfg.seed }).model;
     } catch (e) {
       if (e instanceof LowerError) {
         process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);

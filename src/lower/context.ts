@@ -20,4 +20,22 @@ export interface LowerContext {
   flattenCHW(node: IRNode, x: unknown, shape: Shape): unknown;
   /** Records the tfjs layer that holds a node's weights (for init, state-dict mapping, export). */
   own(node: IRNode, layer: unknown): void;
+  /** The model's input placeholder (the `input` op's lowering). */
+  input(): tfl.SymbolicTensor;
+  /** netc's own tfjs layers for PyTorch semantics (constructors; reached through the context so op files never load tfjs). */
+  custom: CustomLayers;
+}
+
+type LayerConstructor<A> = new (args: A) => tfl.layers.Layer;
+type Pads = [[number, number], [number, number]];
+
+export interface CustomLayers {
+  /** -inf padding: PyTorch's max-pool padding. */
+  NegInfPadding2D: LayerConstructor<{ padding: Pads; name?: string }>;
+  /** x * gate, the gate broadcast over H and W (squeeze-and-excitation). */
+  ChannelScale: LayerConstructor<{ name?: string }>;
+  /** [batch, C] -> [batch, 1, 1, C]: keeps PyTorch's 1x1 map after global pooling. */
+  ToMap11: LayerConstructor<{ name?: string }>;
+  /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */
+  TorchBatchNorm: LayerConstructor<{ torchMomentum: number; epsilon: number; name?: string }>;
 }

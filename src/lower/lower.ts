@@ -1,30 +1,25 @@
 /**
  * The lowering driver: IR graph -> tfjs LayersModel (functional API).
  *
- * Walks the nodes in execution order, asks each op for its tfjs layers (the op's own `lower` from
- * the op table when it has one, else netc's default lowering), names layers after IR nodes, and then
+ * Walks the nodes in execution order, asks each op (its `lower` in src/ops/) for its tfjs layers,
+ * names layers after IR nodes, and then
  * initialises every weight from the IR's `WeightSpec.init` with a seeded generator, so that the
  * same seed gives the same model on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.js';
+import { opByKey } from '../ops/index.js';
+import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { registerCustomLayers } from './custom-layers.js';
-import { defaultLowerings, LowerError } from './layers.js';
+import { ChannelScale, NegInfPadding2D, registerCustomLayers, ToMap11 } from './custom-layers.js';
+import { LowerError } from './helpers.js';
 
 export { LowerError };
 
 type ST = tfl.SymbolicTensor;
 
-/** The part of an op definition the driver uses (see `OpDef.lower` in src/ops/op.ts). */
-export interface LowerableOp {
-  lower?(ctx: LowerContext, node: IRNode, inputs: unknown[]): unknown;
-}
-
 export interface LowerOptions {
-  /** The op table; ops with a `lower` member use it. */
-  ops?: Record<string, LowerableOp>;
   /** Seed for weight initialisation. */
   seed?: number;
 }
@@ -106,6 +101,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     if (s == null) throw new LowerError(graph.nodes[id], `node ${graph.nodes[id].name} has no shape (the checker reported errors)`);
     return s;
   };
+  let input: ST | null = null;
   const ctx: LowerContext = {
     tf,
     layers: tfl,
@@ -128,26 +124,23 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     own(node, layer) {
       owners.set(node.id, layer as tfl.layers.Layer);
     },
+    input() {
+      input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
+      return input;
+    },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm },
   };
 
-  let input: ST | null = null;
   for (const node of graph.nodes) {
-    if (node.op === 'input') {
-      input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
-      values.set(node.id, input);
-      continue;
-    }
     shapeOf(node.id);
     const ins = node.inputs.map((i) => {
       const v = values.get(i);
       if (v == null) throw new LowerError(node, `node ${node.name} reads node ${i}, which comes later or was never lowered`);
       return v;
     });
-    const own = opts.ops?.[node.op]?.lower;
-    const dflt = defaultLowerings[node.op];
-    if (own == null && dflt == null) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
-    const out = (own ? own(ctx, node, ins) : dflt(ctx, node, ins)) as ST;
-    values.set(node.id, out);
+    const lower = opByKey(node.op).lower;
+    if (!lower) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
+    values.set(node.id, lower(ctx, node, ins));
   }
   if (input == null) throw new Error(`graph ${graph.net} has no input node`);
   const output = values.get(graph.output)!;

@@ -1,7 +1,10 @@
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { activation as lowerActivation, num } from '../lower/helpers.js';
+import type { Lowering } from '../lower/helpers.js';
 import type { OpDef, ParamSpec } from './op.js';
 
 /** Elementwise activations: shape-preserving, no weights. */
-function activation(name: string, torchType: string, summary: string, params: ParamSpec[] = [], aliases?: string[]): OpDef {
+function activation(name: string, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[]): OpDef {
   return {
     name,
     aliases,
@@ -12,21 +15,24 @@ function activation(name: string, torchType: string, summary: string, params: Pa
     torchType: () => torchType,
     attrs: (args) => Object.fromEntries(params.map((p) => [p.name, args[p.name] as number])),
     infer: (_attrs, [input]) => input!,
+    lower: (ctx, node, inputs) => lower(ctx, node, inputs),
   };
 }
 
-export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)');
-export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)');
-export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)', [
+export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'));
+export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
+export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
+  (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: num(node.attrs['slope'], 0.01), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
   { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], doc: 'slope for x < 0' },
 ], ['leaky_relu']);
-export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)');
-export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)');
-export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)');
-export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', [], ['swish']);
-export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))');
+export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)', lowerActivation('sigmoid'));
+export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)', lowerActivation('tanh'));
+export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)', lowerActivation('gelu'));
+export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', lowerActivation('swish'), [], ['swish']);
+export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'));
 export const dropout: OpDef = {
-  ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)', [
+  ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',
+    (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: num(node.attrs['p'], 0.5), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
     { name: 'p', type: 'float', positional: true, default: 0.5, doc: 'drop probability, 0 <= p < 1' },
   ]),
   infer(attrs, [input], ctx) {

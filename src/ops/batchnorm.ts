@@ -1,4 +1,6 @@
 import type { WeightSpec } from '../ir/types.js';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { num } from '../lower/helpers.js';
 import type { OpDef } from './op.js';
 
 export const batchnorm: OpDef = {
@@ -23,5 +25,15 @@ export const batchnorm: OpDef = {
       { name: 'running_mean', shape: [c], trainable: false, buffer: true, init: { kind: 'zeros' } },
       { name: 'running_var', shape: [c], trainable: false, buffer: true, init: { kind: 'ones' } },
     ];
+  },
+  lower(ctx, node, [x]) {
+    // PyTorch's momentum (0.1) and eps (1e-5), and its unbiased running variance: see src/lower/batchnorm.ts.
+    const layer = new ctx.custom.TorchBatchNorm({
+      torchMomentum: num(node.attrs['momentum'], 0.1),
+      epsilon: num(node.attrs['eps'], 1e-5),
+      name: ctx.layerName(node),
+    });
+    ctx.own(node, layer);
+    return layer.apply(x!) as SymbolicTensor;
   },
 };

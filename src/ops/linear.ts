@@ -1,3 +1,5 @@
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { bool, num } from '../lower/helpers.js';
 import type { OpDef } from './op.js';
 
 export const linear: OpDef = {
@@ -32,4 +34,11 @@ export const linear: OpDef = {
     return weights;
   },
   macs: (attrs, [input]) => input![0]! * (attrs['out'] as number),
+  lower(ctx, node, [x]) {
+    const inShape = ctx.inputShape(node);
+    const flat = inShape.length > 1 ? (ctx.flattenCHW(node, x, inShape) as SymbolicTensor) : x!;
+    const layer = ctx.layers.layers.dense({ units: num(node.attrs['out'], 0), useBias: bool(node.attrs['bias'], true), name: ctx.layerName(node) });
+    ctx.own(node, layer);
+    return layer.apply(flat) as SymbolicTensor;
+  },
 };

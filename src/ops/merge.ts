@@ -1,4 +1,5 @@
 import type { Shape } from '../ir/types.js';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { OpDef } from './op.js';
 
 const show = (s: Shape) => `[${s.join(', ')}]`;
@@ -8,6 +9,7 @@ export const input: OpDef = {
   name: 'input', internal: true, summary: 'the network input', nameBase: 'input', arity: 1, params: [],
   torchType: () => null,
   infer: (_attrs, [shape]) => shape!,
+  lower: (ctx) => ctx.input(),
 };
 
 /** `a + b`: elementwise sum of branches that read the same input (residual connections). */
@@ -29,6 +31,7 @@ export const add: OpDef = {
     }
     return first!;
   },
+  lower: (ctx, node, inputs) => (inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.add({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor)),
 };
 
 /** `a ++ b` and `[a | b]`: concatenation along channels (features for flat inputs). */
@@ -47,6 +50,8 @@ export const concat: OpDef = {
     }
     return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first!.slice(1)];
   },
+  lower: (ctx, node, inputs) =>
+    inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
 };
 
 /** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
@@ -66,4 +71,5 @@ export const scale: OpDef = {
     }
     return x;
   },
+  lower: (ctx, node, inputs) => new ctx.custom.ChannelScale({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor,
 };

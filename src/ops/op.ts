@@ -1,4 +1,5 @@
 import type { AttrValue, IRNode, Shape, WeightSpec } from '../ir/types.js';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { LowerContext } from '../lower/context.js';
 
 /** A value of the language: numbers (int or float), booleans, strings. */
@@ -56,5 +57,5 @@ export interface OpDef {
   /** The op forwards its input unchanged and creates no node (`identity`). */
   elided?: boolean;
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
-  lower?(ctx: LowerContext, node: IRNode, inputs: unknown[]): unknown;
+  lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
 }

@@ -1,3 +1,4 @@
+import { pool } from '../lower/helpers.js';
 import type { OpDef, ParamSpec } from './op.js';
 import { pair, pairAttr, requireFeatureMap, windowFields, windowOutput } from './window.js';
 
@@ -45,6 +46,7 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
       return size && [input[0], size[0], size[1]];
     },
     window: (attrs) => windowFields(attrs),
+    lower: pool(isMax ? 'max' : 'avg'),
   };
 }
 

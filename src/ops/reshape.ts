@@ -1,3 +1,5 @@
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { LowerError, pair } from '../lower/helpers.js';
 import type { OpDef } from './op.js';
 import { requireFeatureMap } from './window.js';
 
@@ -9,6 +11,7 @@ export const flatten: OpDef = {
   params: [],
   torchType: () => 'Flatten',
   infer: (_attrs, [input]) => [input!.reduce((a, b) => a * b, 1)],
+  lower: (ctx, node, [x]) => ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor,
 };
 
 export const identity: OpDef = {
@@ -20,6 +23,7 @@ export const identity: OpDef = {
   params: [],
   torchType: () => null,
   infer: (_attrs, [input]) => input!,
+  lower: (_ctx, _node, [x]) => x!,
 };
 
 export const gap: OpDef = {
@@ -36,7 +40,15 @@ export const gap: OpDef = {
     return [input[0], 1, 1];
   },
   window: (_attrs, [input]) => ({ kernel: input?.[1] ?? 1, stride: 1, dilation: 1 }),
+  lower: (ctx, node, [x]) => globalPool(ctx, node, x!),
 };
+
+/** Global average pooling, keeping PyTorch's [C, 1, 1] map when the IR shape has one. */
+function globalPool(ctx: Parameters<NonNullable<OpDef['lower']>>[0], node: Parameters<NonNullable<OpDef['lower']>>[1], x: SymbolicTensor): SymbolicTensor {
+  const keepMap = node.shape!.length === 3;
+  const y = ctx.layers.layers.globalAveragePooling2d({ name: ctx.layerName(node, keepMap ? 'pool' : undefined) }).apply(x) as SymbolicTensor;
+  return keepMap ? (new ctx.custom.ToMap11({ name: ctx.layerName(node) }).apply(y) as SymbolicTensor) : y;
+}
 
 export const adaptiveAvgpool: OpDef = {
   name: 'adaptive_avgpool',
@@ -56,4 +68,14 @@ export const adaptiveAvgpool: OpDef = {
     return [input[0], h!, w!];
   },
   window: (attrs, [input]) => ({ kernel: Math.ceil((input?.[1] ?? 1) / ((attrs['size'] as number[])[0] ?? 1)), stride: 1, dilation: 1 }),
+  lower(ctx, node, [x]) {
+    const [, h, w] = ctx.inputShape(node);
+    const [oh, ow] = pair(node.attrs['size'], 1);
+    if (oh === 1 && ow === 1) return globalPool(ctx, node, x!);
+    if (h! % oh !== 0 || w! % ow !== 0) {
+      throw new LowerError(node, `adaptive average pool from ${h}x${w} to ${oh}x${ow} is not a uniform pool and has no tfjs lowering`);
+    }
+    const k: [number, number] = [h! / oh, w! / ow];
+    return ctx.layers.layers.averagePooling2d({ poolSize: k, strides: k, padding: 'valid', name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
+  },
 };

@@ -1,0 +1,78 @@
+/**
+ * Helpers shared by the ops' `lower` members (src/ops/*.ts). Type-only tfjs imports: everything that
+ * runs comes through the LowerContext, so loading the op table never loads TensorFlow.js.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { AttrValue, IRNode } from '../ir/types.js';
+import type { LowerContext } from './context.js';
+
+export type ST = tfl.SymbolicTensor;
+export type Lowering = (ctx: LowerContext, node: IRNode, inputs: ST[]) => ST;
+
+export class LowerError extends Error {
+  constructor(
+    readonly node: IRNode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An attribute that is a number or a pair, as a pair. */
+export function pair(v: AttrValue | undefined, dflt: number): [number, number] {
+  if (v == null) return [dflt, dflt];
+  if (Array.isArray(v)) return [v[0], v.length > 1 ? v[1] : v[0]];
+  return [Number(v), Number(v)];
+}
+export const num = (v: AttrValue | undefined, dflt: number): number => (v == null ? dflt : Number(v));
+export const bool = (v: AttrValue | undefined, dflt: boolean): boolean => (v == null ? dflt : Boolean(v));
+
+/** Explicit symmetric zero padding (tfjs 'same' differs from PyTorch for stride 2). */
+export function zeroPad(ctx: LowerContext, node: IRNode, x: ST, [ph, pw]: [number, number]): ST {
+  if (ph === 0 && pw === 0) return x;
+  const layer = ctx.layers.layers.zeroPadding2d({ padding: [[ph, ph], [pw, pw]], name: ctx.layerName(node, 'pad') });
+  return layer.apply(x) as ST;
+}
+
+/**
+ * Rows/columns to add at the bottom/right beyond the symmetric padding, so that a 'valid' window
+ * sweep yields exactly the output size the checker computed (ceil_mode adds some; floor with a
+ * remainder needs none because 'valid' drops them, as PyTorch does).
+ */
+function extraEnd(inSize: number, outSize: number, k: number, s: number, d: number, p: number): number {
+  const needed = (outSize - 1) * s + (k - 1) * d + 1;
+  return Math.max(0, needed - (inSize + 2 * p));
+}
+
+export function activation(name: string): Lowering {
+  return (ctx, node, [x]) => ctx.layers.layers.activation({ activation: name as 'relu', name: ctx.layerName(node) }).apply(x) as ST;
+}
+
+export function pool(kind: 'max' | 'avg'): Lowering {
+  return (ctx, node, [x]) => {
+    const [c, h, w] = ctx.inputShape(node);
+    const out = node.shape!;
+    const k = pair(node.attrs.kernel, 1);
+    const s = pair(node.attrs.stride ?? node.attrs.kernel, 1);
+    const p = pair(node.attrs.padding, 0);
+    const d = pair(node.attrs.dilation, 1);
+    if (d[0] !== 1 || d[1] !== 1) throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
+    void c;
+    const eh = extraEnd(h, out[1], k[0], s[0], 1, p[0]);
+    const ew = extraEnd(w, out[2], k[1], s[1], 1, p[1]);
+    let y = x;
+    if (p[0] || p[1] || eh || ew) {
+      const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
+      // Max-pool pads with -inf; average pool counts the padding (count_include_pad=True), i.e. zeros.
+      const layer =
+        kind === 'max'
+          ? new ctx.custom.NegInfPadding2D({ padding, name: ctx.layerName(node, 'pad') })
+          : ctx.layers.layers.zeroPadding2d({ padding, name: ctx.layerName(node, 'pad') });
+      y = layer.apply(y) as ST;
+    }
+    const args = { poolSize: k, strides: s, padding: 'valid' as const, name: ctx.layerName(node) };
+    const layer = kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
+    return layer.apply(y) as ST;
+  };
+}
+
