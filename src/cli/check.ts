@@ -21,6 +21,10 @@ interface CheckOptions {
 export function registerCheck(program: Command): void {
   program
     .command('check')
+    // Settings are copied to a subcommand when it is created, before main() calls exitOverride() on the
+    // program: without its own override, a bad option value (`--format xml`) made commander call
+    // process.exit(1), an exit status that means "errors in the file", not "bad invocation" (2).
+    .exitOverride()
     .description('parse, elaborate and shape-check a .net file; print a torchsummary-style table per net')
     .argument('<file>', 'a .net file (a net, or a library of blocks)')
     .addOption(new Option('--format <format>', 'human: table + rustc-style diagnostics; json: one document on stdout').choices(['human', 'json']).default('human'))

@@ -80,6 +80,28 @@ export function netc(args: string[], options: { cwd?: string; env?: Record<strin
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The CLI's main() in this process, stdout and stderr captured: the same code path as `bin/netc.js`
+ * (its catch-all turns an exception into "internal error" plus a stack), without a process start.
+ */
+export async function netcInProcess(args: string[]): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const [writeOut, writeErr, exitCode] = [process.stdout.write, process.stderr.write, process.exitCode];
+  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    process.exitCode = undefined;
+    const status = await main(args);
+    return { status, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = writeOut;
+    process.stderr.write = writeErr;
+    process.exitCode = exitCode;
+  }
+}
+
 let built = false;
 function ensureBuilt(): void {
   if (built) return;
