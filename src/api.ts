@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { Elaborator, type ElaborateOptions } from './bind/elaborate.js';
 import { loadProgram, type LoadOptions, type Program } from './bind/program.js';
 import { resolveDefinitions } from './bind/resolve.js';
+import { checkCounts } from './check/limits.js';
 import { type Diagnostic, DiagnosticBag } from './diagnostics/diagnostic.js';
 import type { IRGraph } from './ir/types.js';
+import { isStackOverflow } from './syntax/parse.js';
 
 export interface CompileOptions extends ElaborateOptions, LoadOptions {
   /** Only this net (by name); all nets of the entry file otherwise. */
@@ -18,11 +20,21 @@ export interface CompileResult {
 
 /** Parse, resolve and elaborate a file and its imports into one IR graph per net. Never throws for user mistakes. */
 export function compileSource(text: string, path: string, options: CompileOptions = {}): CompileResult {
-  const absolute = resolve(path);
+  return compile(resolve(path), options, text);
+}
+
+function compile(absolute: string, options: CompileOptions, text?: string): CompileResult {
   const program = loadProgram(absolute, options, text);
   const bag = new DiagnosticBag();
   bag.items.push(...program.diagnostics.items);
-  resolveDefinitions(program, bag);
+  const entrySpan = { file: absolute, start: 0, end: 0 };
+  try {
+    resolveDefinitions(program, bag);
+  } catch (e) {
+    if (!isStackOverflow(e)) throw e;
+    bag.error('NET1011', 'the definitions nest too deeply to check', entrySpan, { help: 'split deep definitions into smaller blocks' });
+    return { program, graphs: [], diagnostics: dedupe(bag.items) };
+  }
   const graphs: IRGraph[] = [];
   const nets = [...program.entry.own.values()].filter((d) => d.kind === 'net');
   const chosen = options.net ? nets.filter((n) => n.name === options.net) : nets;
@@ -35,21 +47,28 @@ export function compileSource(text: string, path: string, options: CompileOption
     if (net.kind !== 'net') continue;
     const elaborator = new Elaborator(bag);
     elaborator.files = (p) => program.files.get(p);
-    const graph = elaborator.net(program.entry, net, options);
+    let graph: IRGraph | null;
+    try {
+      graph = elaborator.net(program.entry, net, options);
+    } catch (e) {
+      // A backstop: the parser's nesting limits keep real files far from the stack's end.
+      if (!isStackOverflow(e)) throw e;
+      bag.error('NET1011', `net \`${net.name}\` nests too deeply to elaborate`, { file: absolute, ...net.nameRange }, {
+        help: 'split deep definitions into smaller blocks',
+      });
+      continue;
+    }
+    // Counts beyond 2^53 are reported, so no summary carries a rounded count, Infinity or NaN.
+    if (graph) checkCounts(graph, bag);
     if (graph) graphs.push(graph);
   }
   return { program, graphs, diagnostics: dedupe(bag.items) };
 }
 
+/** Reads the file (or options.readFile's text); a file that cannot be read is a diagnostic, not an exception. */
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {
   const absolute = resolve(path);
-  const text = options.readFile?.(absolute) ?? readText(absolute);
-  return compileSource(text, absolute, options);
-}
-
-function readText(path: string): string {
-  const program = loadProgram(path);
-  return program.sources.get(path)!;
+  return compile(absolute, options, options.readFile?.(absolute));
 }
 
 /** The static pass and elaboration can find the same mistake; report it once. */

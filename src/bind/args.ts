@@ -100,6 +100,8 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
     case 'int':
     case 'int|pair':
       if (typeof value !== 'number' || !Number.isInteger(value)) fail('an integer');
+      // Beyond 2^53 integers are no longer exact, and every count computed from them would be wrong.
+      if (!Number.isSafeInteger(value)) fail('an integer of at most 9007199254740991 (2^53 - 1)');
       if ((value as number) < 0 || ((value as number) === 0 && ['out', 'k', 'stride', 'groups', 'dilation', 'size'].includes(spec.name))) {
         fail(spec.name === 'pad' ? 'zero or more' : 'a positive integer');
       }

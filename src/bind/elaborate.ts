@@ -348,7 +348,7 @@ export class Elaborator {
       return { node: x.node, shape: null };
     }
     if (this.instantiating.length > MAX_NESTING) {
-      this.report(frame, 'NET1004', `definitions nest more than ${MAX_NESTING} deep`, call.nameRange);
+      this.report(frame, 'NET1011', `definitions nest more than ${MAX_NESTING} deep`, call.nameRange);
       throw new Limit();
     }
     const { matched, problems } = matchArgs(def.name, declFormals(def.params), call.args, call.range);

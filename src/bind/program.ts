@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -36,6 +36,42 @@ export interface LoadOptions {
   readFile?: (path: string) => string | undefined;
 }
 
+/** A file's text, or why it cannot be a .net source: missing, a directory or device, too large, unreadable. */
+export type ReadResult = { text: string } | { problem: string; code: 'NET1006' | 'NET1011'; missing?: boolean };
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Reads a .net file from disk. Only regular files are read (a FIFO or device could block forever or never
+ * end), at most MAX_FILE_BYTES of them; no error from the file system escapes as an exception.
+ */
+export function readSourceFile(path: string): ReadResult {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: 'does not exist', code: 'NET1006', missing: true };
+    return { problem: `cannot be read (${code ?? (e as Error).message})`, code: 'NET1006' };
+  }
+  if (stats.isDirectory()) return { problem: 'is a directory, not a file', code: 'NET1006' };
+  if (!stats.isFile()) return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
+  if (stats.size > MAX_FILE_BYTES) {
+    return { problem: `is ${mib(stats.size)}, over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' };
+  }
+  try {
+    const text = readFileSync(path, 'utf8');
+    // The size can change between stat and read (a file being written).
+    if (text.length > MAX_FILE_BYTES) return { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' };
+    return { text };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { problem: `cannot be read (${code ?? (e as Error).message})`, code: 'NET1006' };
+  }
+}
+
 /** Where `use "target"` points: a path relative to the importing file, or a stdlib module. */
 export function resolveUse(target: string, fromFile: string): string {
   if (target.startsWith('.') || isAbsolute(target) || target.endsWith('.net')) {
@@ -50,12 +86,18 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
   const diagnostics = new DiagnosticBag();
   const files = new Map<string, LoadedFile>();
   const sources = new Map<string, string>();
-  const read = (path: string): string | undefined => {
+  const readResult = (path: string): ReadResult => {
     const override = options.readFile?.(path);
-    if (override !== undefined) return override;
-    if (!existsSync(path) || !statSync(path).isFile()) return undefined;
-    if (statSync(path).size > MAX_FILE_BYTES) return undefined;
-    return readFileSync(path, 'utf8');
+    if (override !== undefined) {
+      return override.length > MAX_FILE_BYTES
+        ? { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' }
+        : { text: override };
+    }
+    return readSourceFile(path);
+  };
+  const read = (path: string): string | undefined => {
+    const r = readResult(path);
+    return 'text' in r ? r.text : undefined;
   };
 
   const load = (path: string, text: string, stack: string[]): LoadedFile => {
@@ -102,15 +144,19 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
       diagnostics.error('NET1005', `import cycle: ${cycle}`, span, { help: 'move the shared definitions into a file that both import' });
       return;
     }
-    const text = read(target);
-    if (text === undefined) {
+    const result = readResult(target);
+    if (!('text' in result)) {
       const isModule = !(use.target.startsWith('.') || isAbsolute(use.target) || use.target.endsWith('.net'));
-      diagnostics.error('NET1006', `cannot find ${isModule ? 'stdlib module' : 'file'} \`${use.target}\` (looked for ${target})`, span, {
-        help: isModule ? 'stdlib modules are the .net files in netc\'s stdlib/ folder; a path of your own starts with ./' : undefined,
-      });
+      if (result.missing) {
+        diagnostics.error('NET1006', `cannot find ${isModule ? 'stdlib module' : 'file'} \`${use.target}\` (looked for ${target})`, span, {
+          help: isModule ? 'stdlib modules are the .net files in netc\'s stdlib/ folder; a path of your own starts with ./' : undefined,
+        });
+      } else {
+        diagnostics.error(result.code, `cannot import \`${use.target}\`: ${target} ${result.problem}`, span);
+      }
       return;
     }
-    const imported = load(target, text, stack);
+    const imported = load(target, result.text, stack);
     for (const [name, def] of imported.own) {
       if (def.kind === 'net') continue;
       const existing = file.visible.get(name);
@@ -123,8 +169,19 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
     }
   };
 
-  const text = entryText ?? read(entryPath);
-  if (text === undefined) throw new Error(`cannot read ${entryPath}`);
+  let text = entryText;
+  let unreadable: ReadResult | undefined;
+  if (text !== undefined && text.length > MAX_FILE_BYTES) {
+    [text, unreadable] = ['', { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' }];
+  }
+  if (text === undefined) {
+    const result = readResult(entryPath);
+    if ('text' in result) text = result.text;
+    else [text, unreadable] = ['', result];
+  }
   const entry = load(entryPath, text, []);
+  if (unreadable && !('text' in unreadable)) {
+    diagnostics.error(unreadable.code, `${entryPath} ${unreadable.problem}`, { file: entryPath, start: 0, end: 0 });
+  }
   return { entry, files, sources, diagnostics };
 }

@@ -31,8 +31,9 @@ const FUNCTIONS: Record<string, { arity: [number, number]; apply: (args: number[
   ceil: { arity: [1, 1], apply: ([x]) => Math.ceil(x!) },
   round: { arity: [1, 1], apply: ([x]) => Math.round(x!) },
   abs: { arity: [1, 1], apply: ([x]) => Math.abs(x!) },
-  min: { arity: [1, Infinity], apply: (xs) => Math.min(...xs) },
-  max: { arity: [1, Infinity], apply: (xs) => Math.max(...xs) },
+  // A loop, not Math.min(...xs): spreading a very long argument list overflows the stack.
+  min: { arity: [1, Infinity], apply: (xs) => xs.reduce((a, b) => (b < a ? b : a)) },
+  max: { arity: [1, Infinity], apply: (xs) => xs.reduce((a, b) => (b > a ? b : a)) },
 };
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS);
 
@@ -61,6 +62,10 @@ function bool(v: Value, range: Range, what: string): boolean {
 export function evaluate(expr: Expr, env: Env): Value {
   switch (expr.kind) {
     case 'number':
+      if (!Number.isFinite(expr.value)) {
+        throw new EvalError({ code: 'NET3003', message: 'this number is too large: the largest is about 1.8e308', range: expr.range });
+      }
+      return expr.value;
     case 'bool':
     case 'string':
       return expr.value;
@@ -111,7 +116,7 @@ export function evaluate(expr: Expr, env: Env): Value {
           range: expr.range,
         });
       }
-      return fn.apply(expr.args.map((a) => number(evaluate(a, env), a.range, `\`${expr.name}\``)));
+      return finite(fn.apply(expr.args.map((a) => number(evaluate(a, env), a.range, `\`${expr.name}\``))), expr);
     }
     case 'binary':
       return binary(expr, env);
@@ -132,18 +137,24 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
   const x = number(a, expr.left.range, what);
   const y = number(b, expr.right.range, what);
   switch (expr.op) {
-    case '+': return x + y;
-    case '-': return x - y;
-    case '*': return x * y;
+    case '+': return finite(x + y, expr);
+    case '-': return finite(x - y, expr);
+    case '*': return finite(x * y, expr);
     case '<': return x < y;
     case '<=': return x <= y;
     case '>': return x > y;
     case '>=': return x >= y;
     default: {
       if (y === 0) throw new EvalError({ code: 'NET3001', message: `division by zero: ${x} ${expr.op} 0`, range: expr.range });
-      if (expr.op === '/') return x / y;
-      if (expr.op === '//') return Math.floor(x / y);
-      return x - y * Math.floor(x / y);
+      if (expr.op === '/') return finite(x / y, expr);
+      if (expr.op === '//') return finite(Math.floor(x / y), expr);
+      return finite(x - y * Math.floor(x / y), expr);
     }
   }
+}
+
+/** Arithmetic that leaves the float range (`1e200 * 1e200`) is an error, not Infinity or NaN flowing into shapes. */
+function finite(v: number, expr: Expr): number {
+  if (Number.isFinite(v)) return v;
+  throw new EvalError({ code: 'NET3003', message: `this arithmetic overflows: the result ${v} is not a finite number`, range: expr.range });
 }

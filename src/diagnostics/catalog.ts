@@ -67,7 +67,8 @@ need into a third file that both import.`,
   NET1006: {
     title: 'import not found',
     explanation: `\`use "x"\` names a stdlib module (a file in netc's stdlib/ folder); \`use "./x.net"\` names a file
-relative to the importing file. Neither exists for this name.`,
+relative to the importing file (\`..\` and absolute paths are allowed). The file must exist and be a
+regular file: a directory, device or pipe, or a file that cannot be read, is reported with the reason.`,
   },
   NET1007: {
     title: 'duplicate definition',
@@ -97,8 +98,15 @@ torchvision's. It only means something as an operand of \`+\`:
   },
   NET1011: {
     title: 'limit exceeded',
-    explanation: `The network is larger than netc accepts: a repetition count over 10,000, more than a million layers,
-or definitions nested more than 64 deep. These limits stop runaway files from exhausting memory.`,
+    explanation: `The file or the network is larger than netc accepts. These limits stop runaway files from
+exhausting memory or the stack, and keep every count exact:
+
+- a repetition count over 10,000, more than a million layers, or definitions nested more than 64 deep;
+- groups, branches, parentheses and prefix operators nested more than 128 levels in one definition
+  (the definition is skipped), or an expression or layer chain more than 1,000 levels deep;
+- a .net file over 4 MiB;
+- a tensor, parameter total, multiply-accumulate total or receptive field beyond 2^53 - 1
+  (9,007,199,254,740,991), the largest integer a double holds exactly.`,
   },
   NET1013: {
     title: 'net used as a layer',
@@ -187,6 +195,13 @@ padding would create windows that see only padding.`,
     title: 'spatial field of a flat input',
     explanation: `\`in.h\` and \`in.w\` exist only when the definition's input is a feature map [C, H, W]. For a flat
 input [F], \`in.c\` is the number of features.`,
+  },
+  NET3003: {
+    title: 'number out of range',
+    explanation: `A number literal or the result of arithmetic is beyond the largest double (about 1.8e308), so it
+would be Infinity:
+
+    net n(a=1e200) : [10] < linear a * a >     # error: this arithmetic overflows`,
   },
 };
 

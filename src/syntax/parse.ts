@@ -1,5 +1,6 @@
 import type { IToken } from 'chevrotain';
 import type { Item, Range, SourceFile } from './ast.js';
+import { dropTooDeep, limitTreeDepth } from './depth.js';
 import { parserInstance } from './parser.js';
 import { DocComment, netLexer, significantNewlines } from './tokens.js';
 
@@ -24,20 +25,39 @@ function describe(token: IToken): string {
 
 /** Lex and parse one file; syntax errors are returned, never thrown. */
 export function parseSource(text: string, path: string): ParseResult {
-  const lexed = netLexer.tokenize(text);
+  // A UTF-8 byte-order mark (U+FEFF) at the start is skipped like a space; offsets stay the same.
+  const lexed = netLexer.tokenize(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text);
   const errors: SyntaxError[] = lexed.errors.map((e) => {
     const character = text.slice(e.offset, e.offset + e.length);
     return {
       code: 'NET0001',
-      message: `unexpected character \`${character}\``,
+      message: `unexpected ${[...character].length === 1 ? 'character' : 'characters'} \`${printable(character)}\``,
       range: { start: e.offset, end: e.offset + e.length },
       help: character === '"' ? 'strings end on the same line with a closing `"`' : undefined,
     };
   });
   const parser = parserInstance();
-  parser.input = significantNewlines(lexed.tokens);
+  const nested = dropTooDeep(significantNewlines(lexed.tokens));
+  for (const p of nested.problems) errors.push({ code: 'NET1011', message: p.message, range: p.range, help: p.help });
+  parser.input = nested.tokens;
   parser.collected = [];
-  const items = parser.file() ?? parser.collected;
+  let items: (Item | undefined)[];
+  try {
+    items = parser.file() ?? parser.collected;
+  } catch (e) {
+    // Last resort when the stack is smaller than dropTooDeep assumes: report instead of crashing.
+    if (!isStackOverflow(e)) throw e;
+    items = [...parser.collected];
+    const last = items[items.length - 1];
+    const at = nested.tokens.find((t) => !last || t.startOffset >= last.range.end);
+    errors.push({
+      code: 'NET1011',
+      message: 'this definition nests too deeply to parse',
+      range: at ? { start: at.startOffset, end: at.endOffset! + 1 } : { start: 0, end: 0 },
+      help: 'split it into blocks or defs that call each other',
+    });
+    parser.input = [];
+  }
   for (const e of parser.errors) {
     const token = e.token;
     const found = Number.isNaN(token.startOffset) ? (e as { previousToken?: IToken }).previousToken : token;
@@ -50,8 +70,23 @@ export function parseSource(text: string, path: string): ParseResult {
     errors.push({ code: 'NET0002', message: syntaxMessage(e.name, e.message, token, e.context?.ruleStack ?? []), range });
   }
   const comments = (lexed.groups['comments'] as IToken[] | undefined) ?? [];
-  attachDocs(items.filter((i): i is Item => i !== undefined), comments, text);
-  return { file: { path, text, items: items.filter((i): i is Item => i !== undefined) }, errors, comments };
+  const parsed = items.filter((i): i is Item => i !== undefined);
+  for (const p of limitTreeDepth(parsed)) errors.push({ code: 'NET1011', message: p.message, range: p.range, help: p.help });
+  attachDocs(parsed, comments, text);
+  return { file: { path, text, items: parsed }, errors, comments };
+}
+
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+/** Control characters and other invisible ones as `U+0000`, so a message stays one readable line. */
+function printable(text: string): string {
+  const chars = [...text];
+  const shown = chars.slice(0, 8).join('')
+    .replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\uFFFD]/gu, (c) => ` U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} `)
+    .replace(/ {2,}/g, ' ').trim();
+  return chars.length > 8 ? `${shown} ...` : shown;
 }
 
 const EXPRESSION_RULES = new Set([
