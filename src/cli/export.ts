@@ -1,0 +1,159 @@
+/**
+ * `netc export FILE --to pytorch|tfjs|dot|svg`: the network in another form. Results go to stdout
+ * or `--out`; progress to stderr. Exit codes: 0 ok, 1 diagnostics in the file (or a network the
+ * target cannot express), 2 usage (including a missing `dot` binary for --to svg).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { compileFile } from '../api.js';
+import { renderAll } from '../diagnostics/render.js';
+import { exportDot } from '../export/dot.js';
+import { ExportError, exportPytorch } from '../export/pytorch.js';
+import type { IRGraph } from '../ir/types.js';
+import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
+
+const TARGETS = ['pytorch', 'tfjs', 'dot', 'svg'] as const;
+type Target = (typeof TARGETS)[number];
+
+interface ExportOptions {
+  to: Target;
+  out?: string;
+  set: string[];
+  input?: string;
+  net?: string;
+  weights?: string;
+  rankdir: 'TB' | 'LR';
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write a network as PyTorch code, a tfjs model, or a Graphviz diagram')
+    .argument('<file>', 'a .net file')
+    .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
+    .option('--out <path>', 'where to write (a file; a directory for --to tfjs). Default: stdout (not for tfjs)')
+    .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
+    .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
+    .option('--net <name>', 'which net of the file (needed when it defines several)')
+    .option('--weights <run-dir>', 'a `netc train` run directory whose weights to include (not supported yet)')
+    .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
+    .addHelpText('after', `
+Targets:
+  pytorch  A readable Python file: one nn.Module class per block (constructor arguments for what
+           differs between its instances), nn.Sequential for sequential scopes, and a model class.
+           Submodule names are netc's hierarchical names, so state_dict() keys are netc's weight
+           names — torchvision's for the stdlib networks that mirror it (torchvision weights load
+           with strict=True). Run it: python3 model.py prints the parameter count.
+  tfjs     A TensorFlow.js LayersModel (model.json + weights.bin) in the --out directory, freshly
+           initialised as netc does (seeded), loadable with tf.loadLayersModel.
+  dot      Graphviz source: one node per layer, blocks as clusters, edges labelled with shapes.
+  svg      The same diagram rendered by Graphviz's \`dot\` (install the graphviz package).
+
+Examples:
+  netc export stdlib/resnet34.net --to pytorch --out resnet34.py
+  netc export stdlib/resnet18.net --to pytorch --set classes=10 --input 3x32x32
+  netc export stdlib/googlenet.net --to svg --out googlenet.svg
+  netc export stdlib/lenet5.net --to tfjs --out lenet5-tfjs/
+
+Exit status: 0 written, 1 errors in the file (or a network the target cannot express), 2 bad invocation.
+Docs: docs/export.md.`)
+    .action(async (file: string, options: ExportOptions) => {
+      process.exitCode = await runExport(file, options);
+    });
+}
+
+async function runExport(file: string, options: ExportOptions): Promise<number> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
+  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
+  if (options.weights !== undefined) {
+    throw new UsageError('--weights is not supported yet: export the architecture, then load weights in PyTorch with load_state_dict');
+  }
+  if (options.to === 'tfjs' && !options.out) throw new UsageError('--to tfjs writes two files: give a directory with --out');
+
+  const result = compileFile(path, {
+    args: parseAssignments(options.set),
+    input: options.input ? parseShape(options.input) : undefined,
+    net: options.net,
+  });
+  process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
+  if (result.diagnostics.some((d) => d.severity === 'error')) return EXIT_DIAGNOSTICS;
+  if (result.graphs.length === 0) throw new UsageError(`${file} defines no net to export (only blocks and definitions)`);
+  if (result.graphs.length > 1) {
+    throw new UsageError(`${file} defines ${result.graphs.length} nets (${result.graphs.map((g) => g.net).join(', ')}); choose one with --net`);
+  }
+  const graph = result.graphs[0]!;
+
+  switch (options.to) {
+    case 'pytorch': {
+      let code: string;
+      try {
+        code = exportPytorch(graph, { source: file });
+      } catch (e) {
+        if (!(e instanceof ExportError)) throw e;
+        process.stderr.write(`error: cannot export \`${graph.net}\` to PyTorch: ${e.message}\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      emit(code, options.out, `PyTorch module for ${graph.net}`);
+      return EXIT_OK;
+    }
+    case 'dot':
+      emit(exportDot(graph, { rankdir: options.rankdir }), options.out, `Graphviz source for ${graph.net}`);
+      return EXIT_OK;
+    case 'svg': {
+      const rendered = spawnSync('dot', ['-Tsvg'], { input: exportDot(graph, { rankdir: options.rankdir }), maxBuffer: 256 * 1024 * 1024 });
+      if (rendered.error) {
+        if ((rendered.error as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new UsageError('--to svg needs Graphviz\'s `dot` program: install graphviz (e.g. apt-get install graphviz), or use --to dot and render it elsewhere');
+        }
+        throw rendered.error;
+      }
+      if (rendered.status !== 0) {
+        process.stderr.write(`error: dot failed (exit ${rendered.status}): ${rendered.stderr.toString()}\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      emit(rendered.stdout, options.out, `SVG diagram of ${graph.net}`);
+      return EXIT_OK;
+    }
+    case 'tfjs':
+      return exportTfjs(graph, options.out!);
+  }
+}
+
+function emit(data: string | Uint8Array, out: string | undefined, what: string): void {
+  if (!out) {
+    process.stdout.write(data);
+    return;
+  }
+  writeFileSync(out, data);
+  process.stderr.write(`wrote ${what} to ${out}\n`);
+}
+
+async function exportTfjs(graph: IRGraph, out: string): Promise<number> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { lowerGraph, LowerError } = await import('../lower/lower.js');
+  const { selectBackend } = await import('../runtime/backend.js');
+  await selectBackend('cpu');
+  let model;
+  try {
+    model = lowerGraph(graph, { seed: 1 }).model;
+  } catch (e) {
+    if (!(e instanceof LowerError)) throw e;
+    process.stderr.write(`error: cannot lower \`${graph.net}\` to tfjs: ${e.message}\n`);
+    return EXIT_DIAGNOSTICS;
+  }
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; --to tfjs needs a directory`);
+  mkdirSync(out, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      const manifest = [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }];
+      writeFileSync(join(out, 'model.json'), JSON.stringify({ format: 'layers-model', generatedBy: 'netc export', modelTopology: a.modelTopology, weightsManifest: manifest }));
+      writeFileSync(join(out, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  process.stderr.write(`wrote ${join(out, 'model.json')} and ${join(out, 'weights.bin')} (${model.countParams().toLocaleString('en-US')} tfjs weights)\n`);
+  return EXIT_OK;
+}
