@@ -3,7 +3,6 @@
  * buffers served instead of the disk) and an index of every name occurrence in each loaded file.
  */
 import { compileSource, type CompileResult } from '../api.js';
-import { Elaborator } from '../bind/elaborate.js';
 import { type Definition, type LoadedFile, resolveUse } from '../bind/program.js';
 import { summarize, type Summary } from '../check/summary.js';
 import type { IRGraph, Shape, Span } from '../ir/types.js';
@@ -13,12 +12,12 @@ import type { Arg, CallStage, Expr, ParamDecl, Range, Stage } from '../syntax/as
 
 export type FileDefinition = Definition & { file: string };
 
-/** A `def` (macro) use, inlined by the elaborator: the IR has no module for it, so it is recorded here. */
+/** A `def` (macro) use, inlined by the elaborator: the IR has no module for it, so the elaborator's `onExpand` reports it. */
 export interface Expansion {
   span: Span;
   /** The macro's definition: items whose source lies in its body belong to this use. */
   body: Span;
-  /** The `nodes` array of the graph being built (the same array object ends up in `IRGraph.nodes`). */
+  /** The `nodes` of the graph the use belongs to. */
   nodes: unknown[];
   /** Nodes `[first, end)` were created by this use. */
   first: number;
@@ -26,30 +25,6 @@ export interface Expansion {
   /** The node whose value leaves the macro, and its shape. */
   output: number;
   shape: Shape | null;
-}
-
-let recording: Expansion[] | null = null;
-let hooked = false;
-
-/**
- * The elaborator inlines `def` macros without leaving a trace in the IR; to show a macro use's shape we
- * wrap its (private) `instantiate` method and note which nodes each use produced. If the method is
- * renamed this degrades to "no IR information for macro uses", never to a failure.
- */
-function hookExpansions(): void {
-  if (hooked) return;
-  hooked = true;
-  const proto = Elaborator.prototype as unknown as Record<string, unknown>;
-  const original = proto['instantiate'];
-  if (typeof original !== 'function') return;
-  proto['instantiate'] = function (this: { nodes: unknown[] }, def: Definition, call: CallStage, x: unknown, frame: unknown, where: Span) {
-    const first = this.nodes.length;
-    const flow = (original as (...args: unknown[]) => { node: number; shape: Shape | null }).call(this, def, call, x, frame, where);
-    if (recording && def.kind === 'def' && flow && typeof flow.node === 'number') {
-      recording.push({ span: where, body: { file: (def as FileDefinition).file, ...def.range }, nodes: this.nodes, first, end: this.nodes.length, output: flow.node, shape: flow.shape });
-    }
-    return flow;
-  };
 }
 
 /** What a name occurrence refers to. */
@@ -210,13 +185,13 @@ export class Analysis {
 
 /** Compile a buffer; `readFile` serves the other open buffers. */
 export function analyze(path: string, text: string, version: number, readFile: (path: string) => string | undefined): Analysis {
-  hookExpansions();
-  const expansions: Expansion[] = [];
-  recording = expansions;
-  try {
-    const result = compileSource(text, path, { readFile });
-    return new Analysis(path, text, version, result, expansions);
-  } finally {
-    recording = null;
-  }
+  const expansions: (Expansion & { net: string })[] = [];
+  const result = compileSource(text, path, {
+    readFile,
+    onExpand: (e) => expansions.push({
+      net: e.net, span: e.call, body: { file: (e.def as FileDefinition).file, ...e.def.range }, nodes: [], first: e.first, end: e.end, output: e.output, shape: e.shape,
+    }),
+  });
+  for (const e of expansions) e.nodes = result.graphs.find((g) => g.net === e.net)?.nodes ?? [];
+  return new Analysis(path, text, version, result, expansions);
 }
