@@ -39,9 +39,24 @@ export const MAX_REPEAT = 10_000;
 export const MAX_NESTING = 64;
 export const MAX_NODES = 1_000_000;
 
+/** One use of a `def` (macro): macros leave no module in the IR, so tools that map source to IR (the editor) hear of them here. */
+export interface MacroExpansion {
+  /** The net being elaborated (its IRGraph's `net`). */
+  net: string;
+  def: DefDecl & { file?: string };
+  /** The call site. */
+  call: Span;
+  /** Nodes `first` .. `end - 1` came from this use. */
+  first: number;
+  end: number;
+  output: number;
+  shape: Shape | null;
+}
+
 export interface ElaborateOptions {
   args?: Record<string, Value>;
   input?: Shape;
+  onExpand?: (expansion: MacroExpansion) => void;
 }
 
 class Limit extends Error {}
@@ -55,7 +70,12 @@ export class Elaborator {
 
   constructor(private readonly diagnostics: DiagnosticBag) {}
 
+  private onExpand: ElaborateOptions['onExpand'];
+  private netName = '';
+
   net(file: LoadedFile, net: NetDecl, options: ElaborateOptions = {}): IRGraph | null {
+    this.onExpand = options.onExpand;
+    this.netName = net.name;
     const span = (r: Range): Span => ({ file: file.path, ...r });
     const values = new Map<string, Value>();
     const overrides = new Map(Object.entries(options.args ?? {}));
@@ -369,7 +389,12 @@ export class Elaborator {
     const label = `in ${def.kind === 'block' ? 'this instance of' : 'this use of'} \`${def.name}\``;
     this.instantiating.push({ def, span: where, label });
     try {
-      if (def.kind === 'def') return this.stage(def.body, x, inner);
+      if (def.kind === 'def') {
+        const first = this.nodes.length;
+        const out = this.stage(def.body, x, inner);
+        this.onExpand?.({ net: this.netName, def, call: where, first, end: this.nodes.length, output: out.node, shape: out.shape });
+        return out;
+      }
       return this.block(def, x, inner, where);
     } finally {
       this.instantiating.pop();
