@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { loadNative, registerNativeConvKernels } from './native.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -22,6 +23,8 @@ export interface BackendChoice {
   skipped: { name: BackendName; reason: string }[];
   /** Extra facts worth printing (SIMD, threads, registered shims). */
   details: string[];
+  /** What does the convolutions when it is not the backend itself ("native oneDNN"), else null. */
+  convolutions: string | null;
 }
 
 export class BackendError extends Error {}
@@ -52,17 +55,31 @@ async function tryNode(gpu: boolean): Promise<string[]> {
   return [];
 }
 
+/** Set by tryWasm when the native oneDNN convolutions were registered. */
+let nativeConvolutions: string | null = null;
+
 async function tryWasm(): Promise<string[]> {
   await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
   const shims = registerWasmTrainingKernels(tf);
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-  return [
+  const details = [
     `SIMD ${simd ? 'on' : 'off'}`,
     `threads ${threads ? 'on' : 'off (tfjs disables wasm worker threads under Node)'}`,
     `netc training kernels: ${shims.join(', ')}`,
   ];
+  // The optional oneDNN addon (native/) replaces the convolutions; without it the shims above stay.
+  const native = loadNative();
+  if (native.addon) {
+    registerNativeConvKernels(tf, native.addon);
+    nativeConvolutions = 'native oneDNN convolutions';
+    details.push(`convolutions: native addon (${native.reason})`);
+  } else {
+    nativeConvolutions = null;
+    details.push(`convolutions: wasm (native addon not used: ${native.reason})`);
+  }
+  return details;
 }
 
 async function tryCpu(): Promise<string[]> {
@@ -97,7 +114,8 @@ export async function selectBackend(force?: string): Promise<BackendChoice> {
     try {
       const details = await loaders[name].load();
       await tf.ready();
-      current = { name, tfName: loaders[name].tfName, skipped, details };
+      const convolutions = name === 'wasm' ? nativeConvolutions : null;
+      current = { name, tfName: loaders[name].tfName, skipped, details, convolutions };
       return current;
     } catch (e) {
       skipped.push({ name, reason: reasonOf(e) });
@@ -107,9 +125,10 @@ export async function selectBackend(force?: string): Promise<BackendChoice> {
   throw new BackendError(force ? `backend '${force}' is not usable: ${why}` : `no backend could be loaded: ${why}`);
 }
 
-/** A human description: "backend: wasm (SIMD on, ...); skipped node-gpu: ..., node: ...". */
+/** A human description: "backend: wasm + native oneDNN convolutions (SIMD on, ...); skipped node-gpu: ...". */
 export function describeBackend(c: BackendChoice): string[] {
-  const lines = [`backend: ${c.name}${c.details.length ? ` (${c.details.join('; ')})` : ''}`];
+  const label = c.convolutions ? `${c.name} + ${c.convolutions}` : c.name;
+  const lines = [`backend: ${label}${c.details.length ? ` (${c.details.join('; ')})` : ''}`];
   for (const s of c.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
   return lines;
 }

@@ -1,0 +1,217 @@
+/**
+ * netc's optional native convolution addon (native/, oneDNN) and its kernels for the wasm backend.
+ *
+ * The tfjs wasm backend is single-threaded under Node and its convolutions run at 15-25 GFLOP/s
+ * (forward) and less for the gradients. oneDNN (what PyTorch uses for CPU convolutions) runs the
+ * same NHWC/HWIO convolutions, forward and both gradients, at ~100 GFLOP/s per core here. The addon
+ * reads and writes the wasm backend's tensors in place: a tensor's data is a Float32Array view of
+ * the wasm heap (`backend.typedArrayFromHeap`), and the addon takes Float32Arrays, so there are no
+ * copies. The output is allocated first (allocation may grow, and so detach, the heap), then every
+ * view is taken.
+ *
+ * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
+ * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
+ * the wasm kernels stay in place. Kernels fall back to the ones they replace for anything the addon
+ * does not cover (NCHW, activations other than linear/relu, odd bias shapes).
+ *
+ * Environment: NETC_NATIVE=0 disables the addon; NETC_NATIVE_THREADS sets oneDNN's thread count
+ * (default: min(2, available cores)). OMP_WAIT_POLICY defaults to PASSIVE so that oneDNN's idle
+ * OpenMP workers sleep instead of spinning between convolutions (on a shared 2-core machine a
+ * spinning worker steals the core the JS thread needs).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as tfc from '@tensorflow/tfjs-core';
+
+/** The addon's surface (native/src/netc_native.cc). */
+export interface NativeAddon {
+  /** op 0: forward (x, w, bias|null, y); 1: backward data (dy, w, null, dx); 2: backward weights (x, dy, dbias|null, dw). */
+  conv2d(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, c: Float32Array | null, d: Float32Array, params: Int32Array): void;
+  implInfo(op: 0 | 1 | 2, params: Int32Array, hasBias: boolean): string;
+  setThreads(n: number): void;
+  getThreads(): number;
+  version(): string;
+}
+
+export interface NativeStatus {
+  addon: NativeAddon | null;
+  /** Why the addon is not used (when `addon` is null), or what it is (when loaded). */
+  reason: string;
+  threads: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** src/runtime and dist/runtime are both two levels below the package root. */
+export const ADDON_PATH = join(here, '..', '..', 'native', 'build', 'Release', 'netc_native.node');
+
+let status: NativeStatus | null = null;
+
+/** Loads the addon once; never throws. */
+export function loadNative(): NativeStatus {
+  if (status) return status;
+  if (process.env.NETC_NATIVE === '0') {
+    status = { addon: null, reason: 'disabled by NETC_NATIVE=0', threads: 0 };
+    return status;
+  }
+  if (!existsSync(ADDON_PATH)) {
+    status = { addon: null, reason: 'addon not built (npm run build:native; needs libdnnl-dev)', threads: 0 };
+    return status;
+  }
+  try {
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    const wanted = Number(process.env.NETC_NATIVE_THREADS);
+    const threads = Number.isInteger(wanted) && wanted > 0 ? wanted : Math.min(2, availableParallelism());
+    addon.setThreads(threads);
+    // One tiny convolution proves the library works (CPU dispatch, linking) before we rely on it.
+    const y = new Float32Array(1);
+    addon.conv2d(0, new Float32Array([2]), new Float32Array([3]), null, y, Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]));
+    if (y[0] !== 6) throw new Error(`self-test gave ${y[0]}, expected 6`);
+    status = { addon, reason: `${addon.version()}, ${addon.getThreads()} threads`, threads: addon.getThreads() };
+  } catch (e) {
+    const msg = String((e as Error)?.message ?? e).split('\n')[0];
+    status = { addon: null, reason: `failed to load: ${msg.length > 160 ? msg.slice(0, 157) + '...' : msg}`, threads: 0 };
+  }
+  return status;
+}
+
+type TensorInfo = tfc.TensorInfo;
+type KernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/** Activations the addon fuses into the forward convolution (oneDNN post-op). */
+const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
+
+/** How many times each path ran (for the benchmark's report and the tests). */
+export const nativeCounters = { native: 0, fallback: 0 };
+
+/**
+ * Registers Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter and the depthwise
+ * forward and gradients on the wasm backend, calling the addon. The kernels registered before (the
+ * wasm backend's own and netc's wasm training shims) stay reachable as fallbacks, so call this
+ * after `registerWasmTrainingKernels`. Returns the kernel names registered.
+ */
+export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): string[] {
+  const registered: string[] = [];
+  const previous = (name: string): KernelFunc | null => {
+    const k = tf.getKernel(name, 'wasm');
+    return k ? (k.kernelFunc as unknown as KernelFunc) : null;
+  };
+
+  /** The 19 addon parameters, or null when the addon cannot express this convolution. */
+  function paramsOf(
+    xShape: number[],
+    filterShape: number[],
+    attrs: Record<string, unknown>,
+    depthwise: boolean,
+    relu: number,
+  ): Int32Array | null {
+    if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') return null;
+    if (xShape.length !== 4 || filterShape.length !== 4) return null;
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides as [number, number],
+      (attrs.dilations as [number, number] | undefined) ?? [1, 1],
+      attrs.pad as 'valid',
+      attrs.dimRoundingMode as 'floor' | undefined,
+      depthwise,
+    );
+    const p = info.padInfo;
+    const [n, h, w, ci] = xShape;
+    const eh = (info.filterHeight - 1) * info.dilationHeight + 1;
+    const ew = (info.filterWidth - 1) * info.dilationWidth + 1;
+    // oneDNN derives the output size with floor division; a rounding mode that disagrees goes to wasm.
+    if (Math.floor((h + p.top + p.bottom - eh) / info.strideHeight) + 1 !== info.outHeight) return null;
+    if (Math.floor((w + p.left + p.right - ew) / info.strideWidth) + 1 !== info.outWidth) return null;
+    if (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
+    const groups = depthwise ? ci : 1;
+    return Int32Array.from([
+      n, h, w, ci,
+      info.filterHeight, info.filterWidth, info.outChannels,
+      info.outHeight, info.outWidth,
+      info.strideHeight, info.strideWidth,
+      info.dilationHeight, info.dilationWidth,
+      p.top, p.bottom, p.left, p.right,
+      groups, relu,
+    ]);
+  }
+
+  const heap = (b: unknown, t: TensorInfo) => (b as WasmBackendLike).typedArrayFromHeap(t);
+  const isF32 = (...ts: TensorInfo[]) => ts.every((t) => t.dtype === 'float32');
+
+  function forward(name: string, depthwise: boolean, fused: boolean): void {
+    const fallback = previous(name);
+    const kernelFunc: KernelFunc = (args) => {
+      const { inputs, backend: b } = args;
+      const attrs = args.attrs ?? {};
+      const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+      const act = fused ? FUSED_ACTIVATIONS[String(attrs.activation ?? 'linear')] : 0;
+      const params =
+        x && filter && isF32(x, filter) && act != null && preluActivationWeights == null
+          ? paramsOf(x.shape, filter.shape, attrs, depthwise, act)
+          : null;
+      const co = params ? params[6] : 0;
+      const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === co);
+      if (!params || !biasOk) {
+        if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);
+        nativeCounters.fallback++;
+        return fallback(args);
+      }
+      const out = (b as WasmBackendLike).makeOutput([params[0], params[7], params[8], co], 'float32');
+      addon.conv2d(0, heap(b, x!), heap(b, filter!), bias ? heap(b, bias) : null, heap(b, out), params);
+      nativeCounters.native++;
+      return out;
+    };
+    replace(name, kernelFunc);
+  }
+
+  /**
+   * Conv2DBackpropInput (op 1: inputs dy, filter; attrs.inputShape) and Conv2DBackpropFilter (op 2:
+   * inputs x, dy; attrs.filterShape), and their depthwise twins.
+   */
+  function backprop(name: string, depthwise: boolean, op: 1 | 2): void {
+    const fallback = previous(name);
+    const kernelFunc: KernelFunc = (args) => {
+      const { inputs, backend: b } = args;
+      const attrs = args.attrs ?? {};
+      const { x, dy, filter } = inputs as Record<string, TensorInfo>;
+      const outShape = (op === 1 ? attrs.inputShape : attrs.filterShape) as number[];
+      const [xShape, filterShape] = op === 1 ? [outShape, filter.shape] : [x.shape, outShape];
+      const params = isF32(dy, op === 1 ? filter : x) ? paramsOf(xShape, filterShape, attrs, depthwise, 0) : null;
+      if (!params || params[7] !== dy.shape[1] || params[8] !== dy.shape[2]) {
+        if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);
+        nativeCounters.fallback++;
+        return fallback(args);
+      }
+      const out = (b as WasmBackendLike).makeOutput([...outShape], 'float32');
+      if (op === 1) addon.conv2d(1, heap(b, dy), heap(b, filter), null, heap(b, out), params);
+      else addon.conv2d(2, heap(b, x), heap(b, dy), null, heap(b, out), params);
+      nativeCounters.native++;
+      return out;
+    };
+    replace(name, kernelFunc);
+  }
+
+  const replace = (kernelName: string, kernelFunc: KernelFunc) => {
+    if (tf.getKernel(kernelName, 'wasm') != null) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tfc.KernelFunc });
+    registered.push(kernelName);
+  };
+
+  forward('Conv2D', false, false);
+  forward('FusedConv2D', false, true);
+  backprop('Conv2DBackpropInput', false, 1);
+  backprop('Conv2DBackpropFilter', false, 2);
+  forward('DepthwiseConv2dNative', true, false);
+  backprop('DepthwiseConv2dNativeBackpropInput', true, 1);
+  backprop('DepthwiseConv2dNativeBackpropFilter', true, 2);
+  return registered;
+}

@@ -1,0 +1,193 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { selectBackend, describeBackend } from '../../src/runtime/backend.js';
+import { loadNative, nativeCounters } from '../../src/runtime/native.js';
+
+// The oneDNN addon is optional (npm run build:native, needs libdnnl-dev). Without it these tests are
+// reported as skipped, with the reason in their names, never silently passed.
+const native = loadNative();
+const addonLoaded = native.addon != null;
+const skipNote = addonLoaded ? '' : ` [skipped: native addon ${native.reason}]`;
+
+/** Max |a-b| / max(1e-12, max|b|): error relative to the tensor's scale. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  k: [number, number];
+  cout: number;
+  strides: [number, number];
+  pad: Pad;
+  dilations?: [number, number];
+  /** Depthwise: cout is the channel multiplier. */
+  depthwise?: boolean;
+  /** tfjs has no conv gradients for dilation > 1: compare the forward pass only. */
+  forwardOnly?: boolean;
+}
+
+const cases: Case[] = [
+  { name: '3x3 s1 same, batch 4', x: [4, 8, 8, 16], k: [3, 3], cout: 16, strides: [1, 1], pad: 'same' },
+  { name: '3x3 s2 same (asymmetric pad)', x: [2, 8, 8, 3], k: [3, 3], cout: 5, strides: [2, 2], pad: 'same' },
+  { name: '3x3 s2 valid odd size', x: [3, 9, 7, 2], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
+  { name: '3x3 s2 explicit pad 1 (PyTorch-style)', x: [2, 10, 10, 8], k: [3, 3], cout: 16, strides: [2, 2], pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { name: '1x1 s1 valid', x: [2, 6, 6, 8], k: [1, 1], cout: 12, strides: [1, 1], pad: 'valid' },
+  { name: '1x1 s2 valid (projection shortcut)', x: [2, 8, 8, 16], k: [1, 1], cout: 32, strides: [2, 2], pad: 'valid' },
+  { name: '7x7 s2 explicit pad 3 (stem)', x: [2, 16, 16, 3], k: [7, 7], cout: 8, strides: [2, 2], pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { name: '5x3 s1x2 asymmetric explicit pads', x: [2, 10, 9, 3], k: [5, 3], cout: 2, strides: [1, 2], pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  { name: '3x3 s3 valid (rows dropped)', x: [2, 11, 11, 2], k: [3, 3], cout: 3, strides: [3, 3], pad: 'valid' },
+  { name: '3x3 dilation 2 same', x: [2, 9, 9, 4], k: [3, 3], cout: 6, strides: [1, 1], pad: 'same', dilations: [2, 2], forwardOnly: true },
+  { name: 'depthwise 3x3 s1 same, multiplier 2', x: [2, 8, 8, 6], k: [3, 3], cout: 2, strides: [1, 1], pad: 'same', depthwise: true },
+  { name: 'depthwise 3x3 s2 valid', x: [2, 9, 9, 4], k: [3, 3], cout: 1, strides: [2, 2], pad: 'valid', depthwise: true },
+];
+
+function rng(seed: number) {
+  return () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+}
+
+/** Forward output and both gradients of sum(conv(x, w) * r) on one backend. */
+function run(backend: string, c: Case, xv: Float32Array, wv: Float32Array, rv: Float32Array) {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, c.x);
+    const w = tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]);
+    const conv = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
+      c.depthwise
+        ? tf.depthwiseConv2d(xx, ww, c.strides, c.pad as 'same', 'NHWC', c.dilations ?? [1, 1])
+        : tf.conv2d(xx, ww, c.strides, c.pad, 'NHWC', c.dilations ?? [1, 1]);
+    const y = conv(x, w);
+    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => {
+      const yy = conv(xx, ww);
+      return tf.sum(tf.mul(yy, tf.tensor(rv.subarray(0, yy.size), yy.shape)));
+    };
+    if (c.forwardOnly) return { y: y.dataSync() as Float32Array, gx: new Float32Array(0), gw: new Float32Array(0) };
+    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+    return { y: y.dataSync() as Float32Array, gx: gx.dataSync() as Float32Array, gw: gw.dataSync() as Float32Array };
+  });
+}
+
+const TOL = 1e-4;
+
+describe('native oneDNN convolutions equal the cpu backend' + skipNote, () => {
+  beforeAll(async () => {
+    const choice = await selectBackend('wasm');
+    expect(choice.name).toBe('wasm');
+    if (addonLoaded) {
+      expect(choice.convolutions).toBe('native oneDNN convolutions');
+      expect(describeBackend(choice)[0]).toMatch(/^backend: wasm \+ native oneDNN convolutions/);
+    }
+  });
+
+  for (const c of cases) {
+    const what = c.forwardOnly ? 'forward' : 'forward, input gradient, filter gradient';
+    it.skipIf(!addonLoaded)(`${c.name}: ${what} within ${TOL} relative${skipNote}`, () => {
+      const r = rng(7);
+      const xv = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, r);
+      const wv = Float32Array.from({ length: c.k[0] * c.k[1] * c.x[3] * c.cout }, r);
+      const rv = Float32Array.from({ length: c.x[0] * c.x[1] * c.x[2] * c.x[3] * c.cout }, r);
+      const ref = run('cpu', c, xv, wv, rv);
+      const before = nativeCounters.native;
+      const got = run('wasm', c, xv, wv, rv);
+      // forward (twice: once plain, once under the tape) + input gradient + filter gradient
+      expect(nativeCounters.native - before).toBe(c.forwardOnly ? 1 : 4);
+      expect(got.y.length).toBe(ref.y.length);
+      expect(got.gx.length).toBe(ref.gx.length);
+      expect(got.gw.length).toBe(ref.gw.length);
+      expect(relErr(got.y, ref.y)).toBeLessThan(TOL);
+      expect(relErr(got.gx, ref.gx)).toBeLessThan(TOL);
+      expect(relErr(got.gw, ref.gw)).toBeLessThan(TOL);
+    });
+  }
+
+  it.skipIf(!addonLoaded)(`fused conv + bias + relu (what tfjs-layers' Conv2D calls) matches cpu${skipNote}`, () => {
+    const r = rng(3);
+    const xs: [number, number, number, number] = [2, 7, 7, 5];
+    const xv = Float32Array.from({ length: 2 * 7 * 7 * 5 }, r);
+    const wv = Float32Array.from({ length: 3 * 3 * 5 * 6 }, r);
+    const bv = Float32Array.from({ length: 6 }, r);
+    const go = (backend: string, activation: 'relu' | 'linear') => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xv, xs);
+        const w = tf.tensor4d(wv, [3, 3, 5, 6]);
+        const b = tf.tensor1d(bv);
+        const fwd = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+          tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, strides: 2, pad: 'same', bias: bb, activation });
+        const y = fwd(x, w, b);
+        const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.square(fwd(xx, ww, bb))))([x, w, b]);
+        return [y, ...g].map((t) => t.dataSync() as Float32Array);
+      });
+    };
+    for (const act of ['relu', 'linear'] as const) {
+      const ref = go('cpu', act);
+      const got = go('wasm', act);
+      for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `${act} output ${i}`).toBeLessThan(TOL);
+    }
+  });
+
+  it.skipIf(!addonLoaded)(`falls back to the wasm kernel for activations oneDNN is not given (elu)${skipNote}`, () => {
+    tf.setBackend('wasm');
+    const before = nativeCounters.fallback;
+    const y = tf.tidy(() =>
+      tf.fused.conv2d({ x: tf.ones([1, 4, 4, 2]) as tf.Tensor4D, filter: tf.ones([3, 3, 2, 2]) as tf.Tensor4D, strides: 1, pad: 'same', activation: 'elu' }).dataSync(),
+    );
+    expect(nativeCounters.fallback).toBe(before + 1);
+    expect(y[10]).toBeCloseTo(18, 5); // interior pixel: 3x3x2 ones
+  });
+
+  it.skipIf(!addonLoaded)(`frees every intermediate tensor${skipNote}`, () => {
+    tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+    tf.dispose(g([x, w]));
+    const ids = () => (tf.backend() as unknown as { dataIdMap: { numDataIds(): number } }).dataIdMap.numDataIds();
+    const before = ids();
+    tf.dispose(g([x, w]));
+    expect(ids()).toBe(before);
+    tf.dispose([x, w]);
+  });
+});
+
+describe('native addon surface' + skipNote, () => {
+  it('loading never throws and always gives a reason', () => {
+    expect(typeof native.reason).toBe('string');
+    expect(native.reason.length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!addonLoaded)(`works in place on views into a larger buffer (as into the wasm heap)${skipNote}`, () => {
+    const addon = native.addon!;
+    const heap = new Float32Array(64).fill(-1);
+    const x = heap.subarray(3, 3 + 8); // [1, 2, 2, 2]
+    x.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    const w = heap.subarray(20, 22); // 1x1, 2 in, 1 out
+    w.set([10, 1]);
+    const y = heap.subarray(40, 44);
+    addon.conv2d(0, x, w, null, y, Int32Array.from([1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]));
+    expect(Array.from(y)).toEqual([12, 34, 56, 78]);
+    expect(heap[39]).toBe(-1);
+    expect(heap[44]).toBe(-1);
+  });
+
+  it.skipIf(!addonLoaded)(`rejects wrong sizes and parameters with clear errors${skipNote}`, () => {
+    const addon = native.addon!;
+    const p = Int32Array.from([1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]);
+    expect(() => addon.conv2d(0, new Float32Array(7), new Float32Array(2), null, new Float32Array(4), p)).toThrow(/x: expected 8 elements, got 7/);
+    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(4), new Int32Array(3))).toThrow(/19 conv parameters/);
+    const bad = p.slice();
+    bad[7] = 3; // output height inconsistent with input and pads
+    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(6), bad)).toThrow(/output size/);
+    expect(() => addon.conv2d(0, new Float64Array(8) as unknown as Float32Array, new Float32Array(2), null, new Float32Array(4), p)).toThrow(/Float32Array/);
+  });
+});
