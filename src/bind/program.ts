@@ -39,9 +39,7 @@ export interface LoadOptions {
 /** A file's text, or why it cannot be a .net source: missing, a directory or device, too large, unreadable. */
 export type ReadResult = { text: string } | { problem: string; code: 'NET1006' | 'NET1011'; missing?: boolean };
 
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
+const TOO_LARGE = `over the limit of ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes (${MAX_FILE_BYTES / 1024 / 1024} MiB) for a .net file`;
 
 /**
  * Reads a .net file from disk. Only regular files are read (a FIFO or device could block forever or never
@@ -59,12 +57,12 @@ export function readSourceFile(path: string): ReadResult {
   if (stats.isDirectory()) return { problem: 'is a directory, not a file', code: 'NET1006' };
   if (!stats.isFile()) return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
   if (stats.size > MAX_FILE_BYTES) {
-    return { problem: `is ${mib(stats.size)}, over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' };
+    return { problem: `is ${stats.size.toLocaleString('en-US')} bytes, ${TOO_LARGE}`, code: 'NET1011' };
   }
   try {
     const text = readFileSync(path, 'utf8');
     // The size can change between stat and read (a file being written).
-    if (text.length > MAX_FILE_BYTES) return { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' };
+    if (text.length > MAX_FILE_BYTES) return { problem: `is ${TOO_LARGE}`, code: 'NET1011' };
     return { text };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -90,7 +88,7 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
     const override = options.readFile?.(path);
     if (override !== undefined) {
       return override.length > MAX_FILE_BYTES
-        ? { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' }
+        ? { problem: `is ${TOO_LARGE}`, code: 'NET1011' }
         : { text: override };
     }
     return readSourceFile(path);
@@ -172,7 +170,7 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
   let text = entryText;
   let unreadable: ReadResult | undefined;
   if (text !== undefined && text.length > MAX_FILE_BYTES) {
-    [text, unreadable] = ['', { problem: `is over the limit of ${mib(MAX_FILE_BYTES)} for a .net file`, code: 'NET1011' }];
+    [text, unreadable] = ['', { problem: `is ${TOO_LARGE}`, code: 'NET1011' }];
   }
   if (text === undefined) {
     const result = readResult(entryPath);

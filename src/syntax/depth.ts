@@ -76,11 +76,15 @@ export function dropTooDeep(tokens: IToken[], limit = MAX_PARSE_NESTING): { toke
 
 /**
  * Cuts every part of a definition's tree that lies deeper than `limit` (replaced by an error node, which
- * later passes skip silently) and reports each cut once, so no later pass can recurse without bound.
+ * later passes skip silently) and reports the first cut of each definition, so no later pass can recurse without bound.
  */
 export function limitTreeDepth(items: Item[], limit = MAX_TREE_DEPTH): DepthProblem[] {
   const problems: DepthProblem[] = [];
+  let reported = false;
   const cut = (r: Range): void => {
+    // Once per definition: a chain cut at depth `limit` usually has more than one child down there.
+    if (reported) return;
+    reported = true;
     problems.push({
       message: `this expression or layer sequence nests more than ${limit} levels deep`,
       range: r,
@@ -152,6 +156,7 @@ export function limitTreeDepth(items: Item[], limit = MAX_TREE_DEPTH): DepthProb
   };
   for (const item of items) {
     if (item.kind === 'use') continue;
+    reported = false;
     for (const p of item.params) p.default = expr(p.default, 1);
     if (item.kind === 'net') item.input = item.input.map((e) => expr(e, 1)!);
     item.body = stage(item.body, 1)!;
