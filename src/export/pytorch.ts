@@ -13,107 +13,11 @@
  */
 import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape } from '../ir/types.js';
 import { opByKey } from '../ops/index.js';
+import { pyNumber, type Template } from './template.js';
+export { pyNumber } from './template.js';
 
 /** The IR cannot be written as PyTorch modules (e.g. a block with two inputs). */
 export class ExportError extends Error {}
-
-// ---------------------------------------------------------------------------------------------
-// Templates: code with numbers left as slots.
-
-interface Slot { kind: 'slot'; value: number; role: string }
-interface ChildCall { kind: 'child'; module: number }
-type Part = string | Slot | ChildCall;
-type Template = Part[];
-
-const slot = (value: number, role: string): Slot => ({ kind: 'slot', value, role });
-
-/** `3` for a square pair, `(3, 5)` otherwise. */
-function pairParts(value: AttrValue | undefined, role: string, fallback: number): Template {
-  const [a, b] = Array.isArray(value) ? [value[0] ?? fallback, value[1] ?? value[0] ?? fallback] : typeof value === 'number' ? [value, value] : [fallback, fallback];
-  return a === b ? [slot(a, role)] : ['(', slot(a, `${role}_h`), ', ', slot(b, `${role}_w`), ')'];
-}
-
-const isDefaultPair = (value: AttrValue | undefined, d: number) =>
-  value === undefined || (Array.isArray(value) ? value.every((v) => v === d) : value === d);
-
-const pyBool = (b: unknown) => (b ? 'True' : 'False');
-
-/** A Python float/int literal. */
-export function pyNumber(v: number): string {
-  if (Number.isInteger(v)) return String(v);
-  const s = String(v);
-  return s.includes('e') || s.includes('.') ? s : `${s}.0`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// One PyTorch constructor per module type. Keyed by PyTorch's class (what the op table's `torchType`
-// gives), not by netc op name.
-
-type Ctor = (node: IRNode, input: Shape) => Template;
-
-const simple = (cls: string): Ctor => () => [`nn.${cls}()`];
-
-const CTORS: Record<string, Ctor> = {
-  Conv2d(node, input) {
-    const a = node.attrs;
-    const t: Template = ['nn.Conv2d(', slot(input[0]!, 'in_channels'), ', ', slot(a['out'] as number, 'out_channels'), ', kernel_size=', ...pairParts(a['kernel'], 'kernel_size', 1)];
-    if (!isDefaultPair(a['stride'], 1)) t.push(', stride=', ...pairParts(a['stride'], 'stride', 1));
-    if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
-    if (!isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
-    if ((a['groups'] ?? 1) !== 1) t.push(', groups=', slot(a['groups'] as number, 'groups'));
-    if (a['bias'] === false) t.push(', bias=False');
-    t.push(')');
-    return t;
-  },
-  BatchNorm2d: batchNorm('BatchNorm2d'),
-  BatchNorm1d: batchNorm('BatchNorm1d'),
-  Linear(node, input) {
-    const t: Template = ['nn.Linear(', slot(input[0]!, 'in_features'), ', ', slot(node.attrs['out'] as number, 'out_features')];
-    if (node.attrs['bias'] === false) t.push(', bias=False');
-    t.push(')');
-    return t;
-  },
-  MaxPool2d: pool('MaxPool2d'),
-  AvgPool2d: pool('AvgPool2d'),
-  AdaptiveAvgPool2d(node) {
-    const [h, w] = (node.attrs['size'] as number[] | undefined) ?? [1, 1];
-    return ['nn.AdaptiveAvgPool2d((', slot(h!, 'output_size'), ', ', slot(w!, 'output_size'), '))'];
-  },
-  Flatten: simple('Flatten'),
-  ReLU: simple('ReLU'),
-  ReLU6: simple('ReLU6'),
-  Sigmoid: simple('Sigmoid'),
-  Tanh: simple('Tanh'),
-  GELU: simple('GELU'),
-  SiLU: simple('SiLU'),
-  Softmax: () => ['nn.Softmax(dim=1)'],
-  LeakyReLU: (node) => ['nn.LeakyReLU(', slot(node.attrs['slope'] as number, 'negative_slope'), ')'],
-  Dropout: (node) => ['nn.Dropout(', slot(node.attrs['p'] as number, 'p'), ')'],
-};
-
-function batchNorm(cls: string): Ctor {
-  return (node, input) => {
-    const t: Template = [`nn.${cls}(`, slot(input[0]!, 'num_features')];
-    const eps = node.attrs['eps'] as number | undefined;
-    const momentum = node.attrs['momentum'] as number | undefined;
-    if (eps !== undefined && eps !== 1e-5) t.push(', eps=', slot(eps, 'eps'));
-    if (momentum !== undefined && momentum !== 0.1) t.push(', momentum=', slot(momentum, 'momentum'));
-    t.push(')');
-    return t;
-  };
-}
-
-function pool(cls: 'MaxPool2d' | 'AvgPool2d'): Ctor {
-  return (node) => {
-    const a = node.attrs;
-    const t: Template = [`nn.${cls}(kernel_size=`, ...pairParts(a['kernel'], 'kernel_size', 1), ', stride=', ...pairParts(a['stride'], 'stride', 1)];
-    if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
-    if (cls === 'MaxPool2d' && !isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
-    if (a['ceil']) t.push(', ceil_mode=True');
-    t.push(')');
-    return t;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Python names.
@@ -305,10 +209,9 @@ class PytorchWriter {
     if (item.kind === 'node') {
       const node = this.graph.nodes[item.id]!;
       const inputs = this.tree.inputShapes(node);
-      const cls = opByKey(node.op).torchType(node.attrs, inputs)!;
-      const ctor = CTORS[cls];
-      if (!ctor) throw new ExportError(`no PyTorch module for ${cls} (\`${node.name}\`)`);
-      return ctor(node, inputs[0]!);
+      const module = opByKey(node.op).pytorch?.module;
+      if (!module) throw new ExportError(`no PyTorch module for \`${node.op}\` (\`${node.name}\`)`);
+      return module(node, inputs);
     }
     const scope = this.tree.scopes.get(item.id)!;
     if (!this.isChain(scope)) return [{ kind: 'child', module: item.id }];
@@ -354,10 +257,11 @@ class PytorchWriter {
       else {
         const node = nodes[item.id]!;
         if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
-        else if (node.op === 'add') expr = args.join(' + ');
-        else if (node.op === 'concat') expr = `torch.cat([${args.join(', ')}], 1)`;
-        else if (node.op === 'scale') expr = this.scaleExpr(node, args);
-        else throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
+        else {
+          const functional = opByKey(node.op).pytorch?.expr;
+          if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
+          expr = functional(args, this.tree.inputShapes(node));
+        }
       }
       // Values read for the last time free their names.
       for (const v of item.inputs) {
@@ -386,16 +290,6 @@ class PytorchWriter {
   }
 
   /** `x * gate`, the gate broadcast over height and width when it is flat. */
-  private scaleExpr(node: IRNode, args: string[]): string {
-    const shapes = this.tree.inputShapes(node);
-    const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
-    const [xi, gi] = isGate(shapes[1]!) ? [0, 1] : [1, 0];
-    const x = shapes[xi]!;
-    const g = shapes[gi]!;
-    const gate = x.length === 3 && g.length === 1 ? `${args[gi]}[:, :, None, None]` : args[gi]!;
-    return `${args[xi]} * ${gate}`;
-  }
-
   /** Build the instance of every scope that becomes a class, deepest first. */
   private collect(): void {
     const scopes = [...this.tree.scopes.values()].sort((a, b) => b.depth - a.depth);

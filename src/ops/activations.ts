@@ -1,6 +1,7 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { activation as lowerActivation, num } from '../lower/helpers.js';
 import type { Lowering } from '../lower/helpers.js';
+import { slot, type Template } from '../export/template.js';
 import type { OpDef, ParamSpec } from './op.js';
 
 /** Elementwise activations: shape-preserving, no weights. */
@@ -16,6 +17,13 @@ function activation(name: string, torchType: string, summary: string, lower: Low
     attrs: (args) => Object.fromEntries(params.map((p) => [p.name, args[p.name] as number])),
     infer: (_attrs, [input]) => input!,
     lower: (ctx, node, inputs) => lower(ctx, node, inputs),
+    pytorch: {
+      // nn.<Type>(<its parameter values, in PyTorch's argument order>)
+      module: (node): Template => {
+        const args = params.flatMap((p, i): Template => [i ? ', ' : '', slot(node.attrs[p.name] as number, p.torchName ?? p.name)]);
+        return [`nn.${torchType}(`, ...args, torchType === 'Softmax' ? 'dim=1' : '', ')'];
+      },
+    },
   };
 }
 
@@ -23,7 +31,7 @@ export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActiv
 export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
 export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
   (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: num(node.attrs['slope'], 0.01), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
-  { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], doc: 'slope for x < 0' },
+  { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], torchName: 'negative_slope', doc: 'slope for x < 0' },
 ], ['leaky_relu']);
 export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)', lowerActivation('sigmoid'));
 export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)', lowerActivation('tanh'));

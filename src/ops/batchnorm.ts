@@ -1,6 +1,7 @@
 import type { WeightSpec } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { num } from '../lower/helpers.js';
+import { slot, type Template } from '../export/template.js';
 import type { OpDef } from './op.js';
 
 export const batchnorm: OpDef = {
@@ -25,6 +26,17 @@ export const batchnorm: OpDef = {
       { name: 'running_mean', shape: [c], trainable: false, buffer: true, init: { kind: 'zeros' } },
       { name: 'running_var', shape: [c], trainable: false, buffer: true, init: { kind: 'ones' } },
     ];
+  },
+  pytorch: {
+    module(node, [input]) {
+      const t: Template = [`nn.BatchNorm${input!.length === 1 ? '1d' : '2d'}(`, slot(input![0]!, 'num_features')];
+      const eps = node.attrs['eps'] as number | undefined;
+      const momentum = node.attrs['momentum'] as number | undefined;
+      if (eps !== undefined && eps !== 1e-5) t.push(', eps=', slot(eps, 'eps'));
+      if (momentum !== undefined && momentum !== 0.1) t.push(', momentum=', slot(momentum, 'momentum'));
+      t.push(')');
+      return t;
+    },
   },
   lower(ctx, node, [x]) {
     // PyTorch's momentum (0.1) and eps (1e-5), and its unbiased running variance: see src/lower/batchnorm.ts.

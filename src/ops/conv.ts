@@ -1,5 +1,6 @@
 import { bool, LowerError, num, pair as attrPair, zeroPad } from '../lower/helpers.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { isDefaultPair, pairParts, slot, type Template } from '../export/template.js';
 import type { OpDef } from './op.js';
 import { pair, pairAttr, requireFeatureMap, windowFields, windowOutput } from './window.js';
 
@@ -60,6 +61,19 @@ export const conv: OpDef = {
     return elements * (input![0]! / (attrs['groups'] as number)) * kh * kw;
   },
   window: (attrs) => windowFields(attrs),
+  pytorch: {
+    module(node, [input]) {
+      const a = node.attrs;
+      const t: Template = ['nn.Conv2d(', slot(input![0]!, 'in_channels'), ', ', slot(a['out'] as number, 'out_channels'), ', kernel_size=', ...pairParts(a['kernel'], 'kernel_size', 1)];
+      if (!isDefaultPair(a['stride'], 1)) t.push(', stride=', ...pairParts(a['stride'], 'stride', 1));
+      if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
+      if (!isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
+      if ((a['groups'] ?? 1) !== 1) t.push(', groups=', slot(a['groups'] as number, 'groups'));
+      if (a['bias'] === false) t.push(', bias=False');
+      t.push(')');
+      return t;
+    },
+  },
   lower(ctx, node, [x]) {
     const [cin] = ctx.inputShape(node);
     const out = num(node.attrs['out'], 0);

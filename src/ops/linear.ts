@@ -1,5 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { bool, num } from '../lower/helpers.js';
+import { slot, type Template } from '../export/template.js';
 import type { OpDef } from './op.js';
 
 export const linear: OpDef = {
@@ -34,6 +35,14 @@ export const linear: OpDef = {
     return weights;
   },
   macs: (attrs, [input]) => input![0]! * (attrs['out'] as number),
+  pytorch: {
+    module(node, [input]) {
+      const t: Template = ['nn.Linear(', slot(input![0]!, 'in_features'), ', ', slot(node.attrs['out'] as number, 'out_features')];
+      if (node.attrs['bias'] === false) t.push(', bias=False');
+      t.push(')');
+      return t;
+    },
+  },
   lower(ctx, node, [x]) {
     const inShape = ctx.inputShape(node);
     const flat = inShape.length > 1 ? (ctx.flattenCHW(node, x, inShape) as SymbolicTensor) : x!;

@@ -31,6 +31,7 @@ export const add: OpDef = {
     }
     return first!;
   },
+  pytorch: { expr: (args) => args.join(' + ') },
   lower: (ctx, node, inputs) => (inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.add({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor)),
 };
 
@@ -50,6 +51,7 @@ export const concat: OpDef = {
     }
     return [inputs.reduce((sum, s) => sum + s[0]!, 0), ...first!.slice(1)];
   },
+  pytorch: { expr: (args) => `torch.cat([${args.join(', ')}], 1)` },
   lower: (ctx, node, inputs) =>
     inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
 };
@@ -70,6 +72,14 @@ export const scale: OpDef = {
       return null;
     }
     return x;
+  },
+  pytorch: {
+    expr(args, [a, b]) {
+      const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
+      const [xi, gi] = isGate(b!) ? [0, 1] : [1, 0];
+      const flatGate = [a, b][xi]!.length === 3 && [a, b][gi]!.length === 1;
+      return `${args[xi]} * ${flatGate ? `${args[gi]}[:, :, None, None]` : args[gi]}`;
+    },
   },
   lower: (ctx, node, inputs) => new ctx.custom.ChannelScale({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor,
 };

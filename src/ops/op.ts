@@ -1,5 +1,6 @@
 import type { AttrValue, IRNode, Shape, WeightSpec } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import type { Template } from '../export/template.js';
 import type { LowerContext } from '../lower/context.js';
 
 /** A value of the language: numbers (int or float), booleans, strings. */
@@ -17,6 +18,8 @@ export interface ParamSpec {
   positional?: boolean;
   /** Absent: the argument is required. */
   default?: Value | ((args: Record<string, Value>) => Value);
+  /** PyTorch's name for the argument, where it differs (export). */
+  torchName?: string;
   doc: string;
 }
 
@@ -58,4 +61,9 @@ export interface OpDef {
   elided?: boolean;
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
+  /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */
+  pytorch?: {
+    module?(node: IRNode, inputs: Shape[]): Template;
+    expr?(args: string[], inputs: Shape[]): string;
+  };
 }

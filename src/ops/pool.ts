@@ -1,4 +1,5 @@
 import { pool } from '../lower/helpers.js';
+import { isDefaultPair, pairParts, type Template } from '../export/template.js';
 import type { OpDef, ParamSpec } from './op.js';
 import { pair, pairAttr, requireFeatureMap, windowFields, windowOutput } from './window.js';
 
@@ -47,6 +48,17 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
     },
     window: (attrs) => windowFields(attrs),
     lower: pool(isMax ? 'max' : 'avg'),
+    pytorch: {
+      module(node) {
+        const a = node.attrs;
+        const t: Template = [`nn.${isMax ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=`, ...pairParts(a['kernel'], 'kernel_size', 1), ', stride=', ...pairParts(a['stride'], 'stride', 1)];
+        if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
+        if (isMax && !isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
+        if (a['ceil']) t.push(', ceil_mode=True');
+        t.push(')');
+        return t;
+      },
+    },
   };
 }
 

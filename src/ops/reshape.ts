@@ -1,5 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { LowerError, pair } from '../lower/helpers.js';
+import { slot } from '../export/template.js';
 import type { OpDef } from './op.js';
 import { requireFeatureMap } from './window.js';
 
@@ -12,6 +13,7 @@ export const flatten: OpDef = {
   torchType: () => 'Flatten',
   infer: (_attrs, [input]) => [input!.reduce((a, b) => a * b, 1)],
   lower: (ctx, node, [x]) => ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor,
+  pytorch: { module: () => ['nn.Flatten()'] },
 };
 
 export const identity: OpDef = {
@@ -41,6 +43,7 @@ export const gap: OpDef = {
   },
   window: (_attrs, [input]) => ({ kernel: input?.[1] ?? 1, stride: 1, dilation: 1 }),
   lower: (ctx, node, [x]) => globalPool(ctx, node, x!),
+  pytorch: { module: () => ['nn.AdaptiveAvgPool2d((', slot(1, 'output_size'), ', ', slot(1, 'output_size'), '))'] },
 };
 
 /** Global average pooling, keeping PyTorch's [C, 1, 1] map when the IR shape has one. */
@@ -68,6 +71,12 @@ export const adaptiveAvgpool: OpDef = {
     return [input[0], h!, w!];
   },
   window: (attrs, [input]) => ({ kernel: Math.ceil((input?.[1] ?? 1) / ((attrs['size'] as number[])[0] ?? 1)), stride: 1, dilation: 1 }),
+  pytorch: {
+    module(node) {
+      const [h, w] = (node.attrs['size'] as number[] | undefined) ?? [1, 1];
+      return ['nn.AdaptiveAvgPool2d((', slot(h!, 'output_size'), ', ', slot(w!, 'output_size'), '))'];
+    },
+  },
   lower(ctx, node, [x]) {
     const [, h, w] = ctx.inputShape(node);
     const [oh, ow] = pair(node.attrs['size'], 1);
