@@ -55,7 +55,7 @@ export interface TrainInput {
 }
 
 /** Seeded Fisher-Yates permutation of 0..n-1. */
-function permutation(n: number, rand: () => number): Int32Array {
+export function permutation(n: number, rand: () => number): Int32Array {
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
