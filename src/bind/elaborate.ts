@@ -292,7 +292,7 @@ export class Elaborator {
       return { node: x.node, shape: null };
     }
     if (frame.env.values.has(call.name)) {
-      this.report(frame, 'NET1003', `\`${call.name}\` is a value (${JSON.stringify(frame.env.values.get(call.name))}), not a layer`, call.nameRange, {
+      this.report(frame, 'NET1003', `\`${call.name}\` is a value, not a layer`, call.nameRange, {
         help: `to repeat something \`${call.name}\` times write \`<...> * ${call.name}\``,
       });
       return { node: x.node, shape: null };

@@ -12,6 +12,9 @@ function build(): Command {
     .description('A compiler for neural-network architectures: every shape checked, every parameter counted, then trained.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Set before any subcommand exists: subcommands copy these settings when they are created.
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .addHelpText('after', `
 Examples:
   netc check stdlib/resnet34.net                      # shapes + torchsummary table
@@ -22,7 +25,7 @@ Examples:
 A .net file, in one line:
   block Basic(c)< conv3x3 c; bn; relu; conv3x3 c; bn > + shortcut
 
-Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code).`);
+Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code), docs/editors.md (netc lsp).`);
   registerCheck(program);
   program
     .command('explain')
@@ -81,8 +84,6 @@ async function registerOptional(program: Command, argv: string[]): Promise<void>
 /** Runs the CLI; returns the exit code. User mistakes never produce a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   const program = build();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   await registerOptional(program, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
