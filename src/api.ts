@@ -26,7 +26,8 @@ export function compileSource(text: string, path: string, options: CompileOption
 function compile(absolute: string, options: CompileOptions, text?: string): CompileResult {
   const program = loadProgram(absolute, options, text);
   const bag = new DiagnosticBag();
-  bag.items.push(...program.diagnostics.items);
+  // Not push(...items): a 4 MiB file of garbage has more diagnostics than a call can take arguments.
+  for (const d of program.diagnostics.items) bag.items.push(d);
   const entrySpan = { file: absolute, start: 0, end: 0 };
   try {
     resolveDefinitions(program, bag);

@@ -454,8 +454,8 @@ export class Elaborator {
     const weights = known && op.weights ? op.weights(attrs, inputShapes as Shape[], shape!) : [];
     const macs = known && op.macs ? op.macs(attrs, inputShapes as Shape[], shape!) : 0;
     const upstream = inputs.map((i) => this.nodes[i]!).filter(Boolean);
-    let receptiveField = upstream.length ? Math.max(...upstream.map((n) => n.receptiveField)) : 1;
-    let jump = upstream.length ? Math.max(...upstream.map((n) => n.jump)) : 1;
+    let receptiveField = upstream.length ? upstream.reduce((m, n) => Math.max(m, n.receptiveField), 0) : 1;
+    let jump = upstream.length ? upstream.reduce((m, n) => Math.max(m, n.jump), 0) : 1;
     if (known && op.window) {
       const w = op.window(attrs, inputShapes as Shape[]);
       receptiveField += (w.kernel - 1) * w.dilation * jump;

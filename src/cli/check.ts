@@ -5,6 +5,7 @@ import { compileFile } from '../api.js';
 import { summarize, type CountMode, type Summary } from '../check/summary.js';
 import { COLUMNS, renderTable, type Column } from '../check/table.js';
 import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
+import { writeJson } from './json.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
 
 interface CheckOptions {
@@ -73,7 +74,7 @@ function runCheck(file: string, options: CheckOptions): number {
     const doc = options.emit === 'ir'
       ? { file: path, graphs: hasErrors ? [] : result.graphs, diagnostics }
       : summaryDocument(path, summaries, diagnostics);
-    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    writeJson(doc, (chunk) => process.stdout.write(chunk));
     return hasErrors ? EXIT_DIAGNOSTICS : EXIT_OK;
   }
 
@@ -81,7 +82,7 @@ function runCheck(file: string, options: CheckOptions): number {
   process.stderr.write(renderAll(result.diagnostics, sources, { color }));
   if (hasErrors) return EXIT_DIAGNOSTICS;
   if (options.emit === 'ir') {
-    process.stdout.write(JSON.stringify(result.graphs.length === 1 ? result.graphs[0] : result.graphs, null, 2) + '\n');
+    writeJson(result.graphs.length === 1 ? result.graphs[0] : result.graphs, (chunk) => process.stdout.write(chunk));
     return EXIT_OK;
   }
   if (summaries.length === 0) {

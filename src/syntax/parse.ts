@@ -70,10 +70,28 @@ export function parseSource(text: string, path: string): ParseResult {
     errors.push({ code: 'NET0002', message: syntaxMessage(e.name, e.message, token, e.context?.ruleStack ?? []), range });
   }
   const comments = (lexed.groups['comments'] as IToken[] | undefined) ?? [];
+  capErrors(errors);
   const parsed = items.filter((i): i is Item => i !== undefined);
   for (const p of limitTreeDepth(parsed)) errors.push({ code: 'NET1011', message: p.message, range: p.range, help: p.help });
   attachDocs(parsed, comments, text);
   return { file: { path, text, items: parsed }, errors, comments };
+}
+
+/** Syntax errors reported per file; a binary or non-.net file would otherwise give one per stray byte. */
+export const MAX_SYNTAX_ERRORS = 100;
+
+function capErrors(errors: SyntaxError[]): void {
+  if (errors.length <= MAX_SYNTAX_ERRORS) return;
+  errors.sort((a, b) => a.range.start - b.range.start);
+  const next = errors[MAX_SYNTAX_ERRORS]!;
+  const total = errors.length;
+  errors.length = MAX_SYNTAX_ERRORS;
+  errors.push({
+    code: 'NET1011',
+    message: `${total} syntax errors in this file; only the first ${MAX_SYNTAX_ERRORS} are reported`,
+    range: next.range,
+    help: 'is this a .net file? fix the first errors and check again',
+  });
 }
 
 export function isStackOverflow(e: unknown): boolean {

@@ -275,6 +275,20 @@ describe('files', () => {
     expect(messages.some((m: { message: string }) => /U\+[0-9A-F]{4}/.test(m.message))).toBe(true);
   });
 
+  it('syntax errors stop at 100 per file, with a note of how many there were', () => {
+    const r = compile('$ '.repeat(1000));
+    expect(r.diagnostics).toHaveLength(101);
+    expect(r.diagnostics.slice(0, 100).every((d) => d.code === 'NET0001')).toBe(true);
+    expect(r.diagnostics[100]!.message).toBe('1000 syntax errors in this file; only the first 100 are reported');
+    expect(r.diagnostics[100]!.span.start).toBe(200);
+  });
+
+  it('a concatenation of 150,000 branches elaborates (no argument spread into the stack)', () => {
+    const r = compile(NET(`[ ${'conv 1 k=1 | '.repeat(150_000)}relu ]`, '[3, 8, 8]'));
+    expect(errors(r.diagnostics)).toEqual([]);
+    expect(r.graphs[0]!.nodes.at(-1)!.shape).toEqual([150_003, 8, 8]);
+  });
+
   it('an empty file and a file of comments only check cleanly (exit 0, no diagnostics)', () => {
     for (const [name, text] of [['empty.net', ''], ['comments.net', '# just a comment\n## a doc comment with no definition\n\n#\n']]) {
       const { status, doc } = checkJson(write(name!, text!));
