@@ -76,7 +76,10 @@ async function registerOptional(program: Command, argv: string[]): Promise<void>
       const loaded = (await import(module)) as Record<string, (program: Command) => void>;
       loaded[register]?.(program);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      // Listing commands for help must not fail because one command's module cannot load; running
+      // that command must say why.
+      if (argv[0] === name) throw e;
+      process.stderr.write(`netc: the \`${name}\` command is unavailable: ${(e as Error).message.split('\n')[0]}\n`);
     }
   }
 }
