@@ -13,10 +13,14 @@
 //                                   op 2: backward weights a=x,  b=dy, c=dbias|null, d=dw
 //   params: Int32Array [N,H,W,Ci, KH,KW,Co, OH,OW, sh,sw, dh,dw, pt,pb,pl,pr, groups, relu]
 //   implInfo(op, params, hasBias) -> oneDNN's implementation name for that primitive
+//   bnForward(x, gamma, beta, y, mean, variance, invStd, eps)   training-mode batch norm, NHWC
+//   bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta)   (f32 tensors, f64 statistics)
 //   setThreads(n), getThreads(), version()
 #include <node_api.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -161,22 +165,33 @@ Entry& getEntry(int op, const Params& p, bool hasBias) {
     }                                                        \
   } while (0)
 
-struct F32 {
-  float* data = nullptr;
+template <typename T>
+struct Arr {
+  T* data = nullptr;
   size_t length = 0;
   bool present = false;
 };
+using F32 = Arr<float>;
+using F64 = Arr<double>;
 
-// A Float32Array argument (or null/undefined when `optional`).
-bool getF32(napi_env env, napi_value v, bool optional, F32* out, const char* what) {
+template <typename T>
+constexpr napi_typedarray_type arrayType();
+template <>
+constexpr napi_typedarray_type arrayType<float>() { return napi_float32_array; }
+template <>
+constexpr napi_typedarray_type arrayType<double>() { return napi_float64_array; }
+
+// A Float32Array / Float64Array argument (or null/undefined when `optional`).
+template <typename T>
+bool getArr(napi_env env, napi_value v, bool optional, Arr<T>* out, const char* what) {
+  const char* kind = arrayType<T>() == napi_float32_array ? " must be a Float32Array" : " must be a Float64Array";
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (optional && (t == napi_null || t == napi_undefined)) return true;
   bool isTa = false;
   napi_is_typedarray(env, v, &isTa);
   if (!isTa) {
-    std::string msg = std::string(what) + " must be a Float32Array";
-    napi_throw_type_error(env, nullptr, msg.c_str());
+    napi_throw_type_error(env, nullptr, (std::string(what) + kind).c_str());
     return false;
   }
   napi_typedarray_type tt;
@@ -185,12 +200,11 @@ bool getF32(napi_env env, napi_value v, bool optional, F32* out, const char* wha
   napi_value ab;
   size_t off;
   napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
-  if (tt != napi_float32_array) {
-    std::string msg = std::string(what) + " must be a Float32Array";
-    napi_throw_type_error(env, nullptr, msg.c_str());
+  if (tt != arrayType<T>()) {
+    napi_throw_type_error(env, nullptr, (std::string(what) + kind).c_str());
     return false;
   }
-  out->data = static_cast<float*>(data);
+  out->data = static_cast<T*>(data);
   out->length = len;
   out->present = true;
   return true;
@@ -225,7 +239,8 @@ bool getParams(napi_env env, napi_value v, Params* p) {
   return true;
 }
 
-bool checkLen(napi_env env, const F32& t, int64_t want, const char* what) {
+template <typename T>
+bool checkLen(napi_env env, const Arr<T>& t, int64_t want, const char* what) {
   if (static_cast<int64_t>(t.length) != want) {
     std::string msg = std::string(what) + ": expected " + std::to_string(want) + " elements, got " + std::to_string(t.length);
     napi_throw_range_error(env, nullptr, msg.c_str());
@@ -250,8 +265,8 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   Params p;
   if (!getParams(env, argv[5], &p)) return nullptr;
   F32 a, b, c, d;
-  if (!getF32(env, argv[1], false, &a, "a") || !getF32(env, argv[2], false, &b, "b") ||
-      !getF32(env, argv[3], true, &c, "c") || !getF32(env, argv[4], false, &d, "d"))
+  if (!getArr(env, argv[1], false, &a, "a") || !getArr(env, argv[2], false, &b, "b") ||
+      !getArr(env, argv[3], true, &c, "c") || !getArr(env, argv[4], false, &d, "d"))
     return nullptr;
   const int64_t xN = p.n * p.h * p.w * p.ci, yN = p.n * p.oh * p.ow * p.co;
   const int64_t wN = p.kh * p.kw * (p.ci / p.groups) * p.co;
@@ -327,6 +342,146 @@ napi_value ImplInfo(napi_env env, napi_callback_info info) {
   }
 }
 
+// ---- Batch normalisation (training mode), channels-last ---------------------------------------
+// The fused typed-array BN of src/lower/batchnorm.ts, natively: statistics in double, biased
+// variance; rows are split across the OpenMP threads, each with its own per-channel accumulators.
+
+// Per-channel sums over rows of f(row, k) for two accumulators, reduced across threads.
+template <typename F>
+void channelSums(int64_t rows, int64_t c, double* s1, double* s2, F f) {
+  std::fill(s1, s1 + c, 0.0);
+  std::fill(s2, s2 + c, 0.0);
+  std::mutex m;
+#pragma omp parallel
+  {
+    std::vector<double> a(c, 0.0), b(c, 0.0);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) f(r, a.data(), b.data());
+    std::lock_guard<std::mutex> lock(m);
+    for (int64_t k = 0; k < c; k++) {
+      s1[k] += a[k];
+      s2[k] += b[k];
+    }
+  }
+}
+
+// bnForward(x, gamma, beta, y, mean, variance, invStd, eps): x, y [rows, C] f32; gamma, beta [C] f32;
+// mean, variance, invStd [C] f64 outputs.
+napi_value BnForward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  F32 x, gamma, beta, y;
+  F64 mean, var, inv;
+  double eps = 0;
+  if (argc < 8 || !getArr(env, argv[0], false, &x, "x") || !getArr(env, argv[1], false, &gamma, "gamma") ||
+      !getArr(env, argv[2], false, &beta, "beta") || !getArr(env, argv[3], false, &y, "y") ||
+      !getArr(env, argv[4], false, &mean, "mean") || !getArr(env, argv[5], false, &var, "variance") ||
+      !getArr(env, argv[6], false, &inv, "invStd") || napi_get_value_double(env, argv[7], &eps) != napi_ok) {
+    if (argc < 8) napi_throw_type_error(env, nullptr, "bnForward(x, gamma, beta, y, mean, variance, invStd, eps)");
+    return nullptr;
+  }
+  const int64_t c = gamma.length;
+  if (c == 0 || x.length % c || !checkLen(env, beta, c, "beta") || !checkLen(env, y, x.length, "y") ||
+      !checkLen(env, mean, c, "mean") || !checkLen(env, var, c, "variance") || !checkLen(env, inv, c, "invStd")) {
+    if (c == 0 || x.length % c) napi_throw_range_error(env, nullptr, "x's length is not a multiple of the channel count");
+    return nullptr;
+  }
+  const int64_t rows = x.length / c;
+  const float* xp = x.data;
+  // Shifted sums (by the first row) keep the one-pass variance exact enough in double.
+  std::vector<double> shift(xp, xp + c), s1(c), s2(c);
+  const double* sh = shift.data();
+  channelSums(rows, c, s1.data(), s2.data(), [&](int64_t r, double* a, double* b) {
+    const float* row = xp + r * c;
+    for (int64_t k = 0; k < c; k++) {
+      const double d = row[k] - sh[k];
+      a[k] += d;
+      b[k] += d * d;
+    }
+  });
+  std::vector<float> scale(c), offs(c);
+  for (int64_t k = 0; k < c; k++) {
+    const double m1 = s1[k] / rows;
+    const double v = std::max(0.0, s2[k] / rows - m1 * m1);
+    mean.data[k] = sh[k] + m1;
+    var.data[k] = v;
+    inv.data[k] = 1.0 / std::sqrt(v + eps);
+    const double sc = gamma.data[k] * inv.data[k];
+    scale[k] = static_cast<float>(sc);
+    offs[k] = static_cast<float>(beta.data[k] - mean.data[k] * sc);
+  }
+  float* yp = y.data;
+  const float* scp = scale.data();
+  const float* ofp = offs.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = xp + r * c;
+    float* yr = yp + r * c;
+    for (int64_t k = 0; k < c; k++) yr[k] = xr[k] * scp[k] + ofp[k];
+  }
+  return nullptr;
+}
+
+// bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta): gradients of the training-mode forward.
+napi_value BnBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  F32 x, dy, gamma, dx, dgamma, dbeta;
+  F64 mean, inv;
+  if (argc < 8 || !getArr(env, argv[0], false, &x, "x") || !getArr(env, argv[1], false, &dy, "dy") ||
+      !getArr(env, argv[2], false, &mean, "mean") || !getArr(env, argv[3], false, &inv, "invStd") ||
+      !getArr(env, argv[4], false, &gamma, "gamma") || !getArr(env, argv[5], false, &dx, "dx") ||
+      !getArr(env, argv[6], false, &dgamma, "dgamma") || !getArr(env, argv[7], false, &dbeta, "dbeta")) {
+    if (argc < 8) napi_throw_type_error(env, nullptr, "bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta)");
+    return nullptr;
+  }
+  const int64_t c = gamma.length;
+  if (c == 0 || x.length % c) {
+    napi_throw_range_error(env, nullptr, "x's length is not a multiple of the channel count");
+    return nullptr;
+  }
+  if (!checkLen(env, dy, x.length, "dy") || !checkLen(env, dx, x.length, "dx") || !checkLen(env, mean, c, "mean") ||
+      !checkLen(env, inv, c, "invStd") || !checkLen(env, dgamma, c, "dgamma") || !checkLen(env, dbeta, c, "dbeta"))
+    return nullptr;
+  const int64_t rows = x.length / c;
+  const float* xp = x.data;
+  const float* dyp = dy.data;
+  std::vector<float> meanF(c);
+  for (int64_t k = 0; k < c; k++) meanF[k] = static_cast<float>(mean.data[k]);
+  const float* mp = meanF.data();
+  std::vector<double> sumDy(c), sumDyXc(c);
+  channelSums(rows, c, sumDy.data(), sumDyXc.data(), [&](int64_t r, double* a, double* b) {
+    const float* xr = xp + r * c;
+    const float* dr = dyp + r * c;
+    for (int64_t k = 0; k < c; k++) {
+      a[k] += dr[k];
+      b[k] += static_cast<double>(dr[k]) * (xr[k] - mp[k]);
+    }
+  });
+  // dx = gamma*invStd * (dy - dbeta/M - (x - mean) * dgamma*invStd/M)
+  std::vector<float> A(c), B(c), M(c);
+  for (int64_t k = 0; k < c; k++) {
+    const double dg = sumDyXc[k] * inv.data[k];
+    dgamma.data[k] = static_cast<float>(dg);
+    dbeta.data[k] = static_cast<float>(sumDy[k]);
+    A[k] = static_cast<float>(gamma.data[k] * inv.data[k]);
+    B[k] = static_cast<float>(sumDy[k] / rows);
+    M[k] = static_cast<float>(dg * inv.data[k] / rows);
+  }
+  float* dxp = dx.data;
+  const float *ap = A.data(), *bp = B.data(), *mm = M.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = xp + r * c;
+    const float* dr = dyp + r * c;
+    float* o = dxp + r * c;
+    for (int64_t k = 0; k < c; k++) o[k] = ap[k] * (dr[k] - bp[k] - (xr[k] - mp[k]) * mm[k]);
+  }
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -357,6 +512,8 @@ napi_value Version(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { wasmNativeBatchNorm } from '../runtime/native.js';
 
 type LayerVariable = ReturnType<tfl.layers.Layer['addWeight']>;
 
@@ -134,7 +135,16 @@ export class TorchBatchNorm extends tfl.layers.Layer {
     let y: tf.Tensor;
     if (JS_BACKENDS.has(tf.getBackend())) {
       const eps = this.epsilon;
-      const f = tf.customGrad(((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const f = tf.customGrad(((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+        // With netc's native addon (native/, oneDNN build) on wasm: the same maths in C++, in place
+        // on the wasm heap (measured ~1 s of a 2.6 s ResNet-20 step in the JS loops below).
+        const nbn = wasmNativeBatchNorm(tf);
+        if (nbn) {
+          const r = nbn.forward(xx, g, b, eps);
+          stats = r.stats;
+          save([xx, g]);
+          return { value: r.y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => nbn.backward(saved[0], dy, r.stats, saved[1]) };
+        }
         const xv = xx.dataSync() as Float32Array;
         const gv = g.dataSync() as Float32Array;
         stats = channelStats(xv, c, eps);

@@ -31,6 +31,9 @@ export interface NativeAddon {
   /** op 0: forward (x, w, bias|null, y); 1: backward data (dy, w, null, dx); 2: backward weights (x, dy, dbias|null, dw). */
   conv2d(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, c: Float32Array | null, d: Float32Array, params: Int32Array): void;
   implInfo(op: 0 | 1 | 2, params: Int32Array, hasBias: boolean): string;
+  /** Training-mode batch norm over the last axis: statistics out (f64), y = gamma * xhat + beta. */
+  bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float64Array, variance: Float64Array, invStd: Float64Array, eps: number): void;
+  bnBackward(x: Float32Array, dy: Float32Array, mean: Float64Array, invStd: Float64Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
@@ -90,7 +93,59 @@ interface WasmBackendLike {
 const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
 
 /** How many times each path ran (for the benchmark's report and the tests). */
-export const nativeCounters = { native: 0, fallback: 0 };
+export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0 };
+
+/** The addon whose kernels are registered on the wasm backend (set by registerNativeConvKernels). */
+let activeAddon: NativeAddon | null = null;
+
+/** Per-channel batch statistics, as src/lower/batchnorm.ts keeps them. */
+export interface BatchStats {
+  mean: Float64Array;
+  variance: Float64Array;
+  invStd: Float64Array;
+}
+
+export interface NativeBatchNorm {
+  forward(x: tfc.Tensor, gamma: tfc.Tensor, beta: tfc.Tensor, eps: number): { y: tfc.Tensor; stats: BatchStats };
+  /** [dx, dgamma, dbeta] */
+  backward(x: tfc.Tensor, dy: tfc.Tensor, stats: BatchStats, gamma: tfc.Tensor): tfc.Tensor[];
+}
+
+/**
+ * Training-mode batch norm in the addon, in place on the wasm heap (no copies of x, y, dy or dx),
+ * when the native kernels are active and the current backend is wasm; otherwise null (the caller
+ * keeps its own implementation). The tensors returned belong to the caller's tidy scope.
+ */
+export function wasmNativeBatchNorm(tf: typeof tfc): NativeBatchNorm | null {
+  const addon = activeAddon;
+  if (!addon || tf.getBackend() !== 'wasm') return null;
+  const b = tf.backend() as unknown as WasmBackendLike;
+  const wrap = (t: TensorInfo) => tf.engine().makeTensorFromTensorInfo(t);
+  const view = (t: TensorInfo) => b.typedArrayFromHeap(t);
+  const f32 = (...ts: tfc.Tensor[]) => {
+    for (const t of ts) if (t.dtype !== 'float32') throw new Error(`netc native batch norm: ${t.dtype} tensor, expected float32`);
+  };
+  return {
+    forward(x, gamma, beta, eps) {
+      f32(x, gamma, beta);
+      const c = gamma.size;
+      const stats = { mean: new Float64Array(c), variance: new Float64Array(c), invStd: new Float64Array(c) };
+      const y = b.makeOutput([...x.shape], 'float32');
+      addon.bnForward(view(x), view(gamma), view(beta), view(y), stats.mean, stats.variance, stats.invStd, eps);
+      nativeCounters.batchNorm++;
+      return { y: wrap(y), stats };
+    },
+    backward(x, dy, stats, gamma) {
+      f32(x, dy, gamma);
+      const dx = b.makeOutput([...x.shape], 'float32');
+      const dgamma = b.makeOutput([...gamma.shape], 'float32');
+      const dbeta = b.makeOutput([...gamma.shape], 'float32');
+      addon.bnBackward(view(x), view(dy), stats.mean, stats.invStd, view(gamma), view(dx), view(dgamma), view(dbeta));
+      nativeCounters.batchNorm++;
+      return [wrap(dx), wrap(dgamma), wrap(dbeta)];
+    },
+  };
+}
 
 /**
  * Registers Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter and the depthwise
@@ -100,6 +155,7 @@ export const nativeCounters = { native: 0, fallback: 0 };
  */
 export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): string[] {
   const registered: string[] = [];
+  activeAddon = addon;
   const previous = (name: string): KernelFunc | null => {
     const k = tf.getKernel(name, 'wasm');
     return k ? (k.kernelFunc as unknown as KernelFunc) : null;

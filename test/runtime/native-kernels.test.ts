@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { selectBackend, describeBackend } from '../../src/runtime/backend.js';
 import { loadNative, nativeCounters } from '../../src/runtime/native.js';
+import { TorchBatchNorm } from '../../src/lower/batchnorm.js';
 
 // The oneDNN addon is optional (npm run build:native, needs libdnnl-dev). Without it these tests are
 // reported as skipped, with the reason in their names, never silently passed.
@@ -158,6 +159,51 @@ describe('native oneDNN convolutions equal the cpu backend' + skipNote, () => {
     expect(ids()).toBe(before);
     tf.dispose([x, w]);
   });
+});
+
+describe('native batch norm equals the JS batch norm on the cpu backend' + skipNote, () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+  for (const shape of [
+    [4, 6, 6, 16],
+    [3, 5, 7, 3],
+    [2, 4, 4, 64],
+  ] as [number, number, number, number][]) {
+    it.skipIf(!addonLoaded)(`training forward, dx, dgamma, dbeta and running statistics for ${shape.join('x')} within ${TOL}${skipNote}`, () => {
+      const r = rng(11);
+      const c = shape[3];
+      const size = shape.reduce((a, b) => a * b);
+      // An offset mean and unequal scales, so the statistics matter.
+      const xv = Float32Array.from({ length: size }, (_, i) => 3 + r() * (1 + (i % c)));
+      const gv = Float32Array.from({ length: c }, () => 1 + 0.5 * r());
+      const bv = Float32Array.from({ length: c }, r);
+      const wv = Float32Array.from({ length: size }, r);
+      const go = (backend: string) => {
+        tf.setBackend(backend);
+        const bn = new TorchBatchNorm({ name: `bn_${backend}_${shape.join('x')}` });
+        bn.build(shape);
+        bn.setWeights([tf.tensor1d(gv), tf.tensor1d(bv), tf.zeros([c]), tf.ones([c])]);
+        const x = tf.variable(tf.tensor4d(xv, shape));
+        const wt = tf.tensor4d(wv, shape);
+        const vars = [x, ...bn.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val)];
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.apply(x, { training: true }) as tf.Tensor, wt)) as tf.Scalar, vars);
+        const out = [value, ...vars.map((v) => grads[v.name])].map((t) => t.dataSync() as Float32Array);
+        const running = bn.getWeights().slice(2).map((t) => t.dataSync() as Float32Array);
+        tf.dispose([x, wt, value, ...Object.values(grads)]);
+        return { out, running };
+      };
+      const ref = go('cpu');
+      const before = nativeCounters.batchNorm;
+      const got = go('wasm');
+      expect(nativeCounters.batchNorm).toBeGreaterThan(before);
+      for (const [i, what] of ['sum(y * w)', 'dx', 'dgamma', 'dbeta'].entries()) {
+        expect(relErr(got.out[i], ref.out[i]), what).toBeLessThan(TOL);
+      }
+      expect(relErr(got.running[0], ref.running[0]), 'running mean').toBeLessThan(TOL);
+      expect(relErr(got.running[1], ref.running[1]), 'running variance').toBeLessThan(TOL);
+    });
+  }
 });
 
 describe('native addon surface' + skipNote, () => {
