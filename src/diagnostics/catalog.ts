@@ -203,6 +203,25 @@ would be Infinity:
 
     net n(a=1e200) : [10] < linear a * a >     # error: this arithmetic overflows`,
   },
+  NET4001: {
+    title: 'no class activation map for this head',
+    explanation: `\`netc cam\` draws a class activation map (Zhou et al., 2016): for a net that ends with global
+average pooling and one linear layer, the score of class c is a weighted sum of the averages of the
+last feature maps A_k, so the same weights applied to the maps themselves,
+
+    M_c(x, y) = sum_k w[c, k] * A_k(x, y)
+
+show where in the image the evidence for c lies. A net that flattens its feature maps into
+fully connected layers (LeNet-5, VGG-16), or puts anything but flatten/dropout between the pooling
+and the linear layer, mixes positions in ways this formula cannot undo, so it has no CAM.
+
+    net lenet5 : [1, 28, 28] < ...; flatten; fc1: linear 120; relu; fc2: linear 84; relu; out: linear 10 >   # error
+    net small : [1, 28, 28] < conv 16 k=3; relu; conv 32 k=3; relu; gap; linear 10 >                        # ok
+
+Global average pooling is \`gap\`, \`adaptive_avgpool 1\`, or an \`avgpool\` whose window is the whole
+map with no padding (seed 003's \`avgpool 7\` on 7x7 maps, stdlib/vgg16_gap.net). A final softmax
+after the linear layer is fine. Retrain with such a head to get class activation maps.`,
+  },
 };
 
 export function explain(code: string): string | undefined {
@@ -220,7 +239,7 @@ export function catalogMarkdown(): string {
     'Editors get these codes in the `code` field of each LSP diagnostic, with `codeDescription.href`',
     'pointing at the section below.',
     '',
-    'Codes: NET0xxx syntax, NET1xxx names and arguments, NET2xxx shapes, NET3xxx arithmetic.',
+    'Codes: NET0xxx syntax, NET1xxx names and arguments, NET2xxx shapes, NET3xxx arithmetic, NET4xxx trained networks (eval, predict, cam).',
     '',
   ];
   for (const [code, info] of Object.entries(CATALOG)) {

@@ -105,7 +105,8 @@ function matching(c: Case): { diagnostic: Diagnostic | undefined; all: Diagnosti
 describe('every catalog code is exercised here', () => {
   it('each code in src/diagnostics/catalog.ts has at least one case', () => {
     const covered = new Set(CASES.map((c) => c.code));
-    expect(Object.keys(CATALOG).filter((code) => !covered.has(code))).toEqual([]);
+    // NET4xxx come from commands on trained runs (netc cam), not the compiler: test/post covers them.
+    expect(Object.keys(CATALOG).filter((code) => !covered.has(code) && !code.startsWith('NET4'))).toEqual([]);
   });
 });
 

@@ -1,0 +1,72 @@
+/**
+ * What eval, predict and cam do first: pick a backend, open the run directory, compile the .net
+ * file against it, and report problems the way every netc command does (diagnostics rendered on
+ * stderr, or as the JSON document on stdout with --format json; exit 1 for them, 2 for usage).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
+import type { IRGraph } from '../ir/types.js';
+import { BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
+import type { CompileResult } from '../api.js';
+import { colorEnabled, EXIT_DIAGNOSTICS, UsageError } from '../cli/io.js';
+import { compileForRun, openRun, RunError, type CheckpointName, type OpenRun } from './run.js';
+
+export interface SessionOptions {
+  weights: string;
+  checkpoint: CheckpointName;
+  net?: string;
+  backend?: string;
+  format?: 'human' | 'json';
+}
+
+export interface Session {
+  run: OpenRun;
+  graph: IRGraph;
+  compiled: CompileResult;
+  /** Progress and notes (stderr). */
+  log(line: string): void;
+  /** Reports diagnostics (the compile's plus extra) and returns the exit code: 1 when any is an error. */
+  report(extra: Diagnostic[]): number;
+}
+
+export function log(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** Prints a RunError as `netc: message` and returns exit code 1; rethrows anything else. */
+export function runErrorExit(e: unknown): number {
+  if (e instanceof RunError || e instanceof BackendError) {
+    process.stderr.write(`netc: ${e.message}\n`);
+    return EXIT_DIAGNOSTICS;
+  }
+  throw e;
+}
+
+/** Opens everything a post-training command needs; a number is the exit code of a failure already reported. */
+export async function openSession(file: string, o: SessionOptions): Promise<Session | number> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
+  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
+  if (!existsSync(o.weights) || !statSync(o.weights).isDirectory()) throw new UsageError(`--weights ${o.weights}: no such run directory`);
+  const choice = await selectBackend(o.backend);
+  for (const l of describeBackend(choice)) log(l);
+  const run = await openRun(o.weights, o.checkpoint);
+  const { compiled, graph, mismatch } = compileForRun(path, run, o.net);
+  const report = (extra: Diagnostic[]): number => {
+    const all = [...compiled.diagnostics, ...extra];
+    const sources = compiled.program.sources;
+    if (o.format === 'json') {
+      if (all.some((d) => d.severity === 'error')) {
+        process.stdout.write(JSON.stringify({ diagnostics: diagnosticsDocument(all, sources, [path]) }, null, 2) + '\n');
+      }
+    } else if (all.length) {
+      process.stderr.write(renderAll(all, sources, { color: colorEnabled(process.stderr) }));
+    }
+    return all.some((d) => d.severity === 'error') ? EXIT_DIAGNOSTICS : 0;
+  };
+  if (!graph) return report([]) || EXIT_DIAGNOSTICS;
+  if (mismatch) throw new RunError(mismatch);
+  return { run, graph, compiled, log, report };
+}
