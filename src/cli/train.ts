@@ -2,9 +2,10 @@
  * `netc train FILE --data NAME`: compile, lower to tfjs, train, and write a run directory.
  * Progress and per-epoch lines go to stderr; the final results (test accuracy, per-class accuracy,
  * confusion matrix, run directory) to stdout. Exit codes: 0 ok, 1 diagnostics/data/training
- * problems, 2 usage; 130 after Ctrl-C (a checkpoint is saved first; `--resume DIR` continues).
+ * problems (bad data, NaN/Inf, not enough memory, a damaged run directory), 2 usage; 130 after
+ * SIGINT (Ctrl-C) and 143 after SIGTERM, each once a checkpoint is saved (`--resume DIR` continues).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
@@ -14,7 +15,8 @@ import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runti
 import { DEFAULTS, type RunConfig } from '../train/config.js';
 import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
 import { TrainingError, train } from '../train/loop.js';
-import { loadCheckpoint, makeRunDir } from '../train/rundir.js';
+import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
+import { cleanRunDir, createRunDir, findCheckpoint, loadCheckpoint, RunDirError, runDirName, writeFileAtomic } from '../train/rundir.js';
 import { lowerGraph, LowerError } from '../lower/lower.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, UsageError } from './io.js';
 
@@ -60,6 +62,7 @@ interface Opts {
   seed: number;
   out?: string;
   resume?: string;
+  memoryLimit?: number;
 }
 
 export function registerTrain(program: Command): void {
@@ -90,6 +93,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed for init, shuffling and augmentation', int('--seed', 0), DEFAULTS.seed)
     .option('--out <dir>', 'run directory (default: a new folder under runs/)')
     .option('--resume <dir>', 'continue the run in this directory from its last checkpoint')
+    .option('--memory-limit <GiB>', 'memory the training estimate must fit in (default: the machine, at most 4 GiB on wasm)', float('--memory-limit', 0))
     .addHelpText(
       'after',
       `
@@ -102,7 +106,11 @@ Examples:
 
 The run directory holds config.json, metrics.jsonl, metrics.csv, loss.svg, accuracy.svg,
 result.json and checkpoints/{best,last} (TensorFlow.js model format + optimizer state).
-Ctrl-C saves checkpoints/last and exits with code 130.`,
+Ctrl-C (SIGINT) and SIGTERM save checkpoints/last at the current step and exit with code 130 and
+143; --resume continues exactly where it stopped. Every file is written atomically, so a run killed
+at any moment (even SIGKILL) resumes from its last complete checkpoint.
+Exit codes: 0 done, 1 diagnostics / data / NaN / memory / run-directory problems, 2 usage,
+130 SIGINT, 143 SIGTERM.`,
     )
     .action(async (file: string | undefined, opts: Opts) => {
       process.exitCode = await runTrain(file, opts);
@@ -134,13 +142,22 @@ function makeIo() {
   };
 }
 
+/** Exit codes after a signal: 128 + the signal's number, as shells report them. */
+export const EXIT_SIGINT = 130;
+export const EXIT_SIGTERM = 143;
+
 async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   const io = makeIo();
   let prior: RunConfig | null = null;
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');
     if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
-    prior = JSON.parse(readFileSync(cfgFile, 'utf8')) as RunConfig;
+    try {
+      prior = JSON.parse(readFileSync(cfgFile, 'utf8')) as RunConfig;
+    } catch (e) {
+      process.stderr.write(`netc: ${cfgFile}: cannot read the run's configuration: ${(e as Error).message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
   } else if (!file) {
     throw new UsageError('train needs a .net file (or --resume RUN_DIR)');
   }
@@ -157,6 +174,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   }
   for (const l of describeBackend(choice)) io.log(l);
 
+  // Everything that can fail (data, the net, memory) fails before the run directory is touched.
   const dataName = prior?.data ?? o.data;
   let dataset;
   try {
@@ -195,62 +213,106 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
         seed: o.seed,
         out: '',
       };
+  const memoryLimit = o.memoryLimit != null ? o.memoryLimit * GiB : undefined;
 
   let model;
   let graph: IRGraph | null = null;
   let resume;
-  if (prior && o.resume) {
-    const ck = await loadCheckpoint(o.resume, 'last');
-    model = ck.model;
-    resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
-    io.log(`resuming ${o.resume} after epoch ${ck.state.epoch}`);
-  } else {
-    // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
-    const args = { ...cfg.args };
-    const compiled = compileFile(file!, { args, input: dataset.shape, net: o.net });
-    const needsClasses = compiled.graphs[0] && 'classes' in compiled.graphs[0].args && args.classes == null;
-    const result = needsClasses ? compileFile(file!, { args: { ...args, classes: dataset.classes.length }, input: dataset.shape, net: o.net }) : compiled;
-    const errors = result.diagnostics.filter((d) => d.severity === 'error');
-    if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
-    if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-    graph = result.graphs[0];
-    const outShape = graph.nodes[graph.output].shape;
-    if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
-      process.stderr.write(
-        `netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes` +
-          ` (give the net a classes parameter, or --set it)\n`,
-      );
-      return EXIT_DIAGNOSTICS;
+  try {
+    if (prior && o.resume) {
+      for (const l of cleanRunDir(o.resume)) io.log(l);
+      if (findCheckpoint(o.resume, 'last')) {
+        const ck = await loadCheckpoint(o.resume, 'last');
+        model = ck.model;
+        resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
+        const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
+        io.log(`resuming ${o.resume} after ${at}`);
+        const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
+        if (problem) {
+          process.stderr.write(`netc: ${problem}\n`);
+          return EXIT_DIAGNOSTICS;
+        }
+      } else {
+        io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
+      }
     }
-    cfg.net = graph.net;
-    cfg.args = graph.args as RunConfig['args'];
-    try {
-      model = lowerGraph(graph, { seed: cfg.seed }).model;
-    } catch (e) {
-      if (e instanceof LowerError) {
-        process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);
+    if (!model) {
+      const src = cfg.file;
+      if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
+      // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
+      const args = { ...cfg.args };
+      const netName = prior ? prior.net || undefined : o.net;
+      const compiled = compileFile(src, { args, input: dataset.shape, net: netName });
+      const needsClasses = compiled.graphs[0] && 'classes' in compiled.graphs[0].args && args.classes == null;
+      const result = needsClasses ? compileFile(src, { args: { ...args, classes: dataset.classes.length }, input: dataset.shape, net: netName }) : compiled;
+      const errors = result.diagnostics.filter((d) => d.severity === 'error');
+      if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
+      if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
+      graph = result.graphs[0];
+      const outShape = graph.nodes[graph.output].shape;
+      if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
+        process.stderr.write(
+          `netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes` +
+            ` (give the net a classes parameter, or --set it)\n`,
+        );
         return EXIT_DIAGNOSTICS;
       }
-      throw e;
+      cfg.net = graph.net;
+      cfg.args = graph.args as RunConfig['args'];
+      const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
+      if (problem) {
+        process.stderr.write(`netc: ${problem}\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      try {
+        model = lowerGraph(graph, { seed: cfg.seed }).model;
+      } catch (e) {
+        if (e instanceof LowerError) {
+          process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);
+          return EXIT_DIAGNOSTICS;
+        }
+        throw e;
+      }
     }
+  } catch (e) {
+    if (e instanceof RunDirError) {
+      process.stderr.write(`netc: ${e.message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    throw e;
   }
-  const runDir = o.resume ?? makeRunDir(o.out, cfg.net);
+  const runDir = o.resume ?? runDirName(o.out, cfg.net);
   cfg.out = runDir;
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  try {
+    if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
+  } catch (e) {
+    if (e instanceof RunDirError) {
+      process.stderr.write(`netc: ${e.message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    throw e;
+  }
   io.log(`run directory: ${runDir}`);
 
-  const onSigint = () => {
-    io.log('interrupt: finishing this step and saving a checkpoint (Ctrl-C again to abort)');
+  // SIGINT (Ctrl-C) and SIGTERM: finish the step, save checkpoints/last, exit 130 / 143. A second
+  // signal exits at once; the checkpoint on disk is then the previous complete one.
+  let signalCode = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    const code = sig === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
+    if (signalCode) process.exit(signalCode);
+    signalCode = code;
+    io.log(`${sig === 'SIGINT' ? 'interrupt' : sig}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)`);
     io.interrupt();
-    process.once('SIGINT', () => process.exit(130));
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const lastOp = graph ? graph.nodes[graph.output].op : null;
   try {
     const r = await train({ config: cfg, model, dataset, runDir, io, resume, outputsProbabilities: lastOp === 'softmax' });
     if (r.interrupted) {
       io.log(`interrupted; checkpoint in ${join(runDir, 'checkpoints', 'last')}; continue with: netc train --resume ${runDir}`);
-      return 130;
+      return signalCode || EXIT_SIGINT;
     }
     const out: string[] = [];
     if (r.testAccuracy != null) {
@@ -265,12 +327,13 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     process.stdout.write(out.join('\n') + '\n');
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof TrainingError) {
+    if (e instanceof TrainingError || e instanceof RunDirError) {
       io.log(`error: ${e.message}`);
       return EXIT_DIAGNOSTICS;
     }
     throw e;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }

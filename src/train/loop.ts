@@ -12,9 +12,10 @@ import type { RunConfig } from './config.js';
 import type { Dataset, Split } from './data/dataset.js';
 import { gather } from './data/dataset.js';
 import { Confusion } from './metrics.js';
-import { makeOptim } from './optim.js';
+import { makeOptim, restoreOptimizerScalars } from './optim.js';
 import { curveSvg } from './plot.js';
-import { appendMetrics, readMetrics, saveCheckpoint, writeFileAtomic, type CheckpointState, type MetricsRow } from './rundir.js';
+import { findCheckpoint, readMetrics, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
+import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
 
 /** The run stopped for a reason the user must see (NaN loss): printed without a stack trace. */
@@ -100,7 +101,6 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
   const per = shape[0] * shape[1] * shape[2];
   const classes = dataset.classes.length;
   const probs = inp.outputsProbabilities ?? false;
-  const rng = makeRng(cfg.seed + 1);
 
   // Subset, then a seeded validation split of the training set.
   let all = dataset.train;
@@ -118,14 +118,25 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
     vars.set(v.name, v);
   }
   const varList = [...vars.values()];
+  // Every weight, running statistics included, is checked for NaN/Inf after each update.
+  const allWeights = model.weights.map((w) => ({ name: w.originalName ?? w.name, v: w.read() }));
   let startEpoch = 0;
+  let startStep = 0;
+  let partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
   let best = -1;
+  let history: MetricsRow[] = [];
   if (inp.resume) {
-    startEpoch = inp.resume.state.epoch;
-    best = inp.resume.state.bestValAccuracy;
+    const st = inp.resume.state;
+    startEpoch = st.epoch;
+    startStep = st.step ?? 0;
+    if (startStep > 0 && st.partial) partial = st.partial;
+    best = st.bestValAccuracy;
     await optim.tf.setWeights(inp.resume.optimizerWeights);
+    restoreOptimizerScalars(optim.tf, st.optimizerScalars);
+    history = (st.history ?? readMetrics(runDir)).filter((r) => r.epoch <= startEpoch);
+    // metrics.jsonl may be one epoch ahead of the checkpoint (killed between the two writes).
+    writeMetrics(runDir, history);
   }
-  const history: MetricsRow[] = readMetrics(runDir).filter((r) => r.epoch <= startEpoch);
 
   const steps = Math.ceil(trn.count / cfg.batchSize);
   const totalSteps = steps * cfg.epochs;
@@ -133,17 +144,23 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
   let epoch = startEpoch;
   for (; epoch < cfg.epochs && !interrupted; epoch++) {
     const te = performance.now();
-    const order = permutation(trn.count, rng.uniform);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
+    const order = permutation(trn.count, shuffleRng(cfg.seed, epoch).uniform);
+    const resumed = epoch === startEpoch && startStep > 0;
+    let lossSum = resumed ? partial.lossSum : 0;
+    let correct = resumed ? partial.correct : 0;
+    let seen = resumed ? partial.seen : 0;
+    const before = resumed ? partial.seconds : 0;
     let lr = cfg.lr;
-    for (let s = 0; s < steps; s++) {
+    let s = resumed ? startStep : 0;
+    for (; s < steps; s++) {
+      // Let SIGINT/SIGTERM handlers run between steps.
+      await new Promise<void>((r) => setImmediate(r));
       if (io.interrupted()) {
         interrupted = true;
         break;
       }
       const idx = order.subarray(s * cfg.batchSize, Math.min(trn.count, (s + 1) * cfg.batchSize));
+      const rng = stepRng(cfg.seed, epoch, s);
       const b = makeBatch(trn, idx, { shape, norm, crop: cfg.augment.crop, flip: cfg.augment.flip, rand: rng.uniform });
       lr = learningRate(cfg, epoch, (epoch * steps + s) / totalSteps);
       const [loss, hits] = tf.tidy(() => {
@@ -152,7 +169,8 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
         let out: tf.Tensor | null = null;
         const { value, grads } = tf.variableGrads(() => {
           // Kept: variableGrads disposes its scope, and the accuracy needs the outputs.
-          out = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+          // Dropout draws its mask seed from Math.random: the step's generator makes it reproducible.
+          out = tf.keep(withRandom(rng.uniform, () => model.apply(x, { training: true }) as tf.Tensor));
           return lossOf(out, y, probs);
         }, varList);
         const lv = value.dataSync()[0];
@@ -166,21 +184,33 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
         logits.dispose();
         return [lv, h];
       });
+      const where = `at epoch ${epoch + 1}, step ${s + 1} of ${steps} (learning rate ${lr})`;
       if (!Number.isFinite(loss)) {
-        throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${s + 1} (learning rate ${lr}); try a smaller --lr, or --normalize`);
+        throw new TrainingError(`loss became ${loss} ${where}; ${lastGood(runDir)}; try a smaller --lr, or --normalize`);
+      }
+      const bad = nonFinite(allWeights);
+      if (bad) {
+        throw new TrainingError(`weight ${bad} became NaN or infinite after the update ${where} (loss was ${loss}); ${lastGood(runDir)}; try a smaller --lr`);
       }
       lossSum += loss * idx.length;
       correct += hits;
       seen += idx.length;
-      const el = (performance.now() - te) / 1000;
+      const el = before + (performance.now() - te) / 1000;
       const ips = seen / el;
       const eta = (steps - s - 1) * (el / (s + 1)) + (cfg.epochs - epoch - 1) * steps * (el / (s + 1));
       io.progress(
         `epoch ${epoch + 1}/${cfg.epochs} step ${s + 1}/${steps} ${ips.toFixed(1)} img/s loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ETA ${fmtTime(eta)}`,
       );
     }
-    if (interrupted) break;
-    const seconds = (performance.now() - te) / 1000;
+    const seconds = before + (performance.now() - te) / 1000;
+    if (interrupted) {
+      // Mid-epoch: the checkpoint records the step, so --resume replays exactly the remaining steps.
+      if (s > (resumed ? startStep : 0)) {
+        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history };
+        await saveCheckpoint(runDir, 'last', model, optim.tf, st);
+      }
+      break;
+    }
     const v = val ? evaluate(model, val, shape, norm, classes, probs) : null;
     const row: MetricsRow = {
       epoch: epoch + 1,
@@ -192,7 +222,6 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
       imagesPerSecond: seen / seconds,
       seconds,
     };
-    appendMetrics(runDir, row);
     history.push(row);
     io.log(
       `epoch ${row.epoch}/${cfg.epochs}: train loss ${row.trainLoss.toFixed(4)} acc ${(100 * row.trainAccuracy).toFixed(2)}%` +
@@ -200,12 +229,13 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
         ` | ${row.imagesPerSecond.toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
     );
     const score = v ? v.accuracy : row.trainAccuracy;
-    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, bestValAccuracy: bestAcc, optimizer: cfg.optimizer });
+    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history });
     if (score > best) {
       best = score;
       await saveCheckpoint(runDir, 'best', model, optim.tf, state(best));
     }
     await saveCheckpoint(runDir, 'last', model, optim.tf, state(best));
+    writeMetrics(runDir, history);
     await writePlots(runDir, history);
   }
 
@@ -228,6 +258,19 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
   };
   if (!interrupted) writeFileAtomic(join(runDir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
+}
+
+/** The name of the first weight holding a NaN or an infinity, or null (x*0 is NaN exactly for those). */
+function nonFinite(weights: { name: string; v: tf.Tensor }[]): string | null {
+  const flags = tf.tidy(() => tf.stack(weights.map(({ v }) => tf.sum(tf.mul(v, 0)))).dataSync());
+  const i = flags.findIndex((f) => !Number.isFinite(f));
+  return i < 0 ? null : weights[i].name;
+}
+
+/** Where the last good checkpoint is, for the NaN message. */
+function lastGood(runDir: string): string {
+  const d = findCheckpoint(runDir, 'last');
+  return d ? `the last good checkpoint is ${d}` : 'no checkpoint was written yet';
 }
 
 async function writePlots(dir: string, history: MetricsRow[]): Promise<void> {

@@ -50,3 +50,27 @@ export function makeOptim(cfg: Pick<RunConfig, 'optimizer' | 'lr' | 'momentum' |
     },
   };
 }
+
+/**
+ * Optimizer state that tfjs's getWeights/setWeights do not carry exactly. Adam keeps beta1^t and
+ * beta2^t as running products (one float32 multiply per step); setWeights recomputes them as
+ * pow(beta, t), which differs in the last bits, so a resumed run would drift from an uninterrupted
+ * one. A checkpoint saves the products themselves and a resume puts them back.
+ */
+const EXACT_SCALARS = ['accBeta1', 'accBeta2'] as const;
+
+export function optimizerScalars(opt: tf.Optimizer): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of EXACT_SCALARS) {
+    const v = (opt as unknown as Record<string, unknown>)[k];
+    if (v instanceof tf.Variable) out[k] = v.dataSync()[0];
+  }
+  return out;
+}
+
+export function restoreOptimizerScalars(opt: tf.Optimizer, values: Record<string, number> | undefined): void {
+  for (const [k, x] of Object.entries(values ?? {})) {
+    const v = (opt as unknown as Record<string, unknown>)[k];
+    if (v instanceof tf.Variable) v.assign(tf.scalar(x));
+  }
+}

@@ -2,14 +2,13 @@
  * CIFAR-10/100 official binary format: fixed-size records, each a label byte (CIFAR-100: coarse
  * then fine label) followed by 3072 pixel bytes stored channel-planar (1024 R, 1024 G, 1024 B).
  */
-import { readFileSync } from 'node:fs';
-import { DataError, type Split } from './dataset.js';
+import { DataError, readDataFile, type Split } from './dataset.js';
 
 const PIXELS = 32 * 32 * 3;
 
 export function parseCifar(buf: Uint8Array, file: string, labelBytes: 1 | 2, classes: number): Split {
   const rec = labelBytes + PIXELS;
-  if (buf.length === 0) throw new DataError(`${file}: empty file`);
+  if (buf.length === 0) throw new DataError(`${file}: empty file (expected CIFAR-${classes} records of ${rec} bytes)`);
   if (buf.length % rec !== 0) {
     throw new DataError(
       `${file}: size ${buf.length} is not a multiple of the ${rec}-byte CIFAR record (${Math.floor(buf.length / rec)} whole records and ${buf.length % rec} stray bytes): truncated or not a CIFAR-${classes} binary file`,
@@ -35,7 +34,7 @@ export function parseCifar(buf: Uint8Array, file: string, labelBytes: 1 | 2, cla
 }
 
 export function readCifarFiles(files: string[], labelBytes: 1 | 2, classes: number): Split {
-  const parts = files.map((f) => parseCifar(readFileSync(f), f, labelBytes, classes));
+  const parts = files.map((f) => parseCifar(readDataFile(f), f, labelBytes, classes));
   const count = parts.reduce((a, p) => a + p.count, 0);
   const images = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);

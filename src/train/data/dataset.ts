@@ -2,6 +2,8 @@
  * An in-memory image classification dataset: uint8 pixels, channels-last (N, H, W, C), as the
  * official files store them (IDX, CIFAR binary after reordering, decoded PNG/JPEG).
  */
+import { readFileSync, statSync } from 'node:fs';
+
 export interface Split {
   /** N*H*W*C bytes, channels-last. */
   images: Uint8Array;
@@ -22,6 +24,23 @@ export interface Dataset {
 
 /** A user-facing data problem: the CLI prints the message (no stack trace) and exits 1. */
 export class DataError extends Error {}
+
+/** Reads a dataset file whole; a folder, a missing or unreadable file is a DataError naming it. */
+export function readDataFile(file: string): Buffer {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new DataError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new DataError(`${file}: is a folder, not a data file`);
+  if (!st.isFile()) throw new DataError(`${file}: not a regular file`);
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new DataError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+}
 
 /** The first n samples of a split. */
 export function take(s: Split, n: number, pixelsPerImage: number): Split {

@@ -3,8 +3,7 @@
  * ndims big-endian uint32 sizes, then the data. Only unsigned bytes (type 0x08) occur in these sets.
  */
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
-import { DataError } from './dataset.js';
+import { DataError, readDataFile } from './dataset.js';
 
 export interface IdxArray {
   dims: number[];
@@ -12,7 +11,7 @@ export interface IdxArray {
 }
 
 export function readMaybeGzip(file: string): Buffer {
-  const raw = readFileSync(file);
+  const raw = readDataFile(file);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
       return gunzipSync(raw);
@@ -24,6 +23,7 @@ export function readMaybeGzip(file: string): Buffer {
 }
 
 export function parseIdx(buf: Uint8Array, file: string): IdxArray {
+  if (buf.length === 0) throw new DataError(`${file}: empty file (expected IDX data)`);
   if (buf.length < 4) throw new DataError(`${file}: not an IDX file: only ${buf.length} bytes`);
   if (buf[0] !== 0 || buf[1] !== 0) throw new DataError(`${file}: not an IDX file: bad magic number (first bytes ${buf[0]}, ${buf[1]}, expected 0, 0)`);
   if (buf[2] !== 0x08) throw new DataError(`${file}: IDX element type 0x${buf[2].toString(16)} is not supported (expected 0x08, unsigned bytes)`);

@@ -4,11 +4,11 @@
  * the caller. Images are decoded with pure-JS decoders (pngjs, jpeg-js) and resized (bilinear) to
  * the size of the first image, or to the size the network expects.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { DataError, type Split } from './dataset.js';
+import { DataError, readDataFile, type Split } from './dataset.js';
 
 const EXT = /\.(png|jpe?g)$/i;
 
@@ -19,17 +19,24 @@ interface Rgba {
 }
 
 export function decodeImage(file: string): Rgba {
-  const buf = readFileSync(file);
+  const buf = readDataFile(file);
+  if (buf.length === 0) throw new DataError(`${file}: empty file (expected a ${/\.png$/i.test(file) ? 'PNG' : 'JPEG'} image)`);
+  let img: Rgba;
   try {
     if (/\.png$/i.test(file)) {
       const png = PNG.sync.read(buf);
-      return { width: png.width, height: png.height, data: png.data };
+      img = { width: png.width, height: png.height, data: png.data };
+    } else {
+      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      img = { width: j.width, height: j.height, data: j.data };
     }
-    const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
-    return { width: img.width, height: img.height, data: img.data };
   } catch (e) {
-    throw new DataError(`${file}: cannot decode image: ${(e as Error).message}`);
+    throw new DataError(`${file}: cannot decode image: ${String((e as Error)?.message ?? e)}`);
   }
+  if (!(img.width > 0 && img.height > 0) || img.data.length < img.width * img.height * 4) {
+    throw new DataError(`${file}: cannot decode image: ${img.width}x${img.height} with ${img.data.length} bytes of pixels`);
+  }
+  return img;
 }
 
 /** Bilinear resize of an RGBA image to h x w with c channels (1: luminance, 3: RGB), channels-last. */
@@ -55,9 +62,24 @@ export function resizeTo(img: Rgba, h: number, w: number, c: number, out: Uint8A
   }
 }
 
+/** The class folders of dir (sorted); dir must be a folder. */
 export function listClasses(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((d) => statSync(join(dir, d)).isDirectory())
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new DataError(`${dir}: is a file, not an image folder (expected ${dir}/<class>/*.png)`);
+    entries = readdirSync(dir);
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(`${dir}: cannot read the image folder: ${(e as Error).message}`);
+  }
+  return entries
+    .filter((d) => {
+      try {
+        return statSync(join(dir, d)).isDirectory();
+      } catch {
+        return false; // a dangling link is not a class
+      }
+    })
     .sort();
 }
 
@@ -66,8 +88,11 @@ export function readImageFolder(dir: string, classes: string[], size: { h: numbe
   const files: { file: string; label: number }[] = [];
   classes.forEach((cls, label) => {
     const d = join(dir, cls);
+    // A split may lack a class (a test folder without one); a class folder that exists must hold images.
     if (!existsSync(d)) return;
+    const before = files.length;
     for (const f of readdirSync(d).sort()) if (EXT.test(f)) files.push({ file: join(d, f), label });
+    if (files.length === before) throw new DataError(`${d}: class folder '${cls}' has no .png or .jpg images`);
   });
   if (files.length === 0) throw new DataError(`${dir}: no .png or .jpg images found in its class folders (${classes.join(', ')})`);
   const per = size.h * size.w * size.c;

@@ -56,20 +56,25 @@ function findFile(dir: string, name: string): string | null {
   return null;
 }
 
-function idxSplit(images: string, labels: string): Split {
+function idxSplit(images: string, labels: string, classes: number): Split & { hw: [number, number] } {
   const im = readIdx(images);
   const lb = readIdx(labels);
   if (im.dims.length !== 3) throw new DataError(`${images}: expected a 3-dimensional IDX image file (count x rows x cols), got ${im.dims.length} dimensions`);
   if (lb.dims.length !== 1) throw new DataError(`${labels}: expected a 1-dimensional IDX label file, got ${lb.dims.length} dimensions`);
   if (im.dims[0] !== lb.dims[0]) throw new DataError(`${images} has ${im.dims[0]} images but ${labels} has ${lb.dims[0]} labels`);
-  return { images: im.data, labels: lb.data, count: im.dims[0] };
+  if (im.dims[0] === 0) throw new DataError(`${images}: holds no images (its header declares 0)`);
+  for (let i = 0; i < lb.data.length; i++) {
+    if (lb.data[i] >= classes) throw new DataError(`${labels}: label ${i} is ${lb.data[i]}, but the dataset has ${classes} classes (0..${classes - 1})`);
+  }
+  return { images: im.data, labels: lb.data, count: im.dims[0], hw: [im.dims[1], im.dims[2]] };
 }
 
 function idxDataset(name: string, dir: string, classes: string[]): Dataset {
   const f = IDX_FILES.map((n) => findFile(dir, n)!);
-  const train = idxSplit(f[0], f[1]);
-  const test = idxSplit(f[2], f[3]);
-  const [h, w] = readIdx(f[0]).dims.slice(1);
+  const train = idxSplit(f[0], f[1], classes.length);
+  const test = idxSplit(f[2], f[3], classes.length);
+  const [h, w] = train.hw;
+  if (test.hw[0] !== h || test.hw[1] !== w) throw new DataError(`${f[2]} holds ${test.hw.join('x')} images but ${f[0]} holds ${h}x${w} images`);
   return { name, shape: [1, h, w], classes, train, test, source: dir };
 }
 

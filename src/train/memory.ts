@@ -1,0 +1,122 @@
+/**
+ * Will this network train in memory at this batch size? A conservative estimate checked before
+ * tfjs allocates anything, so that an impossible run ends with the numbers and a batch size that
+ * fits instead of an out-of-memory crash (or a wasm "Cannot enlarge memory" abort) minutes later.
+ *
+ *   bytes = params * 4 * k                 k = 2 (weights, gradients) + optimizer slots per weight
+ *         + activations * batch * 4 * 2    every layer output per sample, kept for the backward pass
+ *         + input * batch * 4
+ *
+ * The limit is the machine's memory (os.totalmem), and on the wasm backend at most 4 GiB: a wasm32
+ * heap cannot grow beyond 65536 pages of 64 KiB, and tfjs-backend-wasm keeps every tensor in it.
+ */
+import { totalmem } from 'node:os';
+import type { IRGraph } from '../ir/types.js';
+import type { RunConfig } from './config.js';
+
+export const GiB = 1024 ** 3;
+export const WASM_HEAP_LIMIT = 4 * GiB;
+
+/** Optimizer state per trainable weight, as tfjs keeps it. */
+export const OPTIMIZER_SLOTS: Record<RunConfig['optimizer'], number> = {
+  sgd: 0,
+  momentum: 1,
+  nesterov: 1,
+  adam: 2,
+  adamw: 2,
+  // tfjs's RMSProp keeps the mean square and the momentum buffer even at momentum 0.
+  rmsprop: 2,
+};
+
+export interface NetSize {
+  /** Weights (running statistics included). */
+  params: number;
+  /** Elements of all layer outputs, per sample. */
+  activations: number;
+  /** Elements of one input sample. */
+  input: number;
+}
+
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+export function sizeOfGraph(graph: IRGraph): NetSize {
+  let params = 0;
+  let activations = 0;
+  for (const n of graph.nodes) {
+    for (const w of n.weights) params += product(w.shape);
+    if (n.op !== 'input' && n.shape) activations += product(n.shape);
+  }
+  return { params, activations, input: product(graph.input) };
+}
+
+/** The same numbers from a tfjs model (a resumed run has no IR graph). */
+export function sizeOfModel(model: { countParams(): number; layers: { outputShape: unknown }[]; inputs: { shape: (number | null)[] }[] }): NetSize {
+  let activations = 0;
+  for (const l of model.layers) {
+    const os = l.outputShape as (number | null)[] | (number | null)[][];
+    const shapes = (Array.isArray(os[0]) ? os : [os]) as (number | null)[][];
+    for (const s of shapes) activations += product(s.slice(1).map((d) => d ?? 1));
+  }
+  const input = product(model.inputs[0].shape.slice(1).map((d) => d ?? 1));
+  // The input layer's "output" is the input itself, counted separately.
+  return { params: model.countParams(), activations: activations - input, input };
+}
+
+export interface MemoryEstimate {
+  bytes: number;
+  paramBytes: number;
+  activationBytes: number;
+  k: number;
+  limit: number;
+  limitWhy: string;
+  /** The largest batch size that fits (0: not even 1). */
+  fits: number;
+}
+
+export function estimateTrainingMemory(size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): MemoryEstimate {
+  const k = 2 + OPTIMIZER_SLOTS[cfg.optimizer];
+  const paramBytes = size.params * 4 * k;
+  const perSample = size.activations * 4 * 2 + size.input * 4;
+  const activationBytes = perSample * cfg.batchSize;
+  const machine = totalmem();
+  let limit = machine;
+  let limitWhy = `this machine's ${fmt(machine)} of memory`;
+  if (limitOverride != null) {
+    limit = limitOverride;
+    limitWhy = `the --memory-limit of ${fmt(limit)}`;
+  } else if (backend === 'wasm' && WASM_HEAP_LIMIT < machine) {
+    limit = WASM_HEAP_LIMIT;
+    limitWhy = `the 4 GiB the wasm backend can address (a wasm32 heap)`;
+  }
+  const fits = perSample > 0 ? Math.max(0, Math.floor((limit - paramBytes) / perSample)) : Infinity;
+  return { bytes: paramBytes + activationBytes, paramBytes, activationBytes, k, limit, limitWhy, fits };
+}
+
+export function fmt(bytes: number): string {
+  if (bytes >= GiB) return `${(bytes / GiB).toFixed(2)} GiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+const slotNames: Record<number, string> = { 0: 'weights, gradients', 1: 'weights, gradients, momentum', 2: 'weights, gradients, two optimizer moments' };
+
+/** A message when the estimate exceeds the limit, else null. */
+export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): string | null {
+  const e = estimateTrainingMemory(size, cfg, backend, limitOverride);
+  if (e.bytes <= e.limit) return null;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines = [
+    `training ${net} at batch size ${cfg.batchSize} needs about ${fmt(e.bytes)}, more than ${e.limitWhy}:`,
+    `  parameters:  ${n(size.params)} x 4 bytes x ${e.k} (${slotNames[e.k - 2]}) = ${fmt(e.paramBytes)}`,
+    `  activations: ${n(size.activations)} per sample x 4 bytes x 2 (forward, backward) x ${cfg.batchSize} = ${fmt(e.activationBytes)}`,
+  ];
+  if (e.fits >= 1) lines.push(`help: --batch-size ${largestPowerOfTwo(e.fits)} fits (at most ${e.fits} would)`);
+  else lines.push(`help: the parameters alone (${fmt(e.paramBytes)}) exceed the limit: use a smaller network${e.k > 2 ? ', or --optimizer sgd (no optimizer state)' : ''}`);
+  lines.push('(the estimate can be overridden with --memory-limit GIB)');
+  return lines.join('\n');
+}
+
+function largestPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
