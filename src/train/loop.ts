@@ -40,7 +40,7 @@ export interface TrainIO {
   log(line: string): void;
   /** A live progress line, overwritten in place on a TTY (stderr). */
   progress(line: string): void;
-  /** Set when Ctrl-C was pressed: the loop saves a checkpoint and stops after the current step. */
+  /** Set on SIGINT/SIGTERM: the loop saves checkpoints/last at the current step and stops. */
   interrupted(): boolean;
 }
 
