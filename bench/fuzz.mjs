@@ -85,6 +85,8 @@ let done = 0;
 const started = Date.now();
 const BATCH = 500;
 
+const flaky = [];
+
 function record(kind, how, item, violations, check) {
   const sig = `${how}: ${signature(violations)}`;
   const seen = failures.get(sig);
@@ -92,10 +94,22 @@ function record(kind, how, item, violations, check) {
     seen.count++;
     return;
   }
-  const small = shrink(item.text, (t) => {
+  const fails = (t) => {
     const v = check(t);
     return v.length > 0 && `${how}: ${signature(v)}` === sig;
-  });
+  };
+  // A failure that does not happen again (dist/ rebuilt under a running CLI, a loaded machine) is
+  // reported apart, with its text, and not shrunk.
+  if (!fails(item.text)) {
+    const file = join(OUT, `flaky-${flaky.length + 1}.net`);
+    writeFileSync(file, item.text);
+    writeFileSync(`${file}.txt`, `${how} (${kind}), did not fail again\n\n${violations.join('\n\n')}\n`);
+    flaky.push({ file, first: violations[0].split('\n')[0] });
+    console.log(`  not reproducible (${kind}, ${how}): ${violations[0].split('\n')[0].slice(0, 160)}\n    text: ${file}`);
+    return;
+  }
+  // Each CLI attempt starts a process: shrink those less.
+  const small = shrink(item.text, fails, how === 'cli' ? 150 : 3000);
   const file = join(OUT, `crash-${failures.size + 1}.net`);
   writeFileSync(file, small);
   writeFileSync(`${file}.txt`, `${how} (${kind}${item.name ? `, from stdlib/${item.name}` : ''}), compiled as ${item.path}\n\n${check(small).join('\n\n')}\n`);
@@ -128,5 +142,6 @@ console.log(`\ncases run: ${done} in ${seconds.toFixed(1)} s (seed ${SEED}); ${c
 for (const [kind, n] of [...perKind].sort()) console.log(`  ${kind.padEnd(16)} ${n}`);
 console.log(`crashes found: ${failures.size} distinct (${[...failures.values()].reduce((s, f) => s + f.count, 0)} cases)`);
 for (const f of failures.values()) console.log(`  ${f.count} x ${f.first.slice(0, 200)}\n    reproducer: ${f.file}`);
-if (failures.size) console.log(`reproducers in ${OUT}`);
+if (flaky.length) console.log(`not reproducible: ${flaky.length}\n${flaky.map((f) => `  ${f.first.slice(0, 200)}\n    text: ${f.file}`).join('\n')}`);
+if (failures.size || flaky.length) console.log(`files in ${OUT}`);
 process.exit(failures.size ? 1 : 0);
