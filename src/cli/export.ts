@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
@@ -24,6 +24,7 @@ interface ExportOptions {
   input?: string;
   net?: string;
   weights?: string;
+  checkpoint: 'best' | 'last';
   rankdir: 'TB' | 'LR';
 }
 
@@ -37,7 +38,8 @@ export function registerExport(program: Command): void {
     .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
     .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
     .option('--net <name>', 'which net of the file (needed when it defines several)')
-    .option('--weights <run-dir>', 'a `netc train` run directory whose weights to include (not supported yet)')
+    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model)')
+    .addOption(new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'))
     .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
     .addHelpText('after', `
 Targets:
@@ -68,10 +70,15 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
   if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
-  if (options.weights !== undefined) {
-    throw new UsageError('--weights is not supported yet: export the architecture, then load weights in PyTorch with load_state_dict');
+  if (options.weights !== undefined && options.to !== 'pytorch' && options.to !== 'tfjs') {
+    throw new UsageError(`--weights goes with --to pytorch or --to tfjs, not --to ${options.to}`);
+  }
+  if (options.weights !== undefined && options.to === 'pytorch' && !options.out) {
+    throw new UsageError('--to pytorch --weights writes two files (the module and its .safetensors): give the module\'s path with --out');
   }
   if (options.to === 'tfjs' && !options.out) throw new UsageError('--to tfjs writes two files: give a directory with --out');
+
+  if (options.weights !== undefined) return exportTrained(file, options);
 
   const result = compileFile(path, {
     args: parseAssignments(options.set),
@@ -132,7 +139,6 @@ function emit(data: string | Uint8Array, out: string | undefined, what: string):
 }
 
 async function exportTfjs(graph: IRGraph, out: string): Promise<number> {
-  const tf = await import('@tensorflow/tfjs-core');
   const { lowerGraph, LowerError } = await import('../lower/lower.js');
   const { selectBackend } = await import('../runtime/backend.js');
   await selectBackend('cpu');
@@ -144,16 +150,48 @@ async function exportTfjs(graph: IRGraph, out: string): Promise<number> {
     process.stderr.write(`error: cannot lower \`${graph.net}\` to tfjs: ${e.message}\n`);
     return EXIT_DIAGNOSTICS;
   }
+  await saveTfjs(model, out);
+  return EXIT_OK;
+}
+
+async function saveTfjs(model: import('@tensorflow/tfjs-layers').LayersModel, out: string): Promise<void> {
+  const { saveLayersModel } = await import('../lower/save.js');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; --to tfjs needs a directory`);
   mkdirSync(out, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      const manifest = [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }];
-      writeFileSync(join(out, 'model.json'), JSON.stringify({ format: 'layers-model', generatedBy: 'netc export', modelTopology: a.modelTopology, weightsManifest: manifest }));
-      writeFileSync(join(out, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  await saveLayersModel(model, out, 'netc export');
   process.stderr.write(`wrote ${join(out, 'model.json')} and ${join(out, 'weights.bin')} (${model.countParams().toLocaleString('en-US')} tfjs weights)\n`);
-  return EXIT_OK;
+}
+
+/**
+ * `--weights RUN`: the network as the run trained it (its arguments and input shape) with its weights.
+ * PyTorch gets the module plus a .safetensors file beside it; tfjs gets the trained model itself.
+ */
+async function exportTrained(file: string, options: ExportOptions): Promise<number> {
+  if (options.set.length > 0 || options.input) throw new UsageError('--set and --input do not go with --weights: the run fixes the arguments and input shape');
+  const { openSession, runErrorExit } = await import('../post/session.js');
+  try {
+    const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net });
+    if (typeof session === 'number') return session;
+    const code = session.report([]);
+    if (code) return code;
+    const { graph, run } = session;
+    if (options.to === 'tfjs') {
+      await saveTfjs(run.model, options.out!);
+      return EXIT_OK;
+    }
+    const { pythonLoader, safetensors, stateDict } = await import('../export/weights.js');
+    const out = options.out!;
+    const weightsPath = `${out.replace(/\.py$/, '')}.safetensors`;
+    const python = exportPytorch(graph, { source: file, weightsLoader: pythonLoader(basename(weightsPath)) });
+    const tensors = safetensors(stateDict(graph, run.model), { net: graph.net, run: run.dir, checkpoint: options.checkpoint });
+    emit(python, out, `PyTorch module for ${graph.net}`);
+    emit(tensors, weightsPath, `the ${options.checkpoint} checkpoint's weights (load_netc_weights in the module reads them)`);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof ExportError) {
+      process.stderr.write(`error: cannot export the trained network: ${e.message}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    return runErrorExit(e);
+  }
 }

@@ -1,0 +1,107 @@
+/**
+ * Trained weights out of a tfjs model, in PyTorch's names and layouts, as a safetensors file: the
+ * format is a little-endian u64 header length, a JSON header (dtype, shape, byte offsets per tensor)
+ * and the raw data — simple enough that the generated Python module reads it without extra packages.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { IRGraph } from '../ir/types.js';
+import { torchParamName } from '../lower/lower.js';
+import { ExportError } from './pytorch.js';
+
+export interface TensorEntry {
+  key: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** tfjs layouts -> PyTorch layouts, by the tfjs weight's own kind. */
+function toTorch(kind: string, value: tf.Tensor): tf.Tensor {
+  if (kind === 'kernel' && value.rank === 4) return tf.transpose(value, [3, 2, 0, 1]); // HWIO -> OIHW
+  if (kind === 'depthwise_kernel') {
+    const [kh, kw, cin, mult] = value.shape as number[];
+    // [kh, kw, in, mult] -> [in*mult, 1, kh, kw]: output channel in*mult + m, as tfjs orders them.
+    return tf.transpose(value, [2, 3, 0, 1]).reshape([cin! * mult!, 1, kh!, kw!]);
+  }
+  if (kind === 'kernel' && value.rank === 2) return tf.transpose(value); // [in, out] -> [out, in]
+  return value;
+}
+
+/** Every IR weight (parameters and BN running statistics) with its PyTorch state-dict key. */
+export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[] {
+  const entries: TensorEntry[] = [];
+  for (const node of graph.nodes) {
+    if (node.weights.length === 0) continue;
+    let layer: tfl.layers.Layer;
+    try {
+      layer = model.getLayer(node.name);
+    } catch {
+      throw new ExportError(`the checkpoint has no layer \`${node.name}\`: it was trained from a different network`);
+    }
+    const byName = new Map(layer.weights.map((w) => [torchParamName(w.originalName), w]));
+    for (const spec of node.weights) {
+      const variable = byName.get(spec.name);
+      if (!variable) throw new ExportError(`the checkpoint's layer \`${node.name}\` has no ${spec.name}`);
+      const kind = variable.originalName.split('/').pop()!.replace(/_\d+$/, '');
+      const value = tf.tidy(() => toTorch(kind, variable.read()));
+      const shape = value.shape as number[];
+      if (shape.join(',') !== spec.shape.join(',')) {
+        value.dispose();
+        throw new ExportError(`\`${node.name}.${spec.name}\` is [${shape.join(', ')}] in the checkpoint, [${spec.shape.join(', ')}] in the network`);
+      }
+      entries.push({ key: `${node.name}.${spec.name}`, shape, data: value.dataSync() as Float32Array });
+      value.dispose();
+    }
+  }
+  return entries;
+}
+
+export function safetensors(entries: TensorEntry[], metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const e of entries) {
+    header[e.key] = { dtype: 'F32', shape: e.shape, data_offsets: [offset, offset + e.data.byteLength] };
+    offset += e.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // keeps the data 8-byte aligned, as the format recommends
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const e of entries) {
+    out.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), at);
+    at += e.data.byteLength;
+  }
+  return out;
+}
+
+/** Python appended to an exported module when weights come with it. */
+export function pythonLoader(weightsFile: string): string {
+  return [
+    '',
+    '',
+    `def load_netc_weights(model, path=${JSON.stringify(weightsFile)}):`,
+    '    """Loads the weights `netc export --weights` wrote beside this file (safetensors, read without extra packages)."""',
+    '    import json, os, struct',
+    '    if not os.path.isabs(path):',
+    '        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)',
+    "    with open(path, 'rb') as f:",
+    "        size = struct.unpack('<Q', f.read(8))[0]",
+    '        header = json.loads(f.read(size))',
+    '        data = f.read()',
+    '    state = {}',
+    '    for key, info in header.items():',
+    "        if key == '__metadata__':",
+    '            continue',
+    "        start, end = info['data_offsets']",
+    "        state[key] = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32).reshape(info['shape'])",
+    '    missing, unexpected = model.load_state_dict(state, strict=False)',
+    "    missing = [k for k in missing if not k.endswith('num_batches_tracked')]  # netc does not track it",
+    '    if missing or unexpected:',
+    "        raise RuntimeError(f'weights do not fit this model: missing {missing}, unexpected {unexpected}')",
+    '    return model',
+    '',
+  ].join('\n');
+}
