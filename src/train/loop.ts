@@ -110,6 +110,8 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
   const val = nVal > 0 ? gather(all, perm.subarray(0, nVal), per) : null;
   const trn = nVal > 0 ? gather(all, perm.subarray(nVal), per) : all;
   const norm = cfg.normalize ? channelMeanStd(trn, shape[0]) : null;
+  // Recorded so that eval, predict, cam and export normalise inputs as training did, without the data.
+  if (norm && !inp.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ ...cfg, normalization: norm }, null, 2) + '\n');
 
   const optim = makeOptim(cfg);
   const vars = new Map<string, tf.Variable>();
