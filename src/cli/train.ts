@@ -178,7 +178,12 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   const dataName = prior?.data ?? o.data;
   let dataset;
   try {
-    dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log });
+    // Image folders have no size of their own: they are resized to the input the net declares.
+    const src = prior?.file ?? file;
+    const inputShape = dataName.startsWith('imagefolder:') && src
+      ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: (prior ? prior.net || undefined : o.net) }).graphs[0]?.input
+      : undefined;
+    dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
   } catch (e) {
     if (e instanceof DataError) {
       process.stderr.write(`netc: ${e.message}\n`);
