@@ -15,6 +15,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { saveLayersModel } from '../lower/save.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { optimizerScalars } from './optim.js';
 
@@ -193,17 +194,7 @@ export async function saveCheckpoint(dir: string, name: string, model: tfl.Layer
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  let weightBytes = 0;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      const manifest = [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }];
-      writeDurable(join(tmp, 'model.json'), JSON.stringify({ format: 'layers-model', generatedBy: 'netc', modelTopology: a.modelTopology, weightsManifest: manifest }));
-      const w = new Uint8Array(a.weightData as ArrayBuffer);
-      weightBytes = w.byteLength;
-      writeDurable(join(tmp, 'weights.bin'), w);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  const weightBytes = await saveLayersModel(model, tmp, 'netc', writeDurable);
   const ow = await optimizer.getWeights();
   const enc = await tf.io.encodeWeights(ow);
   writeDurable(join(tmp, 'optimizer.json'), JSON.stringify(enc.specs));
