@@ -490,6 +490,8 @@ function indent(t: Template, by: string): Template {
 export interface PytorchOptions {
   /** The .net file, for the header. */
   source?: string;
+  /** Python code defining `load_netc_weights` (see weights.ts); `__main__` then loads the trained weights. */
+  weightsLoader?: string;
 }
 
 /** The whole Python file for one net. */
@@ -507,6 +509,7 @@ export function exportPytorch(graph: IRGraph, options: PytorchOptions = {}): str
   ].join('\n');
   const body = writer.render(header);
   const footer = [
+    ...(options.weightsLoader ? [options.weightsLoader.replace(/\n+$/, '')] : []),
     '',
     '',
     '',
@@ -515,7 +518,7 @@ export function exportPytorch(graph: IRGraph, options: PytorchOptions = {}): str
     '',
     '',
     "if __name__ == '__main__':",
-    '    model = build().eval()',
+    options.weightsLoader ? '    model = load_netc_weights(build()).eval()' : '    model = build().eval()',
     `    print(f'{sum(p.numel() for p in model.parameters()):,} parameters')`,
     `    print('output shape:', tuple(model(torch.randn(1, ${graph.input.join(', ')})).shape))`,
     '',
