@@ -511,13 +511,13 @@ napi_value Version(napi_env env, napi_callback_info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
