@@ -15,6 +15,7 @@
 //   implInfo(op, params, hasBias) -> oneDNN's implementation name for that primitive
 //   bnForward(x, gamma, beta, y, mean, variance, invStd, eps)   training-mode batch norm, NHWC
 //   bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta)   (f32 tensors, f64 statistics)
+//   reluGrad(dy, x, dx)                                        dx = x > 0 ? dy : 0
 //   setThreads(n), getThreads(), version()
 #include <node_api.h>
 #include <omp.h>
@@ -482,6 +483,30 @@ napi_value BnBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// reluGrad(dy, x, dx): dx = x > 0 ? dy : +0 (tfjs composes this from Step, Cast and Multiply).
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  F32 dy, x, dx;
+  if (argc < 3) {
+    napi_throw_type_error(env, nullptr, "reluGrad(dy, x, dx)");
+    return nullptr;
+  }
+  if (!getArr(env, argv[0], false, &dy, "dy") || !getArr(env, argv[1], false, &x, "x") || !getArr(env, argv[2], false, &dx, "dx") ||
+      !checkLen(env, x, dy.length, "x") || !checkLen(env, dx, dy.length, "dx"))
+    return nullptr;
+  const int64_t n = dy.length;
+  // Branch-free bit mask: written as a select (x > 0 ? dy : 0) GCC emits a branch that mispredicts
+  // on half of the random signs, 10 ms per 2M elements instead of 0.6 ms.
+  const uint32_t* __restrict d = reinterpret_cast<const uint32_t*>(dy.data);
+  const float* __restrict xp = x.data;
+  uint32_t* __restrict o = reinterpret_cast<uint32_t*>(dx.data);
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
+  for (int64_t i = 0; i < n; i++) o[i] = d[i] & (0u - static_cast<uint32_t>(xp[i] > 0.f));
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -514,6 +539,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},

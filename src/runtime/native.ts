@@ -34,6 +34,8 @@ export interface NativeAddon {
   /** Training-mode batch norm over the last axis: statistics out (f64), y = gamma * xhat + beta. */
   bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float64Array, variance: Float64Array, invStd: Float64Array, eps: number): void;
   bnBackward(x: Float32Array, dy: Float32Array, mean: Float64Array, invStd: Float64Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** dx = x > 0 ? dy : 0 */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
@@ -261,6 +263,28 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tfc.KernelFunc });
     registered.push(kernelName);
   };
+
+  // ---- Relu's gradient: tfjs composes it as mul(dy, cast(step(x))), three passes and two
+  // temporaries per ReLU; one native pass instead, as a kernel of our own that the Relu gradient
+  // calls on wasm (other backends keep tfjs's formula).
+  replace('NetcReluGrad', ({ inputs, backend: b }) => {
+    const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+    const out = (b as WasmBackendLike).makeOutput([...x.shape], 'float32');
+    addon.reluGrad(heap(b, dy), heap(b, x), heap(b, out));
+    return out;
+  });
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const d = dy as tfc.Tensor;
+      if (tf.getBackend() === 'wasm' && d.dtype === 'float32' && x.dtype === 'float32') {
+        return { x: () => tf.engine().runKernel('NetcReluGrad', { dy: d, x }) as tfc.Tensor };
+      }
+      return { x: () => tf.mul(d, tf.cast(tf.step(x), 'float32')) };
+    },
+  });
 
   forward('Conv2D', false, false);
   forward('FusedConv2D', false, true);

@@ -206,6 +206,26 @@ describe('native batch norm equals the JS batch norm on the cpu backend' + skipN
   }
 });
 
+describe('native ReLU gradient' + skipNote, () => {
+  it.skipIf(!addonLoaded)(`equals the cpu backend's (zero at and below 0)${skipNote}`, async () => {
+    await selectBackend('wasm');
+    const r = rng(5);
+    const xv = Float32Array.from({ length: 3 * 5 * 5 * 7 }, (_, i) => (i % 11 === 0 ? 0 : r()));
+    const dv = Float32Array.from({ length: xv.length }, r);
+    const on = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xv, [3, 5, 5, 7]);
+        const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.relu(xx), tf.tensor4d(dv, [3, 5, 5, 7]))))(x);
+        return g.dataSync() as Float32Array;
+      });
+    };
+    // Equal values; tfjs's dy * 0 gives -0 where dy < 0, the native kernel +0 (v + 0 maps -0 to 0).
+    const plain = (a: Float32Array) => Array.from(a, (v) => v + 0);
+    expect(plain(on('wasm'))).toEqual(plain(on('cpu')));
+  });
+});
+
 describe('native addon surface' + skipNote, () => {
   it('loading never throws and always gives a reason', () => {
     expect(typeof native.reason).toBe('string');

@@ -89,6 +89,30 @@ describe('wasm conv gradients equal the cpu backend', () => {
   });
 });
 
+describe('wasm Slice (contiguous-run copy) equals the cpu backend', () => {
+  const cases: [number[], number[], number[]][] = [
+    [[2, 6, 6, 4], [0, 1, 1, 0], [2, 4, 4, 4]], // a zero-padding layer's gradient
+    [[3, 5, 7, 2], [1, 0, 2, 1], [2, 5, 3, 1]],
+    [[4, 3, 3, 8], [1, 0, 0, 0], [2, -1, -1, -1]], // whole trailing axes: one run per batch row
+    [[10], [3], [4]],
+    [[5, 6], [2, 1], [3, 0]], // empty
+    [[2, 3, 4, 5, 6], [1, 1, 0, 2, 3], [1, 2, 4, 2, 3]],
+  ];
+  for (const [shape, begin, size] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      it(`${shape.join('x')} begin ${begin} size ${size} (${dtype})`, () => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const vals = Array.from({ length: n }, (_, i) => (dtype === 'int32' ? i : i * 0.5 - 7));
+        const on = (backend: string) => {
+          tf.setBackend(backend);
+          return tf.tidy(() => Array.from(tf.slice(tf.tensor(vals, shape, dtype), begin, size).dataSync()));
+        };
+        expect(on('wasm')).toEqual(on('cpu'));
+      });
+    }
+  }
+});
+
 describe('backend selection', () => {
   it('explains why optional native backends were skipped', async () => {
     // Node backends are optional dependencies; offline they are absent and must be skipped, not crash.
