@@ -96,9 +96,12 @@ describe('netc export', () => {
     expect(statSync(join(out, 'weights.bin')).size).toBe(bytes);
   });
 
-  it('--weights is refused with a reason (not implemented)', async () => {
-    const r = await run(['export', lenet, '--to', 'pytorch', '--weights', dir]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--weights is not supported yet');
+  it('--weights to pytorch needs --out (two files are written), and a real run directory', async () => {
+    const noOut = await run(['export', lenet, '--to', 'pytorch', '--weights', dir]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toContain('give the module\'s path with --out');
+    const notARun = await run(['export', lenet, '--to', 'pytorch', '--weights', join(dir, 'no-such-run'), '--out', join(dir, 'x.py')]);
+    expect(notARun.code).toBe(2);
+    expect(notARun.stderr).toContain('no such run directory');
   });
 });
