@@ -268,8 +268,8 @@ export class Elaborator {
       return { node: x.node, shape: null };
     }
     return this.labeled(name, x, frame, (y) => {
-      const conv = this.layer(opByKey('conv'), { out: to[0]!, k: 1, stride, pad: 0, dilation: 1, groups: 1, bias: false }, y, span, frame, new Map());
-      return this.layer(opByKey('bn'), { eps: 1e-5, momentum: 0.1 }, conv, span, frame, new Map());
+      const conv = this.layer(opByKey('conv'), { out: to[0]!, k: 1, stride, pad: 0, dilation: 1, groups: 1, bias: false }, y, span, new Map());
+      return this.layer(opByKey('bn'), { eps: 1e-5, momentum: 0.1 }, conv, span, new Map());
     });
   }
 
@@ -327,7 +327,7 @@ export class Elaborator {
       const arg = matched.get(spec.name);
       if (!arg) continue;
       argRanges.set(spec.name, this.span(frame, arg.range));
-      const v = this.evaluate(arg.value, env, frame.file, true);
+      const v = this.evaluate(arg.value, env, frame.file);
       if (v === undefined) return this.poisoned(op, x, where);
       try {
         args[spec.name] = checkType(call.name, spec, v, arg.value.range);
@@ -342,7 +342,7 @@ export class Elaborator {
         args[spec.name] = typeof spec.default === 'function' ? spec.default(args) : spec.default;
       }
     }
-    return this.layer(op, args, x, where, frame, argRanges);
+    return this.layer(op, args, x, where, argRanges);
   }
 
   private poisoned(op: OpDef, x: Flow, span: Span): Flow {
@@ -351,7 +351,7 @@ export class Elaborator {
     return { node, shape: null };
   }
 
-  private layer(op: OpDef, args: Record<string, Value>, x: Flow, span: Span, _frame: Frame, argRanges: Map<string, Span>): Flow {
+  private layer(op: OpDef, args: Record<string, Value>, x: Flow, span: Span, argRanges: Map<string, Span>): Flow {
     const attrs = op.attrs ? op.attrs(args) : {};
     const shape = x.shape ? this.infer(op, attrs, [x.shape], span, argRanges) : null;
     if (op.elided) return { node: x.node, shape };
@@ -510,7 +510,7 @@ export class Elaborator {
     this.diagnostics.add({ code, severity: 'error', message, span, help: extra.help, related: this.context() });
   }
 
-  private evaluate(expr: Parameters<typeof evaluate>[0], env: Env, file: LoadedFile, _forOp = false): Value | undefined {
+  private evaluate(expr: Parameters<typeof evaluate>[0], env: Env, file: LoadedFile): Value | undefined {
     try {
       return evaluate(expr, env);
     } catch (e) {
