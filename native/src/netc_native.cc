@@ -68,6 +68,9 @@ struct Entry {
 };
 
 std::unordered_map<std::string, std::unique_ptr<Entry>> cache;
+// Node worker threads share this module's statics: one call at a time owns the cache and the
+// entries' weight scratch buffers (oneDNN itself parallelises inside each call).
+std::mutex convMutex;
 
 memory::desc actDesc(int64_t n, int64_t h, int64_t w, int64_t c) {
   return memory::desc({n, c, h, w}, dt::f32, tag::nhwc);
@@ -278,6 +281,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   if (!ok) return nullptr;
 
   try {
+    std::lock_guard<std::mutex> lock(convMutex);
     Entry& e = getEntry(op, p, c.present);
     dnnl::stream& s = strm();
     if (op == 0 || op == 1) {
@@ -332,6 +336,7 @@ napi_value ImplInfo(napi_env env, napi_callback_info info) {
   Params p;
   if (!getParams(env, argv[1], &p)) return nullptr;
   try {
+    std::lock_guard<std::mutex> lock(convMutex);
     Entry& e = getEntry(op, p, hasBias);
     std::string s = e.impl + (e.reorderW ? " (filter reordered)" : "");
     napi_value r;
