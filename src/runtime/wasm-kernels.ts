@@ -239,12 +239,18 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   // gradient saves (each conv's input, filter and output, each batch norm's input), ~0.1 s of a
   // ResNet-20 step. Share the data and count a reference instead, as the wasm Reshape kernel and
   // the cpu backend's Identity do (no wasm kernel writes into its inputs).
-  const identityK = kernel('Identity');
-  replace('Identity', (args) => {
+  // Cast to the same dtype is a copy too: it is Identity's gradient (once per variable per step).
+  const share = (args: Parameters<KernelFunc>[0]) => {
     const x = (args.inputs as { x: TensorInfo }).x;
-    if (x.dtype === 'string') return identityK(args);
     (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+  const identityK = kernel('Identity');
+  replace('Identity', (args) => ((args.inputs as { x: TensorInfo }).x.dtype === 'string' ? identityK(args) : share(args)));
+  const castK = kernel('Cast');
+  replace('Cast', (args) => {
+    const x = (args.inputs as { x: TensorInfo }).x;
+    return x.dtype !== 'string' && x.dtype === args.attrs?.dtype ? share(args) : castK(args);
   });
   return registered;
 }
