@@ -9,6 +9,10 @@
  * copies. The output is allocated first (allocation may grow, and so detach, the heap), then every
  * view is taken.
  *
+ * The same addon also does the training-mode batch norm of src/lower/batchnorm.ts
+ * (`wasmNativeBatchNorm`) and the ReLU gradient (kernel `NetcReluGrad`, which the Relu gradient
+ * calls on wasm): after the convolutions these were the largest costs of a ResNet-20 step.
+ *
  * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
  * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
  * the wasm kernels stay in place. Kernels fall back to the ones they replace for anything the addon
@@ -54,7 +58,7 @@ export const ADDON_PATH = join(here, '..', '..', 'native', 'build', 'Release', '
 
 let status: NativeStatus | null = null;
 
-/** Loads the addon once; never throws. */
+/** Loads the addon once; never throws. (The reason is printed in the backend line by backend.ts.) */
 export function loadNative(): NativeStatus {
   if (status) return status;
   if (process.env.NETC_NATIVE === '0') {
