@@ -1,9 +1,8 @@
 /** Shared by the post-training tests: quiet training runs written in the layout `netc train` writes. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { vi } from 'vitest';
 import { compileFile } from '../../src/api.js';
-import { main } from '../../src/cli/main.js';
+import { netcInProcess } from '../frontend/helpers.js';
 import { lowerGraph } from '../../src/lower/lower.js';
 import { trainingNormalization } from '../../src/post/run.js';
 import type { RunConfig } from '../../src/train/config.js';
@@ -38,19 +37,8 @@ export async function trainRun(file: string, dataset: Dataset, dir: string, over
   return train({ config: cfg, model, dataset, runDir: dir, io: quietIo });
 }
 
-/** Runs the CLI in-process, capturing stdout and stderr. */
+/** Runs the CLI in-process, capturing stdout and stderr (the front-end tests' runner). */
 export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  process.exitCode = undefined;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
+  const r = await netcInProcess(args);
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
