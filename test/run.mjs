@@ -21,7 +21,9 @@ const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json
 if (existsSync(results)) {
   const r = JSON.parse(readFileSync(results, 'utf8'));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  // A suite that fails to load (e.g. its beforeAll throws) has no failed tests of its own: count it.
+  const failed = Math.max(r.numFailedTests, r.success ? 0 : Math.max(1, r.numFailedTestSuites ?? 0));
+  console.log(`\n${r.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 } else {
   console.log('0 passed, 1 failed');
 }
