@@ -25,7 +25,7 @@ const IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-i
 // Official locations and the md5 checksums torchvision publishes for them.
 const REMOTE: Record<string, RemoteFile[]> = {
   mnist: [
-    { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaeaa2c6bbd1d5d8a5d6b2', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz' },
+    { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz' },
     { name: 'train-labels-idx1-ubyte.gz', md5: 'd53e105ee54ea40749a09fcbcd1e9432', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz' },
     { name: 't10k-images-idx3-ubyte.gz', md5: '9fb629c4189551a2d022fa330f9573f3', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz' },
     { name: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz' },
