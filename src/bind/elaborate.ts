@@ -260,10 +260,14 @@ export class Elaborator {
       this.reportSpan('NET2010', `shortcut cannot project [${from.join(', ')}] to [${to.join(', ')}]: only feature maps can be projected`, span);
       return { node: x.node, shape: null };
     }
-    const stride = from[1]! / to[1]!;
-    if (!Number.isInteger(stride) || from[2]! / to[2]! !== stride) {
-      this.reportSpan('NET2010', `shortcut cannot project [${from.join(', ')}] to [${to.join(', ')}]: ${from[1]}/${to[1]} is not a whole stride`, span, {
-        help: 'write the projection explicitly, e.g. `<body> + <conv1x1 c stride=2; bn>`, or make the body keep a whole-number ratio',
+    // The stride whose 1x1 conv maps the input's size onto the body's, by PyTorch's formula
+    // floor((H - 1) / s) + 1 (7 -> 4 is stride 2, as a stride-2 body gives on odd sizes).
+    const fits = (s: number) => Math.floor((from[1]! - 1) / s) + 1 === to[1] && Math.floor((from[2]! - 1) / s) + 1 === to[2];
+    const guess = Math.max(1, Math.round(from[1]! / to[1]!));
+    const stride = [guess, guess - 1, guess + 1].find((s) => s >= 1 && fits(s));
+    if (stride === undefined) {
+      this.reportSpan('NET2010', `shortcut cannot project [${from.join(', ')}] to [${to.join(', ')}]: no 1x1 stride maps ${from[1]}x${from[2]} to ${to[1]}x${to[2]}`, span, {
+        help: 'write the projection explicitly, e.g. `<body> + <conv1x1 c stride=2; bn>`, or change the body so height and width shrink by the same stride',
       });
       return { node: x.node, shape: null };
     }

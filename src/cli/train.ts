@@ -5,7 +5,7 @@
  * problems (bad data, NaN/Inf, not enough memory, a damaged run directory), 2 usage; 130 after
  * SIGINT (Ctrl-C) and 143 after SIGTERM, each once a checkpoint is saved (`--resume DIR` continues).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
@@ -148,6 +148,7 @@ export const EXIT_SIGTERM = 143;
 
 async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   const io = makeIo();
+  if (file !== undefined && !(existsSync(file) && statSync(file).isFile())) throw new UsageError(`no such file: ${file}`);
   let prior: RunConfig | null = null;
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');

@@ -84,7 +84,7 @@ const CASES: Case[] = [
   { code: 'NET2008', what: 'conv after flatten', source: 'net n : [3, 8, 8] < flatten; conv 4 k=1 >\n', span: 'conv 4 k=1', message: ['[192]'] },
   { code: 'NET2009', what: 'groups that do not divide the channels', source: 'net n : [6, 8, 8] < conv 8 k=3 groups=4 >\n', span: 'groups=4', message: ['groups=4', '6', '8'] },
   // body: conv k=3 stride 2 on 9: floor(6/2) + 1 = 4; 9/4 is not whole.
-  { code: 'NET2010', what: 'a shortcut with no whole stride', source: 'net n : [4, 9, 9] < <conv 8 k=3 stride=2> + shortcut >\n', span: 'shortcut', message: ['[4, 9, 9]', '[8, 4, 4]', '9/4'] },
+  { code: 'NET2010', what: 'a shortcut with no whole stride', source: 'net n : [4, 9, 9] < <conv 8 k=3 stride=2> + shortcut >\n', span: 'shortcut', message: ['[4, 9, 9]', '[8, 4, 4]', '9x9 to 4x4'] },
   { code: 'NET2011', what: 'pool padding over half the window', source: 'net n : [4, 9, 9] < maxpool 3 pad=2 >\n', span: 'pad=2', message: ['padding 2', 'window 3'] },
   { code: 'NET2012', what: 'a dropout probability of 1.5', source: 'net n : [4, 9, 9] < dropout 1.5 >\n', span: '1.5', message: ['1.5'] },
   { code: 'NET3001', what: 'a division by zero', source: 'net n(z=0) : [4, 9, 9] < conv 8 // z k=1 >\n', span: '8 // z', message: ['8 // 0'] },

@@ -322,3 +322,13 @@ describe('naming', () => {
     ]);
   });
 });
+
+describe('shortcut stride inference', () => {
+  it('projects 7x7 to 4x4 with stride 2, as a stride-2 3x3 body with padding 1 shrinks odd sizes (torchvision at 28x28)', () => {
+    // body: conv3x3 stride 2 pad 1 on 7 -> floor((7 + 2 - 3) / 2) + 1 = 4; a 1x1 stride-2 conv: floor((7 - 1) / 2) + 1 = 4.
+    const g = graphOf('block B(c) < conv3x3 c stride=2; bn > + shortcut\nnet n : [8, 7, 7] < B(16) >\n');
+    const projection = node(g, 'b.downsample.0');
+    expect(projection.attrs['stride']).toEqual([2, 2]);
+    expect(projection.shape).toEqual([16, 4, 4]);
+  });
+});
