@@ -11,13 +11,11 @@ import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compileFile, type CompileResult } from '../api.js';
 import type { IRGraph } from '../ir/types.js';
-import { makeRng } from '../lower/lower.js';
 import { registerCustomLayers } from '../lower/custom-layers.js';
 import { channelMeanStd, type Norm } from '../train/batches.js';
 import type { RunConfig } from '../train/config.js';
-import { gather } from '../train/data/dataset.js';
 import { loadDataset, type Dataset } from '../train/data/index.js';
-import { permutation } from '../train/loop.js';
+import { trainingSplit } from '../train/loop.js';
 import { loadCheckpoint } from '../train/rundir.js';
 
 /** A problem with the run directory or its data that the user must fix (exit 1, no stack trace). */
@@ -121,9 +119,9 @@ export function compileForRun(file: string, run: OpenRun, net?: string): { compi
  * from the run's dataset (same seed, same split), which needs that dataset to be readable.
  */
 export async function runNormalization(run: OpenRun, log?: (m: string) => void): Promise<Norm | null> {
-  const cfg = run.config as RunConfig & { normalization?: Norm; norm?: Norm };
+  const cfg = run.config as RunConfig & { normalization?: Norm };
   if (!cfg.normalize) return null;
-  const stored = cfg.normalization ?? cfg.norm;
+  const stored = cfg.normalization;
   if (stored?.mean && stored.std) return stored;
   let dataset: Dataset;
   try {
@@ -136,13 +134,7 @@ export async function runNormalization(run: OpenRun, log?: (m: string) => void):
 
 /** The mean/std of the training images exactly as `train()` splits them (subset, then seeded validation split). */
 export function trainingNormalization(dataset: Dataset, cfg: Pick<RunConfig, 'subset' | 'seed' | 'valSplit'>): Norm {
-  const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
-  let all = dataset.train;
-  if (cfg.subset != null) all = gather(all, Int32Array.from({ length: Math.min(cfg.subset, all.count) }, (_, i) => i), per);
-  const perm = permutation(all.count, makeRng(cfg.seed + 7).uniform);
-  const nVal = Math.floor(all.count * cfg.valSplit);
-  const trn = nVal > 0 ? gather(all, perm.subarray(nVal), per) : all;
-  return channelMeanStd(trn, dataset.shape[0]);
+  return channelMeanStd(trainingSplit(dataset, cfg).train, dataset.shape[0]);
 }
 
 /** Class names: result.json's, else the run's dataset's, else `0..n-1`. */

@@ -94,21 +94,25 @@ export function evaluate(model: tfl.LayersModel, s: Split, shape: [number, numbe
   return { loss: s.count ? lossSum / s.count : NaN, accuracy: conf.accuracy(), confusion: conf };
 }
 
-export async function train(inp: TrainInput): Promise<TrainResult> {
-  const { config: cfg, model, dataset, runDir, io } = inp;
-  const t0 = performance.now();
-  const shape = dataset.shape;
-  const per = shape[0] * shape[1] * shape[2];
-  const classes = dataset.classes.length;
-  const probs = inp.outputsProbabilities ?? false;
-
-  // Subset, then a seeded validation split of the training set.
+/** The images a run trains and validates on: --subset, then a seeded validation split. */
+export function trainingSplit(dataset: Dataset, cfg: Pick<RunConfig, 'subset' | 'seed' | 'valSplit'>): { train: Split; val: Split | null } {
+  const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   let all = dataset.train;
   if (cfg.subset != null) all = gather(all, Int32Array.from({ length: Math.min(cfg.subset, all.count) }, (_, i) => i), per);
   const perm = permutation(all.count, makeRng(cfg.seed + 7).uniform);
   const nVal = Math.floor(all.count * cfg.valSplit);
-  const val = nVal > 0 ? gather(all, perm.subarray(0, nVal), per) : null;
-  const trn = nVal > 0 ? gather(all, perm.subarray(nVal), per) : all;
+  if (nVal === 0) return { train: all, val: null };
+  return { train: gather(all, perm.subarray(nVal), per), val: gather(all, perm.subarray(0, nVal), per) };
+}
+
+export async function train(inp: TrainInput): Promise<TrainResult> {
+  const { config: cfg, model, dataset, runDir, io } = inp;
+  const t0 = performance.now();
+  const shape = dataset.shape;
+  const classes = dataset.classes.length;
+  const probs = inp.outputsProbabilities ?? false;
+
+  const { train: trn, val } = trainingSplit(dataset, cfg);
   const norm = cfg.normalize ? channelMeanStd(trn, shape[0]) : null;
   // Recorded so that eval, predict, cam and export normalise inputs as training did, without the data.
   if (norm && !inp.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ ...cfg, normalization: norm }, null, 2) + '\n');
