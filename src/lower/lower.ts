@@ -91,6 +91,11 @@ export function torchParamName(tfWeightName: string): string | undefined {
   return TORCH_NAME[base];
 }
 
+/** The tfjs layer name an IR node's layer gets (before any `_1` that makes a repeated name unique). */
+export function layerNameBase(node: IRNode): string {
+  return (node.name || `${node.op}${node.id}`).replace(/[^-A-Za-z0-9._/]/g, '_').replace(/^[^A-Za-z0-9]/, 'n');
+}
+
 export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   registerCustomLayers();
   const values = new Map<number, ST>();
@@ -106,7 +111,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     tf,
     layers: tfl,
     layerName(node, suffix) {
-      const base = (node.name || `${node.op}${node.id}`).replace(/[^-A-Za-z0-9._/]/g, '_').replace(/^[^A-Za-z0-9]/, 'n');
+      const base = layerNameBase(node);
       let name = suffix ? `${base}/${suffix}` : base;
       for (let i = 1; used.has(name); i++) name = `${suffix ? `${base}/${suffix}` : base}_${i}`;
       used.add(name);

@@ -19,6 +19,7 @@ import { PNG } from 'pngjs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { IRGraph, IRNode, Span } from '../ir/types.js';
 import { pair } from '../lower/helpers.js';
+import { layerNameBase } from '../lower/lower.js';
 import { RunError } from './run.js';
 
 export interface CamHead {
@@ -110,14 +111,9 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
   return { head: { linear: last, pool: prev, features: poolInput, softmax } };
 }
 
-/** The tfjs layer-name base the lowering gives an IR node (src/lower/lower.ts, layerName). */
-function layerBase(node: IRNode): string {
-  return (node.name || `${node.op}${node.id}`).replace(/[^-A-Za-z0-9._/]/g, '_').replace(/^[^A-Za-z0-9]/, 'n');
-}
-
 /** The layers lowered for a node, in model order: its own name, `name/suffix`, or a de-duplicated `name_N`. */
 function layersOf(model: tfl.LayersModel, node: IRNode): tfl.layers.Layer[] {
-  const base = layerBase(node);
+  const base = layerNameBase(node);
   const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(_\\d+)?(/.*)?$`);
   return model.layers.filter((l) => re.test(l.name));
 }
