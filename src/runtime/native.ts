@@ -29,6 +29,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfc from '@tensorflow/tfjs-core';
+import { nhwcConvInfo } from './wasm-kernels.js';
 
 /** The addon's surface (native/src/netc_native.cc). */
 export interface NativeAddon {
@@ -177,15 +178,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
   ): Int32Array | null {
     if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') return null;
     if (xShape.length !== 4 || filterShape.length !== 4) return null;
-    const info = tf.backend_util.computeConv2DInfo(
-      xShape as [number, number, number, number],
-      filterShape as [number, number, number, number],
-      attrs.strides as [number, number],
-      (attrs.dilations as [number, number] | undefined) ?? [1, 1],
-      attrs.pad as 'valid',
-      attrs.dimRoundingMode as 'floor' | undefined,
-      depthwise,
-    );
+    const info = nhwcConvInfo(tf, xShape, filterShape, attrs, depthwise);
     const p = info.padInfo;
     const [n, h, w, ci] = xShape;
     const eh = (info.filterHeight - 1) * info.dilationHeight + 1;

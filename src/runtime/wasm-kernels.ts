@@ -34,6 +34,19 @@ interface Pads {
   right: number;
 }
 
+/** tfjs's convolution geometry for a kernel's NHWC shapes and attributes (shared with native.ts). */
+export function nhwcConvInfo(tf: typeof tfc, xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise = false) {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    (attrs.dilations as [number, number] | undefined) ?? [1, 1],
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    depthwise,
+  );
+}
+
 export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   const registered: string[] = [];
   const kernel = (name: string): KernelFunc => {
@@ -87,14 +100,7 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') {
       throw new Error(`netc wasm conv gradient: only NHWC is supported, got ${String(attrs.dataFormat)}`);
     }
-    return tf.backend_util.computeConv2DInfo(
-      xShape as [number, number, number, number],
-      filterShape as [number, number, number, number],
-      attrs.strides as [number, number],
-      (attrs.dilations as [number, number] | undefined) ?? [1, 1],
-      attrs.pad as 'valid',
-      attrs.dimRoundingMode as 'floor' | undefined,
-    );
+    return nhwcConvInfo(tf, xShape, filterShape, attrs);
   }
 
   // ---- Conv2DBackpropFilter: inputs x [N,H,W,Ci], dy [N,Ho,Wo,Co]; attrs filterShape, strides, pad.
