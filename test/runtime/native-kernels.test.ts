@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { selectBackend, describeBackend } from '../../src/runtime/backend.js';
 import { loadNative, nativeCounters } from '../../src/runtime/native.js';
 import { TorchBatchNorm } from '../../src/lower/batchnorm.js';
+import { relErr } from './rel-err.js';
 
 // The oneDNN addon is optional (npm run build:native, needs libdnnl-dev). Without it these tests are
 // reported as skipped, with the reason in their names, never silently passed.
@@ -17,16 +18,6 @@ const native = loadNative();
 const addonLoaded = native.addon != null;
 const skipNote = addonLoaded ? '' : ` [skipped: native addon ${native.reason}]`;
 
-/** Max |a-b| / max(1e-12, max|b|): error relative to the tensor's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 

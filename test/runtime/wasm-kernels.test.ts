@@ -2,21 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { selectBackend } from '../../src/runtime/backend.js';
+import { relErr } from './rel-err.js';
 
 // These tests are for the wasm shims in src/runtime/wasm-kernels.ts; keep the optional native oneDNN
 // convolutions (tested in native-kernels.test.ts) from replacing them in this process.
 process.env.NETC_NATIVE = '0';
 
-/** Max |a-b| / max(1, max|b|): relative to the gradient's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 interface Case {
   name: string;
