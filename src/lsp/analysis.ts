@@ -8,7 +8,7 @@ import { summarize, type Summary } from '../check/summary.js';
 import type { IRGraph, Shape, Span } from '../ir/types.js';
 import { CALLABLE_OPS, type OpDef } from '../ops/index.js';
 import { FUNCTION_NAMES } from '../bind/values.js';
-import type { Arg, CallStage, Expr, ParamDecl, Range, Stage } from '../syntax/ast.js';
+import type { Arg, CallStage, Expr, LabelStage, ParamDecl, Range, Stage } from '../syntax/ast.js';
 
 export type FileDefinition = Definition & { file: string };
 
@@ -33,7 +33,9 @@ export type Target =
   | { kind: 'op'; op: OpDef; name: string }
   | { kind: 'param'; owner: FileDefinition; param: ParamDecl }
   | { kind: 'file'; path: string; target: string }
-  | { kind: 'function'; name: string };
+  | { kind: 'function'; name: string }
+  /** A label (`layer1:`) names what it labels; it is not a definition (nothing refers to it). */
+  | { kind: 'label'; stage: LabelStage };
 
 export interface Occurrence {
   file: string;
@@ -43,6 +45,8 @@ export interface Occurrence {
   declaration: boolean;
   /** For layer/block/macro uses: the whole call, whose range is the IR span of what it produced. */
   call?: CallStage;
+  /** The label the call is the whole body of (`layer2: basic_stage(...)` is the module `layer2`). */
+  label?: LabelStage;
   /** The definition whose body or header contains this occurrence. */
   owner?: FileDefinition;
 }
@@ -104,14 +108,27 @@ export function indexFile(file: LoadedFile): Occurrence[] {
         expr(a.value);
       }
     };
+    const labelOf = new Map<CallStage, LabelStage>();
     walkCalls(item.body, (call) => {
       const param = call.args.length === 0 ? params.get(call.name) : undefined;
       const target = param ? { kind: 'param' as const, owner, param } : resolveName(call.name, file);
-      if (target) add({ range: call.nameRange, target, declaration: false, call, owner });
+      if (target) add({ range: call.nameRange, target, declaration: false, call, label: labelOf.get(call), owner });
       args(target, call.args);
-    }, expr);
+    }, expr, (stage) => {
+      add({ range: stage.labelRange, target: { kind: 'label', stage }, declaration: true, owner });
+      if (stage.body.kind === 'call') labelOf.set(stage.body, stage);
+    });
   }
   return out;
+}
+
+const indexes = new WeakMap<LoadedFile, Occurrence[]>();
+
+/** A loaded file's occurrences, indexed once per parse (analyses and the workspace scan share it). */
+export function occurrencesOf(file: LoadedFile): Occurrence[] {
+  let list = indexes.get(file);
+  if (!list) indexes.set(file, (list = indexFile(file)));
+  return list;
 }
 
 /** What a layer name means in a file: a visible definition, else a built-in op. */
@@ -122,14 +139,17 @@ export function resolveName(name: string, file: LoadedFile): Target | undefined 
   return op ? { kind: 'op', op, name } : undefined;
 }
 
-export function walkCalls(stage: Stage, onCall: (call: CallStage) => void, onExpr: (e: Expr) => void = () => {}): void {
+export function walkCalls(
+  stage: Stage, onCall: (call: CallStage) => void, onExpr: (e: Expr) => void = () => {}, onLabel: (stage: LabelStage) => void = () => {},
+): void {
+  const walk = (s: Stage) => walkCalls(s, onCall, onExpr, onLabel);
   switch (stage.kind) {
-    case 'seq': stage.stages.forEach((s) => walkCalls(s, onCall, onExpr)); return;
-    case 'label': walkCalls(stage.body, onCall, onExpr); return;
-    case 'group': walkCalls(stage.body, onCall, onExpr); return;
-    case 'branches': stage.branches.forEach((s) => walkCalls(s, onCall, onExpr)); return;
-    case 'combine': walkCalls(stage.left, onCall, onExpr); walkCalls(stage.right, onCall, onExpr); return;
-    case 'repeat': walkCalls(stage.body, onCall, onExpr); onExpr(stage.count); return;
+    case 'seq': stage.stages.forEach(walk); return;
+    case 'label': onLabel(stage); walk(stage.body); return;
+    case 'group': walk(stage.body); return;
+    case 'branches': stage.branches.forEach(walk); return;
+    case 'combine': walk(stage.left); walk(stage.right); return;
+    case 'repeat': walk(stage.body); onExpr(stage.count); return;
     case 'call': onCall(stage); return;
     case 'error': return;
   }
@@ -137,7 +157,6 @@ export function walkCalls(stage: Stage, onCall: (call: CallStage) => void, onExp
 
 /** The compile result of one document plus lazily built indexes over it. */
 export class Analysis {
-  private occurrences = new Map<string, Occurrence[]>();
   private summaries = new Map<IRGraph, Summary>();
 
   constructor(
@@ -158,13 +177,8 @@ export class Analysis {
   }
 
   occurrencesIn(path: string): Occurrence[] {
-    let list = this.occurrences.get(path);
-    if (!list) {
-      const file = this.files.get(path);
-      list = file ? indexFile(file) : [];
-      this.occurrences.set(path, list);
-    }
-    return list;
+    const file = this.files.get(path);
+    return file ? occurrencesOf(file) : [];
   }
 
   /** The innermost occurrence at `offset` (a cursor just after a name still counts). */

@@ -9,10 +9,11 @@ import { STDLIB_DIR } from '../bind/program.js';
 import { FUNCTION_NAMES } from '../bind/values.js';
 import { LineIndex, lspRange } from '../diagnostics/render.js';
 import { CALLABLE_OPS, type OpDef } from '../ops/index.js';
-import type { Range } from '../syntax/ast.js';
+import type { LabelStage, Range } from '../syntax/ast.js';
 import type { Analysis, FileDefinition, Occurrence } from './analysis.js';
 import { formatCount, formatMacs, formatShape, type Instance, instancesOf, shapesByLine } from './ir-info.js';
 import type { Workspace } from './workspace.js';
+import type { Token } from './scan.js';
 
 export function offsetAt(text: string, position: Position): number {
   let offset = 0;
@@ -64,6 +65,35 @@ function describeInstances(list: Instance[]): string {
   return `**${list.length} instances**\n${rows.join('\n')}`;
 }
 
+/** `layer2.3.relu2` under the label `layer2` is the module `layer2` (nested: `features.layer2`). */
+function labelled(name: string, label: string): string {
+  const parts = name.split('.');
+  const at = parts.lastIndexOf(label);
+  return at < 0 ? name : parts.slice(0, at + 1).join('.');
+}
+
+/**
+ * What a label names, once per context (a net, or an instance of the enclosing block): the output of the
+ * last thing built from its body, and the params and MACs of everything built from it.
+ */
+function labelInstances(instances: Instance[], stage: LabelStage): Instance[] {
+  const body = stage.body.range;
+  const byContext = new Map<string, Instance>();
+  for (const i of instances) {
+    if (i.span.start < body.start || i.span.end > body.end) continue;
+    const seen = byContext.get(i.context);
+    if (!seen) {
+      byContext.set(i.context, { ...i, name: labelled(i.name, stage.label) });
+      continue;
+    }
+    // Layers inside a block or macro used here have their spans in its definition, so nothing counts twice.
+    seen.params += i.params;
+    seen.macs += i.macs;
+    if (i.order > seen.order) Object.assign(seen, { shape: i.shape, order: i.order, name: labelled(i.name, stage.label) });
+  }
+  return [...byContext.values()];
+}
+
 export function hover(ws: Workspace, path: string, position: Position): Hover | null {
   const here = at(ws, path, position);
   const o = here?.occurrence;
@@ -102,9 +132,18 @@ export function hover(ws: Workspace, path: string, position: Position): Hover | 
     case 'function':
       parts.push(`\`${target.name}\` — built-in function`);
       break;
+    case 'label': {
+      parts.push(`label \`${target.stage.label}\`: the module name of what follows it`);
+      const ir = describeInstances(labelInstances(ws.instances(path), target.stage));
+      if (ir) parts.push(ir);
+      break;
+    }
   }
   if (o.call) {
-    const ir = describeInstances(instancesOf(ws.instances(path), o.call.range));
+    const label = o.label?.label;
+    const found = instancesOf(ws.instances(path), o.call.range);
+    // A labelled use is the module the label names, not the last layer inside it.
+    const ir = describeInstances(label ? found.map((i) => ({ ...i, name: labelled(i.name, label) })) : found);
     if (ir) parts.push(ir);
   }
   return { contents: { kind: 'markdown', value: parts.join('\n\n') }, range: lspRange({ file: path, ...o.range }, sources) };
@@ -144,10 +183,11 @@ export function definition(ws: Workspace, path: string, position: Position): Loc
   return null;
 }
 
-export function references(ws: Workspace, path: string, position: Position, includeDeclaration: boolean): Location[] {
+export async function references(ws: Workspace, path: string, position: Position, includeDeclaration: boolean, token: Token): Promise<Location[]> {
   const o = at(ws, path, position)?.occurrence;
-  if (!o || o.target.kind === 'op' || o.target.kind === 'function') return [];
-  return ws.references(o.target)
+  if (!o || o.target.kind === 'op' || o.target.kind === 'function' || o.target.kind === 'label') return [];
+  const { found } = await ws.references(o.target, token);
+  return found
     .filter((r) => includeDeclaration || !r.occurrence.declaration)
     .map((r) => ({ uri: ws.uriOf(r.occurrence.file), range: r.range }));
 }
@@ -155,22 +195,42 @@ export function references(ws: Workspace, path: string, position: Position, incl
 const KEYWORDS = ['use', 'def', 'block', 'net', 'in', 'true', 'false', 'and', 'or', 'not'];
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The renameable name under the cursor (a block, a macro, a net or a parameter). */
-export function prepareRename(ws: Workspace, path: string, position: Position): { range: ReturnType<typeof lspRange>; placeholder: string } | null {
+/** A rename the server refuses; its message is shown to the user. */
+export class RenameRefused extends Error {}
+
+/** The renameable occurrence under the cursor (a block, a macro, a net or a parameter), or why it cannot be renamed. */
+function renameable(ws: Workspace, path: string, position: Position) {
   const here = at(ws, path, position);
   const o = here?.occurrence;
-  if (!here || !o || (o.target.kind !== 'definition' && o.target.kind !== 'param')) return null;
-  return { range: lspRange({ file: path, ...o.range }, here.analysis.result.program.sources), placeholder: here.analysis.text.slice(o.range.start, o.range.end) };
+  if (!here || !o || (o.target.kind !== 'definition' && o.target.kind !== 'param')) return undefined;
+  const def = o.target.kind === 'definition' ? o.target.def : o.target.owner;
+  if (ws.isInstalledLibrary(def.file)) {
+    const what = o.target.kind === 'definition' ? `\`${def.name}\`` : `parameter \`${o.target.param.name}\` of \`${def.name}\``;
+    throw new RenameRefused(
+      `${what} belongs to netc's standard library (${basename(def.file)}), which other nets use too: renaming it would edit the installed library. ` +
+      'Copy the definition into a file of your own to rename it.',
+    );
+  }
+  return { here, o, target: o.target };
 }
 
-export function rename(ws: Workspace, path: string, position: Position, newName: string): WorkspaceEdit | null {
-  if (!IDENTIFIER.test(newName) || KEYWORDS.includes(newName)) throw new Error(`\`${newName}\` is not a valid name`);
-  const o = at(ws, path, position)?.occurrence;
-  if (!o || (o.target.kind !== 'definition' && o.target.kind !== 'param')) return null;
+export function prepareRename(ws: Workspace, path: string, position: Position): { range: ReturnType<typeof lspRange>; placeholder: string } | null {
+  const r = renameable(ws, path, position);
+  if (!r) return null;
+  return { range: lspRange({ file: path, ...r.o.range }, r.here.analysis.result.program.sources), placeholder: r.here.analysis.text.slice(r.o.range.start, r.o.range.end) };
+}
+
+export async function rename(ws: Workspace, path: string, position: Position, newName: string, token: Token): Promise<WorkspaceEdit | null> {
+  if (!IDENTIFIER.test(newName) || KEYWORDS.includes(newName)) throw new RenameRefused(`\`${newName}\` is not a valid name`);
+  const r = renameable(ws, path, position);
+  if (!r) return null;
+  const { found, incomplete } = await ws.references(r.target, token);
+  // A rename that misses a use breaks that file: refuse rather than edit part of the workspace.
+  if (incomplete) throw new RenameRefused(`cannot rename safely: the workspace scan stopped early (${incomplete}), so some uses could be missed`);
   const changes: Record<string, TextEdit[]> = {};
-  for (const r of ws.references(o.target)) {
-    const uri = ws.uriOf(r.occurrence.file);
-    (changes[uri] ??= []).push({ range: r.range, newText: newName });
+  for (const f of found) {
+    if (ws.isInstalledLibrary(f.occurrence.file)) throw new RenameRefused(`renaming would edit netc's standard library (${basename(f.occurrence.file)})`);
+    (changes[ws.uriOf(f.occurrence.file)] ??= []).push({ range: f.range, newText: newName });
   }
   return { changes };
 }
@@ -270,4 +330,51 @@ export function completion(ws: Workspace, path: string, position: Position): Com
   for (const k of KEYWORDS) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `4${k}` });
   const seen = new Set<string>();
   return items.filter((i) => !seen.has(i.label) && seen.add(i.label));
+}
+
+// ---- semantic tokens ----
+
+/** The legend: what the grammar cannot know (a block from a macro from a layer, a parameter from a name). */
+export const SEMANTIC_LEGEND = {
+  tokenTypes: ['class', 'macro', 'namespace', 'function', 'parameter', 'property'],
+  tokenModifiers: ['declaration', 'defaultLibrary'],
+};
+
+function tokenType(o: Occurrence): string | undefined {
+  const t = o.target;
+  switch (t.kind) {
+    case 'definition': return t.def.kind === 'block' ? 'class' : t.def.kind === 'def' ? 'macro' : 'namespace';
+    case 'op':
+    case 'function': return 'function';
+    case 'param': return 'parameter';
+    case 'label': return 'property';
+    case 'file': return undefined;
+  }
+}
+
+/** Every name in the document, as LSP's relative encoding (line delta, start delta, length, type, modifiers). */
+export function semanticTokens(ws: Workspace, path: string): { data: number[] } {
+  const analysis = ws.analysis(path);
+  if (!analysis) return { data: [] };
+  const index = new LineIndex(analysis.text);
+  const data: number[] = [];
+  let line = 0;
+  let character = 0;
+  let end = -1;
+  for (const o of [...analysis.occurrencesIn(path)].sort((a, b) => a.range.start - b.range.start)) {
+    const type = tokenType(o);
+    if (type === undefined || o.range.start < end || o.range.end <= o.range.start) continue;
+    const start = index.position(o.range.start);
+    const stop = index.position(o.range.end);
+    if (stop.line !== start.line) continue;
+    const inLibrary = o.target.kind === 'op' || o.target.kind === 'function'
+      || (o.target.kind === 'definition' && o.target.def.file.startsWith(STDLIB_DIR));
+    const modifiers = (o.declaration ? 1 : 0) | (inLibrary ? 2 : 0);
+    data.push(start.line - line, start.line === line ? start.character - character : start.character, stop.character - start.character,
+      SEMANTIC_LEGEND.tokenTypes.indexOf(type), modifiers);
+    line = start.line;
+    character = start.character;
+    end = o.range.end;
+  }
+  return { data };
 }

@@ -1,13 +1,18 @@
 /**
  * `netc lsp`: the language server. Diagnostics are published for the buffer text (not the disk), debounced
- * per document; a change re-checks that document and the open documents that import it, nothing else.
+ * per document; a change re-checks that document, then (each as its own task, so a newer edit cancels them)
+ * the open documents that import it. Files changed on disk (the client's file watcher) re-check the open
+ * documents that read them. Workspace scans (references, rename) are bounded and yield between files.
  */
 import {
-  createConnection, type Connection, ProposedFeatures, TextDocumentSyncKind, ResponseError, ErrorCodes,
+  createConnection, type Connection, DidChangeWatchedFilesNotification, ErrorCodes, FileChangeType, LSPErrorCodes,
+  ProposedFeatures, ResponseError, StreamMessageWriter, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as features from './features.js';
-import { uriToPath, Workspace } from './workspace.js';
+import { ResilientReader } from './framing.js';
+import { Cancelled } from './scan.js';
+import { Workspace } from './workspace.js';
 
 export const DEFAULT_DEBOUNCE_MS = 150;
 
@@ -16,11 +21,33 @@ export interface ServerOptions {
   debounceMs?: number;
 }
 
-export function startServer(options: ServerOptions = {}, connection: Connection = createConnection(ProposedFeatures.all)): Connection {
+/** JSON-RPC over stdin/stdout with a reader that survives damaged frames (see framing.ts). */
+function stdioConnection(): Connection {
+  const writer = new StreamMessageWriter(process.stdout);
+  const reader = new ResilientReader(process.stdin, (e) => {
+    process.stderr.write(`netc lsp: ${e.message}\n`);
+    void writer.write({ jsonrpc: '2.0', id: null, error: { code: e.code, message: e.message } } as never);
+  });
+  const connection = createConnection(ProposedFeatures.all, reader, writer);
+  // What vscode-languageserver does for its own stdio transport: stdout carries only messages, and the
+  // server ends with its client (status 0 after a shutdown request, 1 otherwise).
+  for (const method of ['log', 'info', 'warn', 'debug'] as const) console[method] = (...args: unknown[]) => process.stderr.write(`${args.join(' ')}\n`);
+  let shutdown = false;
+  connection.onShutdown(() => {
+    shutdown = true;
+  });
+  const end = () => process.exit(shutdown ? 0 : 1);
+  process.stdin.on('end', end);
+  process.stdin.on('close', end);
+  return connection;
+}
+
+export function startServer(options: ServerOptions = {}, connection: Connection = stdioConnection()): Connection {
   const ws = new Workspace();
   const buffers = new Map<string, TextDocument>();
   const timers = new Map<string, NodeJS.Timeout>();
   let debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+  let watchFiles = false;
 
   const publish = (path: string) => {
     const doc = ws.documents.get(path);
@@ -35,24 +62,26 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
     void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
   };
 
-  /** Re-check a document, then the open documents that import it. */
-  const check = (path: string) => {
-    timers.delete(path);
-    publish(path);
-    for (const dependent of ws.dependents(path)) publish(dependent);
-  };
-
-  const schedule = (path: string) => {
+  /**
+   * Check `path` after `delay` ms, then schedule its open importers. Each check is a separate task, and
+   * a newer request for the same document replaces a pending one: a burst of edits checks the last text
+   * once, and the importers of a library being typed in are not re-checked for every keystroke.
+   */
+  const schedule = (path: string, delay: number) => {
     clearTimeout(timers.get(path));
-    if (debounceMs <= 0) return check(path);
-    timers.set(path, setTimeout(() => check(path), debounceMs));
+    timers.set(path, setTimeout(() => {
+      timers.delete(path);
+      publish(path);
+      for (const dependent of ws.dependents(path)) if (!timers.has(dependent)) schedule(dependent, 0);
+    }, delay));
   };
 
   connection.onInitialize((params) => {
     const init = params.initializationOptions as { debounceMs?: number } | undefined;
     if (typeof init?.debounceMs === 'number' && init.debounceMs >= 0) debounceMs = init.debounceMs;
-    ws.roots = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri));
-    if (!ws.roots.length && params.rootUri) ws.roots = [uriToPath(params.rootUri)];
+    ws.roots = (params.workspaceFolders ?? []).map((f) => ws.pathOf(f.uri));
+    if (!ws.roots.length && params.rootUri) ws.roots = [ws.pathOf(params.rootUri)];
+    watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
@@ -63,15 +92,29 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
         renameProvider: { prepareProvider: true },
         inlayHintProvider: true,
         completionProvider: { triggerCharacters: ['"', ' ', '(', ',', '<', ';'] },
+        semanticTokensProvider: { legend: features.SEMANTIC_LEGEND, full: true },
       },
       serverInfo: { name: 'netc' },
     };
   });
 
+  connection.onInitialized(() => {
+    // Clients that register watchers themselves (the VS Code extension's fileEvents) send the events anyway.
+    if (watchFiles) void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.net' }] });
+  });
+
+  connection.onDidChangeWatchedFiles(({ changes }) => {
+    const affected = new Set<string>();
+    for (const change of changes) {
+      for (const p of ws.changedOnDisk(ws.pathOf(change.uri), change.type !== FileChangeType.Changed)) affected.add(p);
+    }
+    for (const p of affected) schedule(p, 0);
+  });
+
   connection.onDidOpenTextDocument(({ textDocument: t }) => {
     buffers.set(t.uri, TextDocument.create(t.uri, t.languageId, t.version, t.text));
     const doc = ws.open(t.uri, t.text, t.version);
-    check(doc.path);
+    schedule(doc.path, 0);
   });
 
   connection.onDidChangeTextDocument(({ textDocument: t, contentChanges }) => {
@@ -80,35 +123,41 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
     const next = TextDocument.update(previous, contentChanges, t.version);
     buffers.set(t.uri, next);
     const doc = ws.open(t.uri, next.getText(), t.version);
-    schedule(doc.path);
+    schedule(doc.path, debounceMs);
   });
 
   connection.onDidCloseTextDocument(({ textDocument: t }) => {
-    const path = uriToPath(t.uri);
+    const path = ws.pathOf(t.uri);
     const dependents = ws.dependents(path);
     clearTimeout(timers.get(path));
     timers.delete(path);
     buffers.delete(t.uri);
     ws.close(t.uri);
     void connection.sendDiagnostics({ uri: t.uri, diagnostics: [] });
-    for (const d of dependents) publish(d);
+    for (const d of dependents) schedule(d, 0);
   });
 
-  const path = (uri: string) => uriToPath(uri);
+  /** A workspace request: a cancelled one answers RequestCancelled, a refused rename its reason. */
+  const guarded = async <T>(work: () => Promise<T>): Promise<T | ResponseError<void>> => {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof Cancelled) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      if (e instanceof features.RenameRefused) return new ResponseError(ErrorCodes.InvalidRequest, e.message);
+      throw e;
+    }
+  };
+
+  const path = (uri: string) => ws.pathOf(uri);
   connection.onHover((p) => features.hover(ws, path(p.textDocument.uri), p.position));
   connection.onDefinition((p) => features.definition(ws, path(p.textDocument.uri), p.position));
-  connection.onReferences((p) => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration));
+  connection.onReferences((p, token) => guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token)));
   connection.onDocumentSymbol((p) => features.documentSymbols(ws, path(p.textDocument.uri)));
   connection.onCompletion((p) => features.completion(ws, path(p.textDocument.uri), p.position));
-  connection.onPrepareRename((p) => features.prepareRename(ws, path(p.textDocument.uri), p.position));
-  connection.onRenameRequest((p) => {
-    try {
-      return features.rename(ws, path(p.textDocument.uri), p.position, p.newName);
-    } catch (e) {
-      return new ResponseError(ErrorCodes.InvalidParams, (e as Error).message);
-    }
-  });
+  connection.onPrepareRename((p) => guarded(async () => features.prepareRename(ws, path(p.textDocument.uri), p.position)));
+  connection.onRenameRequest((p, token) => guarded(() => features.rename(ws, path(p.textDocument.uri), p.position, p.newName, token)));
   connection.languages.inlayHint.on((p) => features.inlayHints(ws, path(p.textDocument.uri), p.range));
+  connection.languages.semanticTokens.on((p) => features.semanticTokens(ws, path(p.textDocument.uri)));
 
   connection.listen();
   return connection;

@@ -1,13 +1,13 @@
 /** Open documents, their analyses, who imports whom, and the workspace's other .net files. */
-import { type Dirent, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { lspRange, toLsp, type LspDiagnostic, type LspRange } from '../diagnostics/render.js';
 import type { Span } from '../ir/types.js';
-import { resolveUse } from '../bind/program.js';
-import { analyze, type Analysis, type Occurrence, type Target, sameTarget } from './analysis.js';
+import { type LoadedFile, resolveUse, STDLIB_DIR } from '../bind/program.js';
+import { analyze, type Analysis, type Occurrence, occurrencesOf, type Target, sameTarget } from './analysis.js';
 import { instancesIn, type Instance } from './ir-info.js';
+import { type Token, WorkspaceScan } from './scan.js';
 
 export interface OpenDocument {
   uri: string;
@@ -16,10 +16,9 @@ export interface OpenDocument {
   version: number;
 }
 
-const MAX_WORKSPACE_FILES = 500;
-
-export function uriToPath(uri: string): string {
-  return uri.startsWith('file:') ? fileURLToPath(uri) : uri;
+/** Whether `path` lies in (or is) the folder `dir`. */
+export function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
 export class Workspace {
@@ -27,26 +26,74 @@ export class Workspace {
   readonly analyses = new Map<string, Analysis>();
   /** The files each open document's latest analysis read (kept when the analysis itself is dropped). */
   private readonly reads = new Map<string, Set<string>>();
-  roots: string[] = [];
+  readonly scan = new WorkspaceScan();
+
+  get roots(): string[] {
+    return this.scan.roots;
+  }
+
+  set roots(roots: string[]) {
+    this.scan.roots = roots;
+    this.scan.invalidateList();
+  }
+
+  /**
+   * The path a document is checked under. A `file:` URI is its file. Any other (an `untitled:` buffer)
+   * gets a stable made-up file in the first workspace folder: the front end resolves paths, so the
+   * diagnostics it reports come back under this same key, and `use "./x"` looks beside the project.
+   */
+  pathOf(uri: string): string {
+    if (uri.startsWith('file:')) {
+      try {
+        return fileURLToPath(uri);
+      } catch {
+        // A file URI with a host: not a local file; treat it as a buffer.
+      }
+    }
+    return join(this.roots[0] ?? process.cwd(), encodeURIComponent(uri));
+  }
 
   open(uri: string, text: string, version: number): OpenDocument {
-    const doc = { uri, path: uriToPath(uri), text, version };
+    const doc = { uri, path: this.pathOf(uri), text, version };
     this.documents.set(doc.path, doc);
     this.invalidate(doc.path);
     return doc;
   }
 
   close(uri: string): void {
-    const path = uriToPath(uri);
+    const path = this.pathOf(uri);
     this.documents.delete(path);
     this.invalidate(path);
     this.reads.delete(path);
+    // Its buffer was served to the scan's cached files instead of the disk.
+    this.scan.forget(path);
   }
 
   /** Forget the analyses that read `path`: its own and its importers' (they are redone when next needed). */
   private invalidate(path: string): void {
     this.analyses.delete(path);
     for (const p of this.dependents(path)) this.analyses.delete(p);
+  }
+
+  /**
+   * A file changed, appeared or vanished on disk (the client's file watcher). Returns the open documents
+   * whose diagnostics may have changed; an open file's own buffer is unaffected.
+   */
+  changedOnDisk(path: string, created: boolean): string[] {
+    if (created) this.scan.invalidateList();
+    this.scan.forget(path);
+    if (this.documents.has(path)) return [];
+    const dependents = this.dependents(path);
+    for (const p of dependents) this.analyses.delete(p);
+    return dependents;
+  }
+
+  /**
+   * The installed library: stdlib/ of this netc, unless a workspace folder holds it (then it is the
+   * user's own source, e.g. netc's repository, and may be edited like any other file).
+   */
+  isInstalledLibrary(path: string): boolean {
+    return inside(path, STDLIB_DIR) && !this.roots.some((r) => inside(STDLIB_DIR, r));
   }
 
   uriOf(path: string): string {
@@ -91,7 +138,7 @@ export class Workspace {
     const out: LspDiagnostic[] = [];
     for (const d of analysis.result.diagnostics) {
       if (d.span.file === path) {
-        out.push(toLsp(d, sources));
+        out.push(this.withUris(d, toLsp(d, sources)));
         continue;
       }
       const site = d.related.find((r) => r.span.file === path)?.span ?? this.importSite(analysis, d.span.file);
@@ -100,9 +147,15 @@ export class Workspace {
         ...d, span: site, message: `${d.message} (in ${basename(d.span.file)})`,
         related: [{ span: d.span, label: d.label ?? d.message }, ...d.related.filter((r) => r.span !== site)],
       };
-      out.push(toLsp(moved, sources));
+      out.push(this.withUris(moved, toLsp(moved, sources)));
     }
     return out;
+  }
+
+  /** LSP diagnostics whose related locations name open buffers by their URIs (an untitled buffer has no file URL). */
+  private withUris(d: Diagnostic, lsp: LspDiagnostic): LspDiagnostic {
+    lsp.relatedInformation?.forEach((r, i) => (r.location.uri = this.uriOf(d.related[i]!.span.file)));
+    return lsp;
   }
 
   /** The `use` in the entry through which `target` was loaded (directly or through other imports). */
@@ -122,55 +175,34 @@ export class Workspace {
     return undefined;
   }
 
-  /** Every occurrence of `target` in open documents, the files they load, and the workspace's .net files. */
-  references(target: Target): { occurrence: Occurrence; range: LspRange }[] {
-    const out: { occurrence: Occurrence; range: LspRange }[] = [];
-    for (const [path, analysis] of this.fileOwners()) {
-      const sources = analysis.result.program.sources;
-      for (const o of analysis.occurrencesIn(path)) {
-        if (sameTarget(o.target, target)) out.push({ occurrence: o, range: lspRange({ file: path, ...o.range }, sources) });
-      }
+  /**
+   * Every occurrence of `target` in open documents, the files they load, and the workspace's .net files
+   * (a bounded, cancellable scan; `incomplete` says why it stopped short).
+   */
+  async references(target: Target, token: Token): Promise<{ found: { occurrence: Occurrence; range: LspRange }[]; incomplete?: string }> {
+    const owners = new Map<string, { file: LoadedFile; sources: Map<string, string> }>();
+    for (const path of this.documents.keys()) {
+      const analysis = this.analysis(path)!;
+      owners.set(path, { file: analysis.entry, sources: analysis.result.program.sources });
     }
-    return out;
-  }
-
-  /** For each known file, the analysis to read it from (an open file's own analysis first). */
-  private fileOwners(): Map<string, Analysis> {
-    const owners = new Map<string, Analysis>();
-    for (const path of this.documents.keys()) owners.set(path, this.analysis(path)!);
-    for (const analysis of [...owners.values()]) for (const p of analysis.files.keys()) if (!owners.has(p)) owners.set(p, analysis);
-    for (const path of this.workspaceFiles()) {
-      if (owners.has(path)) continue;
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch {
-        continue;
-      }
-      const analysis = analyze(path, text, -1, this.readFile);
-      for (const p of analysis.files.keys()) if (!owners.has(p)) owners.set(p, analysis);
+    for (const path of this.documents.keys()) {
+      const analysis = this.analysis(path)!;
+      for (const [p, file] of analysis.files) if (!owners.has(p)) owners.set(p, { file, sources: analysis.result.program.sources });
     }
-    return owners;
-  }
-
-  private workspaceFiles(): string[] {
-    const found: string[] = [];
-    const walk = (dir: string, depth: number) => {
-      if (depth > 8 || found.length >= MAX_WORKSPACE_FILES) return;
-      let entries: Dirent[];
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        if (entry.name.startsWith('.') || entry.name === 'node_modules' || entry.name === 'dist') continue;
-        const full = join(dir, entry.name);
-        if (entry.isFile() && entry.name.endsWith('.net')) found.push(full);
-        else if (entry.isDirectory()) walk(full, depth + 1);
+    const scanned = await this.scan.scan(token, (p) => owners.has(p), (p) => this.versionOf(p), this.readFile);
+    const found: { occurrence: Occurrence; range: LspRange }[] = [];
+    const add = (path: string, file: LoadedFile, sources: Map<string, string>) => {
+      for (const o of occurrencesOf(file)) {
+        if (sameTarget(o.target, target)) found.push({ occurrence: o, range: lspRange({ file: path, ...o.range }, sources) });
       }
     };
-    for (const root of this.roots) walk(root, 0);
-    return found;
+    for (const [path, { file, sources }] of owners) add(path, file, sources);
+    for (const [path, file] of scanned.files) if (!owners.has(path)) add(path, file, new Map([[path, file.ast.text ?? '']]));
+    return { found, incomplete: scanned.incomplete };
+  }
+
+  private versionOf(path: string): string | undefined {
+    const doc = this.documents.get(path);
+    return doc ? `open:${doc.version}:${doc.text.length}` : undefined;
   }
 }
