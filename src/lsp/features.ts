@@ -268,14 +268,25 @@ export function stdlibModules(): string[] {
   }
 }
 
-/** The callee whose arguments the cursor is in: `conv 64 st|` or `Basic(64, st|`. */
-export function calleeAt(lineBefore: string): string | undefined {
+/** The call whose arguments the cursor is in (`conv 64 st|` or `Basic(64, st|`): its name and the arguments written so far. */
+export interface CallContext {
+  name: string;
+  /** Parameter names already given (`k=3`). */
+  named: Set<string>;
+  /** Positional arguments already given, the one being typed not counted. */
+  positional: number;
+}
+
+export function callAt(lineBefore: string): CallContext | undefined {
   let depth = 0;
   for (let i = lineBefore.length - 1; i >= 0; i--) {
     const ch = lineBefore[i]!;
     if (ch === ')') depth++;
     else if (ch === '(') {
-      if (depth === 0) return /([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(lineBefore.slice(0, i))?.[1];
+      if (depth === 0) {
+        const name = /([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(lineBefore.slice(0, i))?.[1];
+        return name ? { name, ...givenArgs(splitTopLevel(lineBefore.slice(i + 1), ',')) } : undefined;
+      }
       depth--;
     } else if (depth === 0 && /[;<>|[\]:+*]/.test(ch)) {
       if (ch === '*' || ch === '+') continue;
@@ -285,9 +296,46 @@ export function calleeAt(lineBefore: string): string | undefined {
   return stageHead(lineBefore);
 }
 
-function stageHead(segment: string): string | undefined {
-  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s+\S/.exec(segment);
-  return m && !['block', 'def', 'net', 'use'].includes(m[1]!) ? m[1] : undefined;
+export function calleeAt(lineBefore: string): string | undefined {
+  return callAt(lineBefore)?.name;
+}
+
+/** `text` split at `sep` outside parentheses. */
+function splitTopLevel(text: string, sep: string | RegExp): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (depth === 0 && (typeof sep === 'string' ? ch === sep : sep.test(ch))) {
+      out.push(text.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(text.slice(from));
+  return out;
+}
+
+/** The arguments before the last (the one under the cursor): which are named, how many positional. */
+function givenArgs(args: string[]): { named: Set<string>; positional: number } {
+  const named = new Set<string>();
+  let positional = 0;
+  for (const arg of args.slice(0, -1)) {
+    if (!arg.trim()) continue;
+    const name = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)/.exec(arg)?.[1];
+    if (name) named.add(name);
+    else positional++;
+  }
+  return { named, positional };
+}
+
+function stageHead(segment: string): CallContext | undefined {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s+(\S.*)?$/.exec(segment);
+  if (!m || ['block', 'def', 'net', 'use'].includes(m[1]!)) return undefined;
+  if (m[2] === undefined && !/\s$/.test(segment)) return undefined;
+  return { name: m[1]!, ...givenArgs(splitTopLevel(m[2] ?? '', /\s/)) };
 }
 
 export function completion(ws: Workspace, path: string, position: Position): CompletionItem[] {
@@ -302,12 +350,25 @@ export function completion(ws: Workspace, path: string, position: Position): Com
   }
   if (/#/.test(before.replace(/"[^"]*"/g, ''))) return [];
   const items: CompletionItem[] = [];
-  const callee = calleeAt(before);
-  if (callee) {
-    const def = analysis.entry.visible.get(callee);
-    const op = def ? undefined : CALLABLE_OPS.get(callee);
-    const params = def ? def.params.map((p) => ({ name: p.name, doc: `parameter of ${def.kind} ${def.name}` })) : op?.params ?? [];
+  const call = callAt(before);
+  if (call) {
+    const def = analysis.entry.visible.get(call.name);
+    const op = def ? undefined : CALLABLE_OPS.get(call.name);
+    const params = def && def.kind !== 'net'
+      ? def.params.map((p) => ({ name: p.name, doc: `parameter of ${def.kind} ${def.name}`, positional: true, aliases: [] as string[] }))
+      : op?.params ?? [];
+    // Positional arguments fill the positional parameters in order; a parameter already given is not offered again.
+    let filled = call.positional;
+    const given = (p: { name: string; positional?: boolean; aliases?: string[] }) => {
+      if (call.named.has(p.name) || p.aliases?.some((a) => call.named.has(a))) return true;
+      if (p.positional && filled > 0) {
+        filled--;
+        return true;
+      }
+      return false;
+    };
     for (const p of params) {
+      if (given(p)) continue;
       items.push({ label: `${p.name}=`, filterText: p.name, insertText: `${p.name}=`, kind: CompletionItemKind.Property, detail: p.doc, sortText: `0${p.name}` });
     }
   }
@@ -315,6 +376,8 @@ export function completion(ws: Workspace, path: string, position: Position): Com
     items.push({ label: name, kind: CompletionItemKind.Function, detail: opSignature(name, op), documentation: op.summary, sortText: `2${name}` });
   }
   for (const [name, def] of analysis.entry.visible) {
+    // A net is not callable from another definition.
+    if (def.kind === 'net') continue;
     items.push({
       label: name, kind: def.kind === 'block' ? CompletionItemKind.Class : CompletionItemKind.Function,
       detail: signature(def, analysis.result.program.sources.get(def.file) ?? ''), documentation: def.doc, sortText: `1${name}`,

@@ -11,7 +11,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as features from './features.js';
 import { ResilientReader } from './framing.js';
-import { Cancelled } from './scan.js';
+import { Cancelled, SCAN_LIMITS, type ScanLimits } from './scan.js';
 import { Workspace } from './workspace.js';
 
 export const DEFAULT_DEBOUNCE_MS = 150;
@@ -77,8 +77,12 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
   };
 
   connection.onInitialize((params) => {
-    const init = params.initializationOptions as { debounceMs?: number } | undefined;
+    const init = params.initializationOptions as { debounceMs?: number; scanLimits?: Partial<ScanLimits> } | undefined;
     if (typeof init?.debounceMs === 'number' && init.debounceMs >= 0) debounceMs = init.debounceMs;
+    // Tighter (or looser) workspace-scan bounds; numbers only, each replacing one of SCAN_LIMITS.
+    for (const [key, value] of Object.entries(init?.scanLimits ?? {})) {
+      if (key in SCAN_LIMITS && typeof value === 'number' && value >= 0) ws.scan.limits = { ...ws.scan.limits, [key]: value };
+    }
     ws.roots = (params.workspaceFolders ?? []).map((f) => ws.pathOf(f.uri));
     if (!ws.roots.length && params.rootUri) ws.roots = [ws.pathOf(params.rootUri)];
     watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;

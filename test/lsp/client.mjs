@@ -13,6 +13,7 @@ export class LspClient {
     this.nextId = 1;
     this.pending = new Map();
     this.notifications = [];
+    this.frameErrors = [];
     this.waiters = [];
     this.stderr = '';
     this.buffer = Buffer.alloc(0);
@@ -33,6 +34,12 @@ export class LspClient {
   }
 
   receive(message) {
+    if (message.id === null && message.error) {
+      // An answer to a message the server could not read (a damaged frame).
+      this.frameErrors.push(message.error);
+      for (const w of [...this.waiters]) if (w.predicate(message)) this.waiters.splice(this.waiters.indexOf(w), 1) && w.resolve(message);
+      return;
+    }
     if (message.id !== undefined && message.method === undefined) {
       const p = this.pending.get(message.id);
       this.pending.delete(message.id);
@@ -57,6 +64,11 @@ export class LspClient {
   send(message) {
     const json = JSON.stringify(message);
     this.child.stdin.write(`Content-Length: ${Buffer.byteLength(json, 'utf8')}\r\n\r\n${json}`);
+  }
+
+  /** Bytes as they are, for damaged frames. */
+  raw(text) {
+    this.child.stdin.write(text);
   }
 
   request(method, params) {
@@ -85,9 +97,9 @@ export class LspClient {
       .then((m) => m.params);
   }
 
-  async initialize(initializationOptions = {}, rootPath = ROOT) {
+  async initialize(initializationOptions = {}, rootPath = ROOT, capabilities = {}) {
     const result = await this.request('initialize', {
-      processId: process.pid, rootUri: uri(rootPath), capabilities: {}, initializationOptions,
+      processId: process.pid, rootUri: uri(rootPath), capabilities, initializationOptions,
       workspaceFolders: [{ uri: uri(rootPath), name: 'root' }],
     });
     this.notify('initialized', {});
