@@ -29,20 +29,47 @@ function blockContext(graph: IRGraph, module: number | null): number {
   return -1;
 }
 
+/**
+ * Macro uses nest (a use inside a macro's body expands within the outer use's node range): for each node,
+ * the innermost use whose range holds it, and for each use the next one out. Walking outward from there
+ * is linear in the nesting depth, where testing every use for every node was quadratic in the file.
+ */
+function nesting(expansions: Expansion[], nodes: number): { innermost: Int32Array; parent: Int32Array } {
+  const innermost = new Int32Array(nodes).fill(-1);
+  const parent = new Int32Array(expansions.length).fill(-1);
+  const order = expansions.map((_, i) => i).sort((a, b) => expansions[a]!.first - expansions[b]!.first || expansions[b]!.end - expansions[a]!.end);
+  const stack: number[] = [];
+  let next = 0;
+  for (let at = 0; at < nodes; at++) {
+    while (stack.length && expansions[stack[stack.length - 1]!]!.end <= at) stack.pop();
+    while (next < order.length && expansions[order[next]!]!.first <= at) {
+      const e = order[next++]!;
+      while (stack.length && expansions[stack[stack.length - 1]!]!.end <= expansions[e]!.first) stack.pop();
+      parent[e] = stack.length ? stack[stack.length - 1]! : -1;
+      stack.push(e);
+    }
+    while (stack.length && expansions[stack[stack.length - 1]!]!.end <= at) stack.pop();
+    innermost[at] = stack.length ? stack[stack.length - 1]! : -1;
+  }
+  return { innermost, parent };
+}
+
 /** Every instance whose span lies in `file`, from the given analyses' graphs. */
 export function instancesIn(analyses: Analysis[], file: string): Instance[] {
   const out: Instance[] = [];
   analyses.forEach((analysis, a) => {
     analysis.result.graphs.forEach((graph, g) => {
       const expansions = analysis.expansions.filter((e) => e.nodes === graph.nodes && e.end > e.first);
+      const { innermost, parent } = nesting(expansions, graph.nodes.length);
       /** The innermost block instance and the innermost macro use whose body holds the source at `span`. */
       const ctx = (module: number | null, span: Span, at: number, self?: Expansion) => {
-        let macro: Expansion | undefined;
-        for (const e of expansions) {
-          if (e === self || at < e.first || at >= e.end || e.body.file !== span.file || span.start < e.body.start || span.end > e.body.end) continue;
-          if (!macro || e.end - e.first < macro.end - macro.first) macro = e;
+        let m = innermost[at] ?? -1;
+        while (m >= 0) {
+          const e = expansions[m]!;
+          if (e !== self && e.body.file === span.file && span.start >= e.body.start && span.end <= e.body.end) break;
+          m = parent[m]!;
         }
-        return `${a}:${g}:${blockContext(graph, module)}:${macro ? expansions.indexOf(macro) : -1}`;
+        return `${a}:${g}:${blockContext(graph, module)}:${m}`;
       };
       let blockRows: Map<string, { totalParams: number; macs: number }> | undefined;
       for (const node of graph.nodes) {

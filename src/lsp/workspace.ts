@@ -27,6 +27,7 @@ export class Workspace {
   /** The files each open document's latest analysis read (kept when the analysis itself is dropped). */
   private readonly reads = new Map<string, Set<string>>();
   readonly scan = new WorkspaceScan();
+  private readonly instanceCache = new Map<string, { sources: Analysis[]; list: Instance[] }>();
 
   get roots(): string[] {
     return this.scan.roots;
@@ -65,6 +66,7 @@ export class Workspace {
     this.documents.delete(path);
     this.invalidate(path);
     this.reads.delete(path);
+    this.instanceCache.delete(path);
     // Its buffer was served to the scan's cached files instead of the disk.
     this.scan.forget(path);
   }
@@ -126,8 +128,14 @@ export class Workspace {
     return this.dependents(path).map((p) => this.analysis(p)!).filter((a) => a.result.graphs.length);
   }
 
+  /** Instances built from `path`'s source, kept while the analyses they come from are current. */
   instances(path: string): Instance[] {
-    return instancesIn(this.graphSources(path), path);
+    const sources = this.graphSources(path);
+    const cached = this.instanceCache.get(path);
+    if (cached && cached.sources.length === sources.length && cached.sources.every((a, i) => a === sources[i])) return cached.list;
+    const list = instancesIn(sources, path);
+    this.instanceCache.set(path, { sources, list });
+    return list;
   }
 
   /** LSP diagnostics for an open document; mistakes found in imported files are shown where this file reaches them. */
