@@ -183,10 +183,14 @@ export function definition(ws: Workspace, path: string, position: Position): Loc
   return null;
 }
 
-export async function references(ws: Workspace, path: string, position: Position, includeDeclaration: boolean, token: Token): Promise<Location[]> {
+/** References; `onIncomplete` hears why the workspace scan stopped short, if it did. */
+export async function references(
+  ws: Workspace, path: string, position: Position, includeDeclaration: boolean, token: Token, onIncomplete: (why: string) => void = () => {},
+): Promise<Location[]> {
   const o = at(ws, path, position)?.occurrence;
   if (!o || o.target.kind === 'op' || o.target.kind === 'function' || o.target.kind === 'label') return [];
-  const { found } = await ws.references(o.target, token);
+  const { found, incomplete } = await ws.references(o.target, token);
+  if (incomplete) onIncomplete(incomplete);
   return found
     .filter((r) => includeDeclaration || !r.occurrence.declaration)
     .map((r) => ({ uri: ws.uriOf(r.occurrence.file), range: r.range }));

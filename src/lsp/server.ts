@@ -6,7 +6,7 @@
  */
 import {
   createConnection, type Connection, DidChangeWatchedFilesNotification, ErrorCodes, FileChangeType, LSPErrorCodes,
-  ProposedFeatures, ResponseError, StreamMessageWriter, TextDocumentSyncKind,
+  MessageType, ProposedFeatures, ResponseError, ShowMessageNotification, StreamMessageWriter, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as features from './features.js';
@@ -155,7 +155,14 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
   const path = (uri: string) => ws.pathOf(uri);
   connection.onHover((p) => features.hover(ws, path(p.textDocument.uri), p.position));
   connection.onDefinition((p) => features.definition(ws, path(p.textDocument.uri), p.position));
-  connection.onReferences((p, token) => guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token)));
+  // Partial results are still useful; say once per reason that they are partial.
+  const warned = new Set<string>();
+  const incomplete = (why: string) => {
+    if (warned.has(why)) return;
+    warned.add(why);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `netc: find references searched only part of the workspace (${why}); the results may be incomplete.` });
+  };
+  connection.onReferences((p, token) => guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token, incomplete)));
   connection.onDocumentSymbol((p) => features.documentSymbols(ws, path(p.textDocument.uri)));
   connection.onCompletion((p) => features.completion(ws, path(p.textDocument.uri), p.position));
   connection.onPrepareRename((p) => guarded(async () => features.prepareRename(ws, path(p.textDocument.uri), p.position)));

@@ -251,7 +251,9 @@ describe('bounded workspace scans', () => {
       bounded.open(path, LIB);
       await opened;
       const at = { ...doc(path), position: pos(LIB, 'Unit', 1) };
+      const warned = bounded.next((m: { method: string }) => m.method === 'window/showMessage');
       const refs = await bounded.request('textDocument/references', { ...at, context: { includeDeclaration: false } });
+      expect((await warned).params.message).toMatch(/only part of the workspace \(the workspace folders hold more than 3 \.net files\)/);
       expect(refs.length).toBeGreaterThan(0);
       expect(refs.length).toBeLessThan(6);
       await expect(bounded.request('textDocument/rename', { ...at, newName: 'Cell' })).rejects.toThrow(/scan stopped early.*more than 3 \.net files/);
