@@ -151,7 +151,11 @@ export class WorkspaceScan {
       }
       this.drop(path);
       const size = Number(signature(path)?.split(':')[1] ?? 0);
-      if (size > this.limits.fileBytes) continue;
+      if (size > this.limits.fileBytes) {
+        // Left out, but not silently: a rename that skipped this file could break it.
+        incomplete ??= `${path} is over ${this.limits.fileBytes / 1024} KiB`;
+        continue;
+      }
       if (this.cachedBytes + size > this.limits.totalBytes) {
         incomplete ??= `the scanned files reached ${this.limits.totalBytes / 1024 / 1024} MiB`;
         break;
