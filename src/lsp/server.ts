@@ -12,7 +12,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as features from './features.js';
 import { ResilientReader } from './framing.js';
 import { Cancelled, SCAN_LIMITS, type ScanLimits } from './scan.js';
-import { Workspace } from './workspace.js';
+import { ContentModified, Workspace } from './workspace.js';
 
 export const DEFAULT_DEBOUNCE_MS = 150;
 
@@ -147,6 +147,7 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
       return await work();
     } catch (e) {
       if (e instanceof Cancelled) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      if (e instanceof ContentModified) return new ResponseError(LSPErrorCodes.ContentModified, e.message);
       if (e instanceof features.RenameRefused) return new ResponseError(ErrorCodes.InvalidRequest, e.message);
       throw e;
     }

@@ -21,6 +21,13 @@ export function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
+/** The documents changed while a request was being answered (LSP's ContentModified: the client asks again). */
+export class ContentModified extends Error {
+  constructor() {
+    super('the documents changed while the workspace was being scanned');
+  }
+}
+
 export class Workspace {
   readonly documents = new Map<string, OpenDocument>();
   readonly analyses = new Map<string, Analysis>();
@@ -197,7 +204,11 @@ export class Workspace {
       const analysis = this.analysis(path)!;
       for (const [p, file] of analysis.files) if (!owners.has(p)) owners.set(p, { file, sources: analysis.result.program.sources });
     }
+    const versions = [...this.documents.values()].map((d) => d.version);
     const scanned = await this.scan.scan(token, (p) => owners.has(p), (p) => this.versionOf(p), this.readFile);
+    // The scan yielded to other messages: if a buffer changed meanwhile, the ranges found may be stale.
+    const now = [...this.documents.values()].map((d) => d.version);
+    if (now.length !== versions.length || now.some((v, i) => v !== versions[i])) throw new ContentModified();
     const found: { occurrence: Occurrence; range: LspRange }[] = [];
     const add = (path: string, file: LoadedFile, sources: Map<string, string>) => {
       for (const o of occurrencesOf(file)) {

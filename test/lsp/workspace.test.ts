@@ -274,6 +274,22 @@ describe('bounded workspace scans', () => {
     }
   });
 
+  it('answers ContentModified when a buffer changes during the scan (its ranges could be stale)', async () => {
+    const busy = new LspClient();
+    try {
+      await busy.initialize({ debounceMs: 0, scanLimits: { sliceMs: 0 } }, ROOT);
+      const path = join(dir, 'moving.net');
+      const opened = busy.nextDiagnostics(uri(path), 1);
+      busy.open(path, LIB);
+      await opened;
+      const refs = busy.request('textDocument/references', { ...doc(path), position: pos(LIB, 'Unit', 1), context: { includeDeclaration: true } });
+      busy.change(path, 2, `\n${LIB}`);
+      await expect(refs).rejects.toMatchObject({ code: -32801 });
+    } finally {
+      busy.kill();
+    }
+  });
+
   it('answers a cancelled scan with RequestCancelled', async () => {
     const slow = new LspClient();
     try {
