@@ -16,6 +16,9 @@ export interface OpenDocument {
   version: number;
 }
 
+/** Diagnostics published per document; the rest are summed up in one more. */
+export const MAX_PUBLISHED = 1000;
+
 /** Whether `path` lies in (or is) the folder `dir`. */
 export function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
@@ -151,7 +154,17 @@ export class Workspace {
     if (!analysis) return [];
     const sources = analysis.result.program.sources;
     const out: LspDiagnostic[] = [];
-    for (const d of analysis.result.diagnostics) {
+    const all = analysis.result.diagnostics;
+    for (let i = 0; i < all.length; i++) {
+      const d = all[i]!;
+      if (out.length === MAX_PUBLISHED) {
+        // The rest are counted, not converted: a file of garbage can hold a diagnostic every few bytes.
+        const rest = all.length - i;
+        const last = out[out.length - 1]!;
+        const message = `${rest.toLocaleString('en-US')} more problem${rest === 1 ? '' : 's'} after this one not shown: the editor gets the first ${MAX_PUBLISHED.toLocaleString('en-US')} of a file (\`netc check\` lists them all)`;
+        out.push({ ...last, severity: 3, message, relatedInformation: [], data: { title: 'more problems', notes: [], rendered: message } });
+        break;
+      }
       if (d.span.file === path) {
         out.push(this.withUris(d, toLsp(d, sources)));
         continue;

@@ -87,6 +87,22 @@ describe('untitled buffers', () => {
   });
 });
 
+describe('many problems', () => {
+  it('publishes the first 1,000 of a file and says how many more there are', async () => {
+    const path = join(dir, 'garbage.net');
+    const text = `net g : [3, 8, 8] <\n${'  rleu\n'.repeat(1500)}>\n`;
+    const published = client.nextDiagnostics(uri(path), 1);
+    client.open(path, text);
+    const { diagnostics } = await published;
+    expect(diagnostics).toHaveLength(1001);
+    expect(diagnostics[999].message).toContain('rleu');
+    expect(diagnostics[1000].severity).toBe(3);
+    expect(diagnostics[1000].message).toMatch(/^500 more problems after this one not shown/);
+    expect(diagnostics[1000].range).toEqual(diagnostics[999].range);
+    client.notify('textDocument/didClose', doc(path));
+  });
+});
+
 describe('files changed on disk', () => {
   it('re-checks the open files that import a file edited outside the editor', async () => {
     const at = { ...doc(model()), position: pos(MODEL, 'Unit(16)', 1) };
