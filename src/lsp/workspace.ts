@@ -1,5 +1,5 @@
 /** Open documents, their analyses, who imports whom, and the workspace's other .net files. */
-import { basename, join } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { lspRange, toLsp, type LspDiagnostic, type LspRange } from '../diagnostics/render.js';
@@ -102,10 +102,12 @@ export class Workspace {
 
   /**
    * The installed library: stdlib/ of this netc, unless a workspace folder holds it (then it is the
-   * user's own source, e.g. netc's repository, and may be edited like any other file).
+   * user's own source, e.g. netc's repository, and may be edited like any other file). A netc installed
+   * by npm (under node_modules/) is never the user's source, whatever folder is open.
    */
   isInstalledLibrary(path: string): boolean {
-    return inside(path, STDLIB_DIR) && !this.roots.some((r) => inside(STDLIB_DIR, r));
+    if (!inside(path, STDLIB_DIR)) return false;
+    return STDLIB_DIR.split(sep).includes('node_modules') || !this.roots.some((r) => inside(STDLIB_DIR, r));
   }
 
   uriOf(path: string): string {

@@ -147,6 +147,23 @@ describe('rename and the installed library', () => {
     await expect(client.request('textDocument/rename', { ...at, newName: 'stage' })).rejects.toThrow(/installed library/);
   });
 
+  it('renames a stdlib definition consistently when the workspace is netc\'s own source', async () => {
+    const own = new LspClient();
+    try {
+      await own.initialize({ debounceMs: 0 }, ROOT);
+      const path = join(ROOT, 'stdlib/resnet34.net');
+      const text = (await import('node:fs')).readFileSync(path, 'utf8');
+      const opened = own.nextDiagnostics(uri(path), 1);
+      own.open(path, text);
+      await opened;
+      const edit = await own.request('textDocument/rename', { ...doc(path), position: pos(text, 'basic_stage', 2), newName: 'stage' });
+      const files = Object.keys(edit.changes).map((u) => u.split('/').pop()).sort();
+      expect(files).toEqual(['resnet.net', 'resnet18.net', 'resnet20_cifar.net', 'resnet34.net']);
+    } finally {
+      own.kill();
+    }
+  });
+
   it('still renames a definition of the workspace in every file that uses it', async () => {
     const edit = await client.request('textDocument/rename', { ...doc(model()), position: pos(MODEL, 'Unit', 1), newName: 'Cell' });
     expect(Object.keys(edit.changes).sort()).toEqual([uri(lib()), uri(model())].sort());
