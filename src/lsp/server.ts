@@ -76,6 +76,9 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
     }, delay));
   };
 
+  // An imported file changed on disk without a watcher event: republish what now reads differently.
+  ws.onStale = (p) => schedule(p, 0);
+
   connection.onInitialize((params) => {
     const init = params.initializationOptions as { debounceMs?: number; scanLimits?: Partial<ScanLimits> } | undefined;
     if (typeof init?.debounceMs === 'number' && init.debounceMs >= 0) debounceMs = init.debounceMs;

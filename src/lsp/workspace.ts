@@ -1,4 +1,5 @@
 /** Open documents, their analyses, who imports whom, and the workspace's other .net files. */
+import { statSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
@@ -14,6 +15,15 @@ export interface OpenDocument {
   path: string;
   text: string;
   version: number;
+}
+
+function diskSignature(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 /** Diagnostics published per document; the rest are summed up in one more. */
@@ -37,6 +47,9 @@ export class Workspace {
   /** The files each open document's latest analysis read (kept when the analysis itself is dropped). */
   private readonly reads = new Map<string, Set<string>>();
   readonly scan = new WorkspaceScan();
+  private readonly diskSignatures = new WeakMap<Analysis, [string, string][]>();
+  /** Called when an open document's analysis was redone because a file it read changed on disk. */
+  onStale: (path: string) => void = () => {};
   private readonly instanceCache = new Map<string, { sources: Analysis[]; list: Instance[] }>();
 
   get roots(): string[] {
@@ -121,11 +134,22 @@ export class Workspace {
     const doc = this.documents.get(path);
     if (!doc) return undefined;
     const cached = this.analyses.get(path);
-    if (cached && cached.version === doc.version && cached.text === doc.text) return cached;
+    const current = cached && cached.version === doc.version && cached.text === doc.text;
+    if (current && this.unchangedOnDisk(cached)) return cached;
     const fresh = analyze(path, doc.text, doc.version, this.readFile);
     this.analyses.set(path, fresh);
     this.reads.set(path, new Set(fresh.files.keys()));
+    this.diskSignatures.set(fresh, [...fresh.files.keys()].filter((p) => !this.documents.has(p)).map((p) => [p, diskSignature(p)]));
+    if (current) this.onStale(path);
     return fresh;
+  }
+
+  /**
+   * Whether the files an analysis read from disk are as they were. Clients without file watching (Neovim
+   * before 0.9) send no events when an imported file changes; a few stat calls per request notice it.
+   */
+  private unchangedOnDisk(analysis: Analysis): boolean {
+    return (this.diskSignatures.get(analysis) ?? []).every(([p, signature]) => this.documents.has(p) || diskSignature(p) === signature);
   }
 
   /** Open documents whose last analysis read `path` (they import it, directly or not). */

@@ -122,6 +122,19 @@ describe('files changed on disk', () => {
     expect((await fixed).diagnostics).toEqual([]);
   });
 
+  it('notices an imported file changed on disk at the next request when the client sends no file events', async () => {
+    const at = { ...doc(model()), position: pos(MODEL, 'Unit(16)', 1) };
+    expect((await client.request('textDocument/hover', at)).contents.value).toContain('480 params');
+    const republished = client.nextDiagnostics(uri(model()));
+    writeFileSync(lib(), LIB.replace('bn;', 'bnn;') + '\n');
+    expect((await client.request('textDocument/hover', at)).contents.value).toContain('448 params');
+    expect((await republished).diagnostics[0].message).toContain('(in lib.net)');
+    const fixed = client.nextDiagnostics(uri(model()));
+    writeFileSync(lib(), LIB);
+    await client.request('textDocument/hover', at);
+    expect((await fixed).diagnostics).toEqual([]);
+  });
+
   it('registers a watcher for .net files when the client can take one', async () => {
     const watching = new LspClient();
     try {
