@@ -5,7 +5,7 @@
  * documents that read them. Workspace scans (references, rename) are bounded and yield between files.
  */
 import {
-  createConnection, type Connection, DidChangeWatchedFilesNotification, ErrorCodes, FileChangeType, LSPErrorCodes,
+  type CancellationToken, createConnection, type Connection, DidChangeWatchedFilesNotification, ErrorCodes, FileChangeType, LSPErrorCodes,
   MessageType, ProposedFeatures, ResponseError, ShowMessageNotification, StreamMessageWriter, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -157,8 +157,19 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
   };
 
   const path = (uri: string) => ws.pathOf(uri);
-  connection.onHover((p) => features.hover(ws, path(p.textDocument.uri), p.position));
-  connection.onDefinition((p) => features.definition(ws, path(p.textDocument.uri), p.position));
+  /**
+   * A request the client cancelled while it waited behind a check (editors cancel hints and tokens on
+   * each keystroke) is answered without the work, which could mean analysing a text already replaced.
+   */
+  const live = <P, R>(handler: (p: P) => R) => (p: P, token: CancellationToken): R | ResponseError<void> =>
+    token.isCancellationRequested ? new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled') : handler(p);
+  connection.onHover(live((p) => features.hover(ws, path(p.textDocument.uri), p.position)));
+  connection.onDefinition(live((p) => features.definition(ws, path(p.textDocument.uri), p.position)));
+  connection.onDocumentSymbol(live((p) => features.documentSymbols(ws, path(p.textDocument.uri))));
+  connection.onCompletion(live((p) => features.completion(ws, path(p.textDocument.uri), p.position)));
+  connection.languages.inlayHint.on(live((p) => features.inlayHints(ws, path(p.textDocument.uri), p.range)));
+  connection.languages.semanticTokens.on(live((p) => features.semanticTokens(ws, path(p.textDocument.uri))));
+
   // Partial results are still useful; say once per reason that they are partial.
   const warned = new Set<string>();
   const incomplete = (why: string) => {
@@ -167,12 +178,8 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
     void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `netc: find references searched only part of the workspace (${why}); the results may be incomplete.` });
   };
   connection.onReferences((p, token) => guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token, incomplete)));
-  connection.onDocumentSymbol((p) => features.documentSymbols(ws, path(p.textDocument.uri)));
-  connection.onCompletion((p) => features.completion(ws, path(p.textDocument.uri), p.position));
   connection.onPrepareRename((p) => guarded(async () => features.prepareRename(ws, path(p.textDocument.uri), p.position)));
   connection.onRenameRequest((p, token) => guarded(() => features.rename(ws, path(p.textDocument.uri), p.position, p.newName, token)));
-  connection.languages.inlayHint.on((p) => features.inlayHints(ws, path(p.textDocument.uri), p.range));
-  connection.languages.semanticTokens.on((p) => features.semanticTokens(ws, path(p.textDocument.uri)));
 
   connection.listen();
   return connection;

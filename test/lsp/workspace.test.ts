@@ -253,6 +253,18 @@ describe('semantic tokens', () => {
   });
 });
 
+describe('cancelled requests', () => {
+  it('a hover cancelled while it waited in the queue is answered RequestCancelled, without the work', async () => {
+    client.child.stdin.cork();
+    const id = client.nextId;
+    const hover = client.request('textDocument/hover', { ...doc(resnet()), position: pos(RESNET, 'layer2:', 2) });
+    client.notify('$/cancelRequest', { id });
+    client.child.stdin.uncork();
+    await expect(hover).rejects.toMatchObject({ code: -32800 });
+    expect((await client.request('textDocument/hover', { ...doc(resnet()), position: pos(RESNET, 'layer2:', 2) })).contents.value).toContain('layer2');
+  });
+});
+
 describe('damaged frames', () => {
   it('answers a body that is not JSON with -32700 and keeps serving', async () => {
     const answered = client.next((m: { id?: unknown; error?: { code: number } }) => m.id === null && m.error?.code === -32700);
