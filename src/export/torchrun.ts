@@ -16,8 +16,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import type { IRGraph } from '../ir/types.js';
-import { lowerGraph } from '../lower/lower.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { InitSpec, IRGraph } from '../ir/types.js';
+import { lowerGraph, torchParamName } from '../lower/lower.js';
 import { DEFAULTS } from '../train/config.js';
 import { BUNDLED_SAMPLE } from '../train/data/index.js';
 import { ExportError, exportPytorch } from './pytorch.js';
@@ -41,12 +42,47 @@ interface TfjsWeight {
   layout: string;
 }
 
+/** One weight's initialisation, in the order netc draws them from its seeded generator. */
+interface InitDraw {
+  /** The tfjs weight (values are drawn in its layout). */
+  name: string;
+  size: number;
+  init: InitSpec | null;
+  /** False when netc leaves the weight's layer to tfjs's own initialiser (a weight without an init spec). */
+  apply: boolean;
+}
+
 /**
- * The net's tfjs topology and weight list, as `netc train` would save them: the net is lowered
- * (needs a tfjs backend; weights are not used) and saved to memory.
+ * netc's initialisation as a plan train.py replays with netc's generator, so that the same --seed
+ * gives the same initial weights as `netc train`. It walks the layers as initialiseWeights in
+ * src/lower/lower.ts does (IR node order, each layer's weights in tfjs order; a value per element
+ * in the tfjs layout); test/export/torchrun.test.ts checks the result against netc's first step.
  */
-async function tfjsModel(graph: IRGraph): Promise<{ modelTopology: unknown; weights: TfjsWeight[] }> {
-  const { model } = lowerGraph(graph, { seed: 1 });
+function initPlan(graph: IRGraph, owners: Map<number, tfl.layers.Layer>): InitDraw[] {
+  const plan: InitDraw[] = [];
+  for (const node of graph.nodes) {
+    const layer = owners.get(node.id);
+    if (!layer) continue;
+    const specs = new Map(node.weights.map((w) => [w.name, w.init]));
+    const draws = layer.weights.map((w) => ({
+      name: w.originalName,
+      size: w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
+      init: specs.get(torchParamName(w.originalName) ?? '') ?? null,
+      apply: true,
+    }));
+    const apply = draws.every((d) => d.init !== null);
+    for (const d of draws) plan.push({ ...d, apply });
+  }
+  return plan;
+}
+
+/**
+ * The net's tfjs topology and weight list, as `netc train` would save them, and its initialisation
+ * plan: the net is lowered (needs a tfjs backend; its weights are not used) and saved to memory.
+ */
+async function tfjsModel(graph: IRGraph): Promise<{ modelTopology: unknown; weights: TfjsWeight[]; init: InitDraw[] }> {
+  const { model, owners } = lowerGraph(graph, { seed: 1 });
+  const init = initPlan(graph, owners);
   const links = new Map(weightLinks(graph, model).map((l) => [l.variable.originalName, l]));
   let topology: unknown = null;
   let specs: tf.io.WeightsManifestEntry[] = [];
@@ -64,7 +100,7 @@ async function tfjsModel(graph: IRGraph): Promise<{ modelTopology: unknown; weig
     if (s.dtype !== 'float32') throw new ExportError(`the tfjs weight \`${s.name}\` is ${s.dtype}; train.py handles float32 only`);
     return { name: s.name, shape: s.shape, key: link.key, layout: link.layout };
   });
-  return { modelTopology: topology, weights };
+  return { modelTopology: topology, weights, init };
 }
 
 /** The files of DIR, by relative path. */

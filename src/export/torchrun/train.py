@@ -16,9 +16,10 @@ and augmentation draw (netc's own seeded generator, reimplemented below bit for 
 with the training split's mean/std, the loss, the run directory (config.json, metrics.jsonl,
 metrics.csv, result.json; atomic writes; rank 0 writes) and --resume after a kill. The optimizers and
 schedules are torch.optim's and torch.optim.lr_scheduler's (netc's are checked against them).
-What is not: weight initialisation and dropout masks draw from torch's generator, seeded from --seed
-(hand netc's initial weights over with --weights to start from the same point); batch norm statistics
-are per process under DDP (each process normalises its share of the batch).
+The initial weights are netc's for the same --seed (its generator and draw order, replayed from
+netc_model.json; --init torch uses model.py's PyTorch initialisation instead). What is not netc's:
+dropout masks (torch's generator, seeded per step from --seed), and batch norm under DDP, where each
+process normalises its own share of the global batch (with one process, the whole batch, as netc).
 
 Checkpoints: checkpoints/{best,last}/ hold model.json + weights.bin (TensorFlow.js format: `netc eval`,
 `netc predict`, `netc cam` and `netc export --weights` read them as they read a `netc train` run), and
@@ -94,6 +95,41 @@ def mix_seed(*parts):
 
 
 SHUFFLE, STEP, DROPOUT = 1, 2, 3  # stream tags (netc uses 1 and 2; 3 is this program's dropout stream)
+
+
+def uniforms(seed, start, n):
+    """Calls start+1 .. start+n of make_rng(seed), at once: mulberry32's state is a counter."""
+    t = (seed + np.arange(start + 1, start + n + 1, dtype=np.uint64) * 0x6D2B79F5) & M32
+    t = ((t ^ (t >> 15)) * (t | 1)) & M32
+    t = t ^ ((t + (((t ^ (t >> 7)) * (t | 61)) & M32)) & M32)
+    return ((t ^ (t >> 14)) & M32).astype(np.float64) / 4294967296
+
+
+def netc_init(seed, plan):
+    """netc's initial weights for --seed (src/lower/lower.ts initialiseWeights), by tfjs weight name.
+
+    One generator, seeded from seed*2654435761 + 12345 as a JavaScript double; the weights in the
+    plan's order (netc_model.json), one draw per element in the tfjs layout: uniform(-b, b) with
+    b = 1/sqrt(fanIn), or Kaiming normal std sqrt(2/fanOut) by Box-Muller (two draws each).
+    """
+    state = int(float(seed) * 2654435761.0 + 12345.0) % 2 ** 32
+    used, out = 0, {}
+    for d in plan:
+        init, n = d['init'], d['size']
+        kind = init['kind'] if init else None
+        if kind == 'kaimingNormalFanOut':
+            u = uniforms(state, used, 2 * n)
+            used += 2 * n
+            v = np.sqrt(-2 * np.log(1 - u[0::2])) * np.cos(2 * math.pi * u[1::2]) * math.sqrt(2 / init['fanOut'])
+        elif kind == 'uniformFanIn':
+            u = uniforms(state, used, n)
+            used += n
+            v = (u * 2 - 1) * (1 / math.sqrt(init['fanIn']))
+        else:
+            v = np.full(n, 1.0 if kind == 'ones' else 0.0)
+        if d['apply']:
+            out[d['name']] = v.astype(np.float32)
+    return out
 
 
 def permutation(n, uniform):
@@ -652,6 +688,8 @@ def parse_args(spec, argv):
     p.add_argument('--weights', default=spec.get('weights'),
                    help='start from these weights: a netc run directory, a .safetensors file (netc export --weights) or a tfjs model folder'
                    + (f" (default: {spec['weights']}, exported with this program)" if spec.get('weights') else ''))
+    p.add_argument('--init', choices=['netc', 'torch'], default='netc',
+                   help="initial weights: netc's for --seed (the same as `netc train --seed`), or model.py's (PyTorch's generator)")
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='auto: one GPU per process when CUDA is available (NCCL), else CPU (gloo)')
     return p.parse_args(argv)
 
@@ -879,6 +917,13 @@ def run(argv):
         run_dir = a.resume
     else:
         run_dir = pg.broadcast((a.out or default_run_dir(spec['net'])) if pg.rank == 0 else None)
+    if not ck and not a.weights and a.init == 'netc':
+        values = netc_init(cfg['seed'], spec['tfjs']['init'])
+        layouts = {w['name']: w for w in spec['tfjs']['weights']}
+        state = {layouts[k]['key']: tfjs_to_torch(torch.from_numpy(v).reshape(layouts[k]['shape']), layouts[k]['layout']) for k, v in values.items()}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if unexpected:
+            raise UserError(f'netc_model.json does not fit model.py: {unexpected[:5]}')
     if a.weights and not ck:
         state, source = initial_weights(a.weights if os.path.isabs(a.weights) or os.path.exists(a.weights) else os.path.join(HERE, a.weights), spec)
         missing, unexpected = net.load_state_dict(state, strict=False)
