@@ -76,7 +76,7 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
   if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
   if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
   if (options.weights !== undefined && options.to !== 'pytorch' && options.to !== 'tfjs' && options.to !== 'torchrun') {
-    throw new UsageError(`--weights goes with --to pytorch, tfjs or torchrun, not --to ${options.to}`);
+    throw new UsageError(`--weights goes with --to pytorch or --to tfjs or --to torchrun, not --to ${options.to}`);
   }
   if (options.weights !== undefined && options.to === 'pytorch' && !options.out) {
     throw new UsageError('--to pytorch --weights writes two files (the module and its .safetensors): give the module\'s path with --out');
