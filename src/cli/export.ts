@@ -34,11 +34,11 @@ export function registerExport(program: Command): void {
     .description('write a network as PyTorch code, a tfjs model, or a Graphviz diagram')
     .argument('<file>', 'a .net file')
     .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; torchrun: a PyTorch training program (a directory); dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
-    .option('--out <path>', 'where to write (a file; a directory for --to tfjs). Default: stdout (not for tfjs)')
+    .option('--out <path>', 'where to write (a file; a directory for --to tfjs and torchrun). Default: stdout (not for tfjs, torchrun)')
     .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
     .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
     .option('--net <name>', 'which net of the file (needed when it defines several)')
-    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model)')
+    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model; torchrun: weights.safetensors, train.py\'s starting point)')
     .addOption(new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'))
     .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
     .addHelpText('after', `

@@ -1056,7 +1056,7 @@ def run(argv):
 
     if interrupted:
         say(f"interrupted; checkpoint in {os.path.join(run_dir, 'checkpoints', 'last')}; continue with: "
-            f"{'torchrun --nproc_per_node=' + str(pg.world) + ' ' if pg.on else 'python '}train.py --resume {run_dir}")
+            f"{'torchrun --nproc_per_node=' + str(pg.world) + ' ' if pg.on else 'python '}{sys.argv[0]} --resume {run_dir}")
         return stop['code']
     test = evaluate(net, data['test'], plain, classes, probs, pg) if n_test else None
     result = {'testAccuracy': test['accuracy'] if test else None, 'testLoss': test['loss'] if test else None,
