@@ -1,7 +1,8 @@
 /**
  * `netc export --to torchrun`: the exported PyTorch program reproduces `netc train`.
  *
- * - its flags are netc train's, with the same defaults;
+ * - its flags are netc train's, with the same defaults; it is valid (pyflakes-clean) Python;
+ * - it reads the dataset formats as netc does (the same bytes, labels and classes);
  * - one process, same seed: netc's initial weights, split, normalisation, augmentation and first
  *   batch, so the first step's loss (and the validation loss after it) equal netc's;
  * - `--weights RUN` starts from a netc run's weights, bundled by `netc export --weights` or read from
@@ -14,7 +15,8 @@
  * Skipped (with the reason in the test name) when /usr/bin/python3 cannot import torch and numpy.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +108,68 @@ describe('netc export --to torchrun', () => {
     expect(missing).toEqual([]);
     // Defaults come from netc's own table (src/train/config.ts) through netc_model.json.
     expect(defaults).toBe('64 momentum 0.01 0.9 0 none 10 0.1 0.1 0 10 fashion-mnist-sample 0 False True');
+  });
+
+  it(`reads CIFAR-10 binary, gzipped IDX and PNG image folders (RGB and grey) as netc does, JPEGs within 3 levels${SKIP}`, async () => {
+    if (!TORCH_OK) return;
+    const { loadDataset } = await import('../../src/train/data/index.js');
+    const { PNG } = await import('pngjs');
+    const jpeg = (await import('jpeg-js')).default;
+    const data = join(dir, 'data-formats');
+    // CIFAR-10: six files of 3 records with drawn pixels and labels.
+    const cifar = join(data, 'cifar');
+    mkdirSync(cifar, { recursive: true });
+    let seed = 7;
+    const byte = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256;
+    for (const f of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
+      writeFileSync(join(cifar, `${f}.bin`), Buffer.from(Array.from({ length: 3 * 3073 }, (_, i) => (i % 3073 === 0 ? byte() % 10 : byte()))));
+    }
+    // An image folder without train/: PNGs and a JPEG of odd sizes, resized (bilinear) to the net input.
+    const folder = join(data, 'photos');
+    const image = (w: number, h: number) => Buffer.from(Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : byte())));
+    ['cat', 'dog'].forEach((cls, k) => {
+      mkdirSync(join(folder, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const png = new PNG({ width: 5 + i + k, height: 7 - i });
+        png.data = image(png.width, png.height);
+        writeFileSync(join(folder, cls, `${i}.png`), PNG.sync.write(png));
+      }
+    });
+    // A JPEG (train/ and test/ folders): decoders may differ by a grey level (libjpeg vs jpeg-js).
+    const jpegs = join(data, 'jpegs');
+    for (const split of ['train', 'test']) {
+      mkdirSync(join(jpegs, split, 'x'), { recursive: true });
+      writeFileSync(join(jpegs, split, 'x', 'a.jpg'), jpeg.encode({ width: 8, height: 8, data: image(8, 8) }, 95).data);
+    }
+    const cases: [string, number[] | undefined][] = [['cifar10', undefined], [`imagefolder:${folder}`, [3, 6, 4]], [`imagefolder:${folder}`, [1, 5, 5]],
+      ['fashion-mnist-sample', undefined], [`imagefolder:${jpegs}`, [3, 6, 4]]];
+    const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
+    const ours: string[] = [];
+    let jpegPixels: number[] = [];
+    for (const [name, inputShape] of cases) {
+      const d = await loadDataset(name, { dataDir: cifar, download: false, inputShape });
+      ours.push(JSON.stringify([d.shape, d.classes, hash(d.train.images), [...d.train.labels], hash(d.test.images), [...d.test.labels].slice(0, 50)]));
+      jpegPixels = [...d.train.images];
+    }
+    const script = [
+      'import sys, json, hashlib',
+      `sys.path.insert(0, ${JSON.stringify(join(dir, 'lenet5'))})`,
+      'import train',
+      'h = lambda a: hashlib.sha256(a.tobytes()).hexdigest()[:16]',
+      `for name, shape in json.loads(${JSON.stringify(JSON.stringify(cases.map(([n, s]) => [n, s ?? null])))}):`,
+      `    d = train.load_dataset(name, ${JSON.stringify(cifar)}, shape)`,
+      "    print(json.dumps([d['shape'], d['classes'], h(d['train'][0]), d['train'][1].tolist(), h(d['test'][0]), d['test'][1].tolist()[:50]], separators=(',', ':')))",
+      "print(json.dumps(d['train'][0].flatten().tolist()))",
+    ].join('\n');
+    const theirs = py('-c', script);
+    expect(theirs.status, theirs.stderr).toBe(0);
+    const lines = theirs.stdout.trim().split('\n');
+    expect(lines.slice(0, 4)).toEqual(ours.slice(0, 4));
+    const [a, b] = [JSON.parse(ours[4]), JSON.parse(lines[4])];
+    expect([b[0], b[1], b[3], b[5]]).toEqual([a[0], a[1], a[3], a[5]]);
+    const pixels: number[] = JSON.parse(lines[5]);
+    expect(pixels.length).toBe(jpegPixels.length);
+    expect(Math.max(...pixels.map((v, i) => Math.abs(v - jpegPixels[i]!)))).toBeLessThanOrEqual(3);
   });
 
   it(`one process, same seed and flags: netc train's first-step loss, split and normalisation${SKIP}`, () => {
