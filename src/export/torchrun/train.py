@@ -23,7 +23,7 @@ process normalises its own share of the global batch (with one process, the whol
 
 Checkpoints: checkpoints/{best,last}/ hold model.json + weights.bin (TensorFlow.js format: `netc eval`,
 `netc predict`, `netc cam` and `netc export --weights` read them as they read a `netc train` run), and
-torch.pt (model, optimizer and scheduler state, for `train.py --resume`). `netc train --resume` does not
+torch.pt (model and optimizer state and the run's progress, for `train.py --resume`). `netc train --resume` does not
 continue a run of this program: its optimizer state is torch's.
 """
 import argparse
@@ -804,7 +804,7 @@ def evaluate(model, split, batcher, classes, probs, pg, batch_size=256):
     return {'loss': total[0] / n if n else math.nan, 'accuracy': acc, 'confusion': m}
 
 
-def save_checkpoint(run, name, model, optimizer, scheduler, state, spec):
+def save_checkpoint(run, name, model, optimizer, state, spec):
     """checkpoints/NAME written whole under a temporary name, then swapped in (netc's protocol)."""
     final = os.path.join(run, 'checkpoints', name)
     tmp = f'{final}.tmp-{os.getpid()}'
@@ -816,8 +816,9 @@ def save_checkpoint(run, name, model, optimizer, scheduler, state, spec):
     # netc's optimizer slots are tfjs variables; this run's are torch's (in torch.pt), so none here.
     write_durable(os.path.join(tmp, 'optimizer.json'), '[]')
     write_durable(os.path.join(tmp, 'optimizer.bin'), b'')
-    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                'scheduler': scheduler.state_dict() if scheduler else None, 'state': state}, os.path.join(tmp, 'torch.pt'))
+    # No scheduler state: a resume rebuilds the schedule from the configuration and replays its steps
+    # (OneCycleLR's state_dict holds a bound method, which weights_only loading refuses).
+    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'state': state}, os.path.join(tmp, 'torch.pt'))
     full = dict(state, bytes={'weights': len(weights), 'optimizer': 0})
     write_durable(os.path.join(tmp, 'state.json'), json.dumps(full, indent=2))
     old = f'{final}.old-{os.getpid()}'
@@ -907,7 +908,8 @@ def run(argv):
         pg.rank0(lambda: [say(line) for line in clean_run_dir(a.resume)])
         ck_dir = find_checkpoint(a.resume, 'last')
         if ck_dir:
-            ck = torch.load(os.path.join(ck_dir, 'torch.pt'), map_location=pg.device)
+            # This program's own checkpoint; torch 1.13's weights_only loader cannot read Python floats.
+            ck = torch.load(os.path.join(ck_dir, 'torch.pt'), map_location=pg.device, weights_only=False)
             net.load_state_dict(ck['model'])
             st = ck['state']
             at = f"epoch {st['epoch'] + 1}, step {st['step']}" if st.get('step') else f"epoch {st['epoch']}"
@@ -1025,7 +1027,7 @@ def run(argv):
             if pg.rank == 0:
                 st = {'epoch': epoch, 'step': s, 'bestValAccuracy': best, 'optimizer': cfg['optimizer'], 'history': history,
                       'partial': {'lossSum': global_sums[0], 'correct': global_sums[1], 'seen': global_sums[2], 'seconds': seconds}}
-                save_checkpoint(run_dir, 'last', net, optimizer, scheduler, st, spec)
+                save_checkpoint(run_dir, 'last', net, optimizer, st, spec)
             pg.barrier()
             break
         sync_buffers(net, pg)
@@ -1047,8 +1049,8 @@ def run(argv):
         if pg.rank == 0:
             if score > best:
                 best = score
-                save_checkpoint(run_dir, 'best', net, optimizer, scheduler, epoch_state(epoch, best, cfg, history), spec)
-            save_checkpoint(run_dir, 'last', net, optimizer, scheduler, epoch_state(epoch, best, cfg, history), spec)
+                save_checkpoint(run_dir, 'best', net, optimizer, epoch_state(epoch, best, cfg, history), spec)
+            save_checkpoint(run_dir, 'last', net, optimizer, epoch_state(epoch, best, cfg, history), spec)
             write_metrics(run_dir, history)
         best = max(best, score)
         pg.barrier()
