@@ -28,6 +28,8 @@ const NETC = join(ROOT, 'bin', 'netc.js');
 const PYTHON = '/usr/bin/python3';
 const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch, numpy, torch.distributed.run'], { stdio: 'ignore' }).status === 0;
 const SKIP = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and numpy (apt-get install python3-torch)]`;
+const PIL_OK = TORCH_OK && spawnSync(PYTHON, ['-c', 'import PIL'], { stdio: 'ignore' }).status === 0;
+const SKIP_PIL = PIL_OK ? '' : SKIP || ` [skipped: ${PYTHON} cannot import PIL (apt-get install python3-pil)]`;
 // Debian's torch 1.13 under Python 3.11: torchrun's default `--redirects 0` fails (Std.NONE is no
 // longer an iterable IntFlag member); redirecting stdout and teeing it back avoids the code path.
 // The agent looks at its workers every --monitor_interval seconds (5 by default): 0.2 ends each run sooner.
@@ -110,8 +112,8 @@ describe('netc export --to torchrun', () => {
     expect(defaults).toBe('64 momentum 0.01 0.9 0 none 10 0.1 0.1 0 10 fashion-mnist-sample 0 False True');
   });
 
-  it(`reads CIFAR-10 binary, gzipped IDX and PNG image folders (RGB and grey) as netc does, JPEGs within 3 levels${SKIP}`, async () => {
-    if (!TORCH_OK) return;
+  it(`reads CIFAR-10 binary, gzipped IDX and PNG image folders (RGB and grey) as netc does, JPEGs within 3 levels${SKIP_PIL}`, async () => {
+    if (!PIL_OK) return;
     const { loadDataset } = await import('../../src/train/data/index.js');
     const { PNG } = await import('pngjs');
     const jpeg = (await import('jpeg-js')).default;
