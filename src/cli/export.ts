@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
@@ -14,7 +14,7 @@ import { ExportError, exportPytorch } from '../export/pytorch.js';
 import type { IRGraph } from '../ir/types.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
 
-const TARGETS = ['pytorch', 'tfjs', 'dot', 'svg'] as const;
+const TARGETS = ['pytorch', 'tfjs', 'torchrun', 'dot', 'svg'] as const;
 type Target = (typeof TARGETS)[number];
 
 interface ExportOptions {
@@ -33,12 +33,12 @@ export function registerExport(program: Command): void {
     .command('export')
     .description('write a network as PyTorch code, a tfjs model, or a Graphviz diagram')
     .argument('<file>', 'a .net file')
-    .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
-    .option('--out <path>', 'where to write (a file; a directory for --to tfjs). Default: stdout (not for tfjs)')
+    .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; torchrun: a PyTorch training program (a directory); dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
+    .option('--out <path>', 'where to write (a file; a directory for --to tfjs and torchrun). Default: stdout (not for tfjs, torchrun)')
     .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
     .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
     .option('--net <name>', 'which net of the file (needed when it defines several)')
-    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model)')
+    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model; torchrun: weights.safetensors, train.py\'s starting point)')
     .addOption(new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'))
     .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
     .addHelpText('after', `
@@ -48,6 +48,10 @@ Targets:
            Submodule names are netc's hierarchical names, so state_dict() keys are netc's weight
            names — torchvision's for the stdlib networks that mirror it (torchvision weights load
            with strict=True). Run it: python3 model.py prints the parameter count.
+  torchrun \`netc train\` as a PyTorch program in the --out directory: model.py, train.py (the same
+           flags, datasets, split, run directory; python train.py, or torchrun --nproc_per_node=N
+           train.py with DistributedDataParallel), README.md. With --weights it starts from the run's
+           weights. Docs: docs/torchrun.md.
   tfjs     A TensorFlow.js LayersModel (model.json + weights.bin) in the --out directory, freshly
            initialised as netc does (seeded), loadable with tf.loadLayersModel.
   dot      Graphviz source: one node per layer, blocks as clusters, edges labelled with shapes.
@@ -58,6 +62,7 @@ Examples:
   netc export stdlib/resnet18.net --to pytorch --set classes=10 --input 3x32x32
   netc export stdlib/googlenet.net --to svg --out googlenet.svg
   netc export stdlib/lenet5.net --to tfjs --out lenet5-tfjs/
+  netc export stdlib/lenet5.net --to torchrun --out lenet5-torch/ && torchrun --nproc_per_node=2 lenet5-torch/train.py
 
 Exit status: 0 written, 1 errors in the file (or a network the target cannot express), 2 bad invocation.
 Docs: docs/export.md.`)
@@ -70,13 +75,13 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
   if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
-  if (options.weights !== undefined && options.to !== 'pytorch' && options.to !== 'tfjs') {
-    throw new UsageError(`--weights goes with --to pytorch or --to tfjs, not --to ${options.to}`);
+  if (options.weights !== undefined && options.to !== 'pytorch' && options.to !== 'tfjs' && options.to !== 'torchrun') {
+    throw new UsageError(`--weights goes with --to pytorch or --to tfjs or --to torchrun, not --to ${options.to}`);
   }
   if (options.weights !== undefined && options.to === 'pytorch' && !options.out) {
     throw new UsageError('--to pytorch --weights writes two files (the module and its .safetensors): give the module\'s path with --out');
   }
-  if (options.to === 'tfjs' && !options.out) throw new UsageError('--to tfjs writes two files: give a directory with --out');
+  if ((options.to === 'tfjs' || options.to === 'torchrun') && !options.out) throw new UsageError(`--to ${options.to} writes several files: give a directory with --out`);
 
   if (options.weights !== undefined) return exportTrained(file, options);
 
@@ -126,6 +131,8 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
     }
     case 'tfjs':
       return exportTfjs(graph, options.out!);
+    case 'torchrun':
+      return writeTorchrun(graph, file, options.out!);
   }
 }
 
@@ -162,6 +169,28 @@ async function saveTfjs(model: import('@tensorflow/tfjs-layers').LayersModel, ou
   process.stderr.write(`wrote ${join(out, 'model.json')} and ${join(out, 'weights.bin')} (${model.countParams().toLocaleString('en-US')} tfjs weights)\n`);
 }
 
+/** `--to torchrun`: the training program's files into the directory `out` (see src/export/torchrun.ts). */
+async function writeTorchrun(graph: IRGraph, file: string, out: string, weights?: Uint8Array): Promise<number> {
+  const { exportTorchrun } = await import('../export/torchrun.js');
+  const { selectBackend } = await import('../runtime/backend.js');
+  await selectBackend('cpu');
+  let files;
+  try {
+    files = await exportTorchrun(graph, { source: file, weights });
+  } catch (e) {
+    if (!(e instanceof ExportError)) throw e;
+    process.stderr.write(`error: cannot export \`${graph.net}\` as a torchrun program: ${e.message}\n`);
+    return EXIT_DIAGNOSTICS;
+  }
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; --to torchrun needs a directory`);
+  for (const [name, data] of files) {
+    mkdirSync(dirname(join(out, name)), { recursive: true });
+    writeFileSync(join(out, name), data);
+  }
+  process.stderr.write(`wrote ${join(out, 'train.py')}, model.py, README.md (${graph.net}); run: python ${join(out, 'train.py')}, or torchrun --nproc_per_node=N ${join(out, 'train.py')}\n`);
+  return EXIT_OK;
+}
+
 /**
  * `--weights RUN`: the network as the run trained it (its arguments and input shape) with its weights.
  * PyTorch gets the module plus a .safetensors file beside it; tfjs gets the trained model itself.
@@ -180,10 +209,12 @@ async function exportTrained(file: string, options: ExportOptions): Promise<numb
       return EXIT_OK;
     }
     const { pythonLoader, safetensors, stateDict } = await import('../export/weights.js');
+    const meta = { net: graph.net, run: run.dir, checkpoint: options.checkpoint };
+    if (options.to === 'torchrun') return writeTorchrun(graph, file, options.out!, safetensors(stateDict(graph, run.model), meta));
     const out = options.out!;
     const weightsPath = `${out.replace(/\.py$/, '')}.safetensors`;
     const python = exportPytorch(graph, { source: file, weightsLoader: pythonLoader(basename(weightsPath)) });
-    const tensors = safetensors(stateDict(graph, run.model), { net: graph.net, run: run.dir, checkpoint: options.checkpoint });
+    const tensors = safetensors(stateDict(graph, run.model), meta);
     emit(python, out, `PyTorch module for ${graph.net}`);
     emit(tensors, weightsPath, `the ${options.checkpoint} checkpoint's weights (load_netc_weights in the module reads them)`);
     return EXIT_OK;

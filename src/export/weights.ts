@@ -15,21 +15,41 @@ export interface TensorEntry {
   data: Float32Array;
 }
 
-/** tfjs layouts -> PyTorch layouts, by the tfjs weight's own kind. */
-function toTorch(kind: string, value: tf.Tensor): tf.Tensor {
-  if (kind === 'kernel' && value.rank === 4) return tf.transpose(value, [3, 2, 0, 1]); // HWIO -> OIHW
-  if (kind === 'depthwise_kernel') {
+/** How a tfjs weight's layout differs from PyTorch's (train.py of `--to torchrun` converts both ways by it). */
+export type Layout = 'conv' | 'depthwise' | 'dense' | 'same';
+
+export function layoutOf(kind: string, rank: number): Layout {
+  if (kind === 'kernel' && rank === 4) return 'conv'; // HWIO <-> OIHW
+  if (kind === 'depthwise_kernel') return 'depthwise'; // [kh, kw, in, mult] <-> [in*mult, 1, kh, kw]
+  if (kind === 'kernel' && rank === 2) return 'dense'; // [in, out] <-> [out, in]
+  return 'same';
+}
+
+/** tfjs layouts -> PyTorch layouts. */
+function toTorch(layout: Layout, value: tf.Tensor): tf.Tensor {
+  if (layout === 'conv') return tf.transpose(value, [3, 2, 0, 1]);
+  if (layout === 'depthwise') {
     const [kh, kw, cin, mult] = value.shape as number[];
-    // [kh, kw, in, mult] -> [in*mult, 1, kh, kw]: output channel in*mult + m, as tfjs orders them.
+    // Output channel in*mult + m, as tfjs orders them.
     return tf.transpose(value, [2, 3, 0, 1]).reshape([cin! * mult!, 1, kh!, kw!]);
   }
-  if (kind === 'kernel' && value.rank === 2) return tf.transpose(value); // [in, out] -> [out, in]
+  if (layout === 'dense') return tf.transpose(value);
   return value;
 }
 
-/** Every IR weight (parameters and BN running statistics) with its PyTorch state-dict key. */
-export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[] {
-  const entries: TensorEntry[] = [];
+export interface WeightLink {
+  /** The PyTorch state-dict key (`layer1.0.conv1.weight`). */
+  key: string;
+  /** The tfjs weight (its originalName is the name model.json gives it). */
+  variable: tfl.LayerVariable;
+  layout: Layout;
+  /** PyTorch's shape, as the IR declares it. */
+  torchShape: number[];
+}
+
+/** Every IR weight (parameters and BN running statistics) with the tfjs weight that holds it. */
+export function weightLinks(graph: IRGraph, model: tfl.LayersModel): WeightLink[] {
+  const links: WeightLink[] = [];
   for (const node of graph.nodes) {
     if (node.weights.length === 0) continue;
     let layer: tfl.layers.Layer;
@@ -43,17 +63,25 @@ export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[]
       const variable = byName.get(spec.name);
       if (!variable) throw new ExportError(`the checkpoint's layer \`${node.name}\` has no ${spec.name}`);
       const kind = variable.originalName.split('/').pop()!.replace(/_\d+$/, '');
-      const value = tf.tidy(() => toTorch(kind, variable.read()));
-      const shape = value.shape as number[];
-      if (shape.join(',') !== spec.shape.join(',')) {
-        value.dispose();
-        throw new ExportError(`\`${node.name}.${spec.name}\` is [${shape.join(', ')}] in the checkpoint, [${spec.shape.join(', ')}] in the network`);
-      }
-      entries.push({ key: `${node.name}.${spec.name}`, shape, data: value.dataSync() as Float32Array });
-      value.dispose();
+      links.push({ key: `${node.name}.${spec.name}`, variable, layout: layoutOf(kind, variable.shape.length), torchShape: spec.shape });
     }
   }
-  return entries;
+  return links;
+}
+
+/** Every IR weight with its PyTorch state-dict key, in PyTorch's layout. */
+export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[] {
+  return weightLinks(graph, model).map(({ key, variable, layout, torchShape }) => {
+    const value = tf.tidy(() => toTorch(layout, variable.read()));
+    const shape = value.shape as number[];
+    if (shape.join(',') !== torchShape.join(',')) {
+      value.dispose();
+      throw new ExportError(`\`${key}\` is [${shape.join(', ')}] in the checkpoint, [${torchShape.join(', ')}] in the network`);
+    }
+    const data = value.dataSync() as Float32Array;
+    value.dispose();
+    return { key, shape, data };
+  });
 }
 
 export function safetensors(entries: TensorEntry[], metadata: Record<string, string> = {}): Uint8Array {
