@@ -19,6 +19,7 @@ interface PredictOpts {
   checkpoint: CheckpointName;
   net?: string;
   backend?: string;
+  verbose: boolean;
   format: 'csv' | 'json';
   batchSize: string;
 }
@@ -28,20 +29,22 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .exitOverride()
     .description('classify every image of a folder with a trained run; one row per image (CSV or JSON)')
-    .argument('<file>', 'the .net file the run was trained from')
-    .requiredOption('--weights <run>', 'run directory written by `netc train --out`')
+    .argument('<file>', 'the .net file the run was trained from (or a standard-library net by name)')
+    .requiredOption('--weights <run>', 'run directory written by `netc train` (its --out, or the runs/<net>-<time> it printed)')
     .requiredOption('--data <spec>', 'imagefolder:PATH (or just PATH): every .png/.jpg below PATH, sub-folders included')
     .option('--out <file>', 'write the predictions here (default: stdout)')
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
+    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
     .addOption(new Option('--format <format>', 'csv: file,class,index,probability; json: an array with every probability').choices(['csv', 'json']).default('csv'))
     .option('--batch-size <n>', 'images per forward pass', '128')
     .addHelpText(
       'after',
       `
 Examples:
-  netc predict stdlib/lenet5.net --weights runs/lenet5 --data imagefolder:my-images --out predictions.csv
+  netc train lenet5 --out runs/lenet5                                       # a run to predict with
+  netc predict lenet5 --weights runs/lenet5 --data imagefolder:my-images --out predictions.csv
   netc predict my.net --weights runs/my --data photos --format json > predictions.json
 
 Each image is decoded (PNG or JPEG), resized bilinearly to the net's input H x W (aspect ratio not
@@ -62,7 +65,7 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
   const batchSize = Number(o.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got "${o.batchSize}"`);
   try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend });
+    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
     if (typeof s === 'number') return s;
     const code = s.report([]);
     if (code) return code;
