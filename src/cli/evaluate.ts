@@ -10,7 +10,7 @@ import { DATASET_NAMES } from '../train/data/index.js';
 import { evaluateRun, renderEvalReport } from '../post/evaluate.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
 import type { CheckpointName } from '../post/run.js';
-import { EXIT_OK } from './io.js';
+import { checkDataName, EXIT_OK, progressWriter } from './io.js';
 
 interface EvalOpts {
   weights: string;
@@ -66,7 +66,9 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
     const code = s.report([]);
     if (code) return code;
     const lastOp = s.graph.nodes[s.graph.output].op;
-    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log });
+    const p = progressWriter();
+    const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
+    const report = await evaluateRun(s.run, s.graph.net, { data: checkDataName(o.data, DATASET_NAMES), dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
     const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
     if (o.out) {
       writeFileSync(o.out, text);

@@ -69,3 +69,32 @@ export function backendLines(lines: string[], verbose = false): string[] {
   const name = lines[0]!.split(' (')[0]!;
   return [skipped ? `${name} (${skipped} other${skipped === 1 ? '' : 's'} skipped; --verbose says why)` : name];
 }
+
+/**
+ * stderr lines for long work: `log` writes a finished line; `progress` a live one, rewritten in place
+ * on a terminal (at most 5 a second) and written as a plain line every 5 s otherwise (logs, CI).
+ */
+export function progressWriter() {
+  const tty = Boolean(process.stderr.isTTY);
+  let live = false;
+  let last = 0;
+  return {
+    log(line: string) {
+      process.stderr.write((live && tty ? '\r\x1b[2K' : '') + line + '\n');
+      live = false;
+    },
+    progress(line: string) {
+      const now = Date.now();
+      if (now - last < (tty ? 200 : 5_000)) return;
+      last = now;
+      process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      live = tty;
+    },
+  };
+}
+
+/** `--data NAME` must be a known dataset (or imagefolder:PATH): a misspelt name is a usage error (exit 2). */
+export function checkDataName<T extends string | undefined>(name: T, known: readonly string[]): T {
+  if (name === undefined || name.startsWith('imagefolder:') || known.includes(name)) return name;
+  throw new UsageError(`--data ${name}: unknown dataset; choose from ${known.join(', ')}`);
+}
