@@ -53,6 +53,7 @@ export function registerCam(program: Command): void {
 Examples:
   netc train vgg16_gap --data imagefolder:pets --out runs/vgg               # a run with a CAM head
   netc cam vgg16_gap --weights runs/vgg --image dog.jpg --out dog-cam.png
+  netc train my.net --data imagefolder:photos --out runs/my
   netc cam my.net --weights runs/my --image x.png --class 3 --scale 8 --out x-cam.png
   netc cam my.net --weights runs/my --image x.png --format json
 

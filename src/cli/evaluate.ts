@@ -47,7 +47,8 @@ Examples:
   netc eval lenet5 --weights runs/lenet5                                    # the run's own test split
   netc eval lenet5 --weights runs/lenet5 --data fashion-mnist                # the full Fashion-MNIST test set
   netc eval lenet5 --weights runs/lenet5 --checkpoint last --format json > eval.json
-  netc eval my.net --weights runs/my --data imagefolder:photos              # photos/test/<class>/*.png
+  netc train my.net --data imagefolder:photos --out runs/my                 # photos/<class>/*.png
+  netc eval my.net --weights runs/my                                        # photos/test/<class>/*.png
 
 Inputs are normalised with the mean/std the run trained with (recomputed from its training data
 when config.json does not store them). JSON: net, run, checkpoint, data, images, accuracy, loss,

@@ -45,7 +45,8 @@ export function registerPredict(program: Command): void {
 Examples:
   netc train lenet5 --out runs/lenet5                                       # a run to predict with
   netc predict lenet5 --weights runs/lenet5 --data imagefolder:my-images --out predictions.csv
-  netc predict my.net --weights runs/my --data photos --format json > predictions.json
+  netc train my.net --data imagefolder:photos --out runs/my
+  netc predict my.net --weights runs/my --data new-photos --format json > predictions.json
 
 Each image is decoded (PNG or JPEG), resized bilinearly to the net's input H x W (aspect ratio not
 kept, no crop), converted to its channels (1: luminance 0.299R + 0.587G + 0.114B; 3: RGB; alpha is
