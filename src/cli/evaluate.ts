@@ -70,6 +70,7 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
     const p = progressWriter();
     const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
     const report = await evaluateRun(s.run, s.graph.net, { data: checkDataName(o.data, DATASET_NAMES), dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
+    p.clear();
     const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
     if (o.out) {
       writeFileSync(o.out, text);

@@ -90,6 +90,11 @@ export function progressWriter() {
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
       live = tty;
     },
+    /** Erases a live line, so that results written next do not land after it. */
+    clear() {
+      if (live) process.stderr.write('\r\x1b[2K');
+      live = false;
+    },
   };
 }
 

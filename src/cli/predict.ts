@@ -10,7 +10,7 @@ import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/pr
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
 import { DataError } from '../train/data/index.js';
-import { EXIT_OK, UsageError } from './io.js';
+import { EXIT_OK, progressWriter, UsageError } from './io.js';
 
 interface PredictOpts {
   weights: string;
@@ -73,17 +73,21 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
     const files = listImages(root);
     if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
     const [c, h, w] = s.run.inputShape;
-    log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
+    const p = progressWriter();
+    p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
     let images;
     try {
-      images = loadImages(files, s.run.inputShape);
+      images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
     } catch (e) {
       if (e instanceof DataError) throw new RunError(e.message);
       throw e;
     }
-    const norm = await runNormalization(s.run, log);
+    const norm = await runNormalization(s.run, p.log);
     const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize);
+    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
+      p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
+    );
+    p.clear();
     const text =
       o.format === 'json'
         ? JSON.stringify(

@@ -38,6 +38,8 @@ describe('netc eval', () => {
     const r = await cli(['eval', LENET, '--weights', run, '--checkpoint', 'last', '--format', 'json', '--backend', 'wasm']);
     expect(r.stderr).not.toContain('internal error');
     expect(r.code).toBe(0);
+    // One short backend line; the details and the skipped backends only with --verbose.
+    expect(r.stderr.split('\n').filter((l) => /^\s*(backend|skipped)/.test(l))).toEqual([expect.stringMatching(/^backend: wasm[^(]*( \(\d others? skipped; --verbose says why\))?$/)]);
     const doc = JSON.parse(r.stdout);
     const saved = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8'));
     console.log(`netc eval: accuracy ${doc.accuracy} on ${doc.images} images`);
