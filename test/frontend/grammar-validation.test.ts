@@ -5,11 +5,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parserInstance, validatedParser } from '../../src/syntax/parser.js';
+import { netLexer, validatedLexer } from '../../src/syntax/tokens.js';
 
 describe('the grammar passes chevrotain\'s validations', () => {
   it('a validated parser builds without definition errors', () => {
     const parser = validatedParser();
     expect(parser.definitionErrors).toEqual([]);
+  });
+
+  it('the lexer passes its pattern validations, and lexes a file as the production lexer does', () => {
+    const lexer = validatedLexer();
+    expect(lexer.lexerDefinitionErrors).toEqual([]);
+    const text = 'use "resnet"\nnet n(c=2) : [3, 8, 8] <\n  conv 4 k=3; relu  # note\n  x: <gap ++ identity>; linear c\n>\n';
+    const kinds = (r: ReturnType<typeof lexer.tokenize>) => r.tokens.map((t) => `${t.tokenType.name}:${t.image}`);
+    expect(kinds(lexer.tokenize(text))).toEqual(kinds(netLexer.tokenize(text)));
   });
 
   it('the validated and the production parser have the same rules', () => {
