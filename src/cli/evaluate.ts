@@ -61,6 +61,7 @@ Exit status: 0 ok, 1 errors in the file, the run or the data, 2 bad invocation.`
 }
 
 async function runEval(file: string, o: EvalOpts): Promise<number> {
+  checkDataName(o.data, DATASET_NAMES);
   try {
     const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
     if (typeof s === 'number') return s;
@@ -69,7 +70,7 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
     const lastOp = s.graph.nodes[s.graph.output].op;
     const p = progressWriter();
     const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
-    const report = await evaluateRun(s.run, s.graph.net, { data: checkDataName(o.data, DATASET_NAMES), dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
+    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
     p.clear();
     const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
     if (o.out) {

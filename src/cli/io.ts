@@ -77,7 +77,8 @@ export function backendLines(lines: string[], verbose = false): string[] {
 export function progressWriter() {
   const tty = Boolean(process.stderr.isTTY);
   let live = false;
-  let last = 0;
+  // From creation: a pass that ends within the interval prints no progress at all.
+  let last = Date.now();
   return {
     log(line: string) {
       process.stderr.write((live && tty ? '\r\x1b[2K' : '') + line + '\n');

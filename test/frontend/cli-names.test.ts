@@ -99,7 +99,7 @@ describe('messages', () => {
     expect(r.stderr).toContain('its parameters: classes');
   });
 
-  it('train: usage mistakes exit 2 before anything loads, with ranges a reader can use', async () => {
+  it('train and eval: usage mistakes exit 2 before anything loads, with ranges a reader can use', async () => {
     const lr = await netcInProcess(['train', 'lenet5', '--lr', '-1']);
     expect([lr.status, lr.stderr]).toEqual([2, 'netc: --lr must be a number > 0, got "-1"\n']);
     const momentum = await netcInProcess(['train', 'lenet5', '--momentum', '2']);
@@ -107,6 +107,9 @@ describe('messages', () => {
     const data = await netcInProcess(['train', 'lenet5', '--data', 'cifar11']);
     expect(data.status).toBe(2);
     expect(data.stderr).toContain('netc: --data cifar11: unknown dataset; choose from fashion-mnist-sample, fashion-mnist, mnist, cifar10');
+    const evaluate = await netcInProcess(['eval', 'lenet5', '--weights', 'no-such-run', '--data', 'cifar11', '--format', 'json']);
+    expect(evaluate.status).toBe(2);
+    expect(JSON.parse(evaluate.stdout).error.message).toMatch(/^--data cifar11: unknown dataset/);
   });
 
   it('every help shows defaults and choices unquoted', async () => {
