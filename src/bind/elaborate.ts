@@ -81,7 +81,16 @@ export class Elaborator {
     const overrides = new Map(Object.entries(options.args ?? {}));
     for (const p of net.params) {
       if (overrides.has(p.name)) {
-        values.set(p.name, overrides.get(p.name)!);
+        const given = overrides.get(p.name)!;
+        // `--set classes=abc`: blame the flag here, not the stdlib line that later uses `classes`.
+        const fallback = p.default ? this.evaluate(p.default, { values, input: undefined }, file) : undefined;
+        if (fallback !== undefined && typeof fallback !== typeof given) {
+          this.diagnostics.error('NET1003', `--set ${p.name}=${String(given)}: \`${p.name}\` of net \`${net.name}\` takes a ${typeof fallback}, not a ${typeof given}`, span(p.nameRange), {
+            help: `its default is ${String(fallback)}; pass e.g. --set ${p.name}=${String(fallback)}`,
+          });
+          return null;
+        }
+        values.set(p.name, given);
         overrides.delete(p.name);
         continue;
       }

@@ -24,6 +24,7 @@ interface CamOpts {
   checkpoint: CheckpointName;
   net?: string;
   backend?: string;
+  verbose: boolean;
   alpha: string;
   scale: string;
   format: 'human' | 'json';
@@ -35,13 +36,14 @@ export function registerCam(program: Command): void {
     .exitOverride()
     .description('class activation map (Zhou et al. 2016) of one image, as a heatmap PNG over it')
     .argument('<file>', 'the .net file the run was trained from (its head must be global average pooling + linear)')
-    .requiredOption('--weights <run>', 'run directory written by `netc train --out`')
+    .requiredOption('--weights <run>', 'run directory written by `netc train` (its --out, or the runs/<net>-<time> it printed)')
     .requiredOption('--image <file>', 'a .png or .jpg image')
     .option('--class <k>', 'class index or name to explain (default: the predicted class)')
     .option('--out <file>', 'the PNG to write', 'cam.png')
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
+    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
     .option('--alpha <x>', 'heatmap opacity over the image, 0..1', '0.5')
     .option('--scale <n>', 'enlarge the PNG by this integer factor (for small images such as 28x28)', '1')
     .addOption(new Option('--format <format>', 'human: a line on stdout; json: class, probability, peak, out').choices(['human', 'json']).default('human'))
@@ -49,7 +51,9 @@ export function registerCam(program: Command): void {
       'after',
       `
 Examples:
-  netc cam stdlib/vgg16_gap.net --weights runs/vgg --image dog.jpg --out dog-cam.png
+  netc train vgg16_gap --data imagefolder:pets --out runs/vgg               # a run with a CAM head
+  netc cam vgg16_gap --weights runs/vgg --image dog.jpg --out dog-cam.png
+  netc train my.net --data imagefolder:photos --out runs/my
   netc cam my.net --weights runs/my --image x.png --class 3 --scale 8 --out x-cam.png
   netc cam my.net --weights runs/my --image x.png --format json
 
@@ -75,7 +79,7 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
   if (!existsSync(o.image)) throw new UsageError(`--image ${o.image}: no such file`);
   if (!/\.(png|jpe?g)$/i.test(o.image)) throw new UsageError(`--image ${o.image}: expected a .png or .jpg file`);
   try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format });
+    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
     if (typeof s === 'number') return s;
     const found = findCamHead(s.graph);
     const code = s.report('diagnostic' in found ? [found.diagnostic] : []);

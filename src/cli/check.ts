@@ -1,11 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { summarize, type CountMode, type Summary } from '../check/summary.js';
 import { COLUMNS, renderTable, type Column } from '../check/table.js';
 import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
 import { writeJson } from './json.js';
+import { netFileArgument } from './netfile.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
 
 interface CheckOptions {
@@ -27,7 +26,7 @@ export function registerCheck(program: Command): void {
     // process.exit(1), an exit status that means "errors in the file", not "bad invocation" (2).
     .exitOverride()
     .description('parse, elaborate and shape-check a .net file; print a torchsummary-style table per net')
-    .argument('<file>', 'a .net file (a net, or a library of blocks)')
+    .argument('<file>', 'a .net file (a net, or a library of blocks), or a standard-library net by name (resnet34)')
     .addOption(new Option('--format <format>', 'human: table + rustc-style diagnostics; json: one document on stdout').choices(['human', 'json']).default('human'))
     .addOption(new Option('--emit <what>', 'print the typed IR (JSON) instead of the summary').choices(['ir', 'summary']))
     .option('--set <name=value...>', 'override net parameters, e.g. --set classes=10', [])
@@ -38,7 +37,7 @@ export function registerCheck(program: Command): void {
     .addOption(new Option('--count <mode>', "torch: torchsummary's count (BN = 2 per channel); tfjs: BN running statistics count as non-trainable").choices(['torch', 'tfjs']).default('torch'))
     .addHelpText('after', `
 Examples:
-  netc check stdlib/resnet34.net
+  netc check resnet34                          # a standard-library net, from any directory (\`netc nets\`)
   netc check stdlib/resnet34.net --set classes=10 --input 3x32x32 --columns macs,rf
   netc check stdlib/densenet121.net --depth 1
   netc check model.net --format json        # for editors and scripts (specs/summary.schema.json)
@@ -51,9 +50,7 @@ Exit status: 0 no errors (warnings allowed), 1 errors in the file, 2 bad invocat
 }
 
 function runCheck(file: string, options: CheckOptions): number {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
-  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
+  const path = netFileArgument(file);
   const columns = (options.columns ?? '').split(',').map((c) => c.trim()).filter(Boolean);
   for (const c of columns) if (!(c in COLUMNS)) throw new UsageError(`unknown column "${c}"; choose from ${Object.keys(COLUMNS).join(', ')}`);
   const depth = options.depth === undefined ? undefined : Number(options.depth);

@@ -10,7 +10,7 @@ import { DATASET_NAMES } from '../train/data/index.js';
 import { evaluateRun, renderEvalReport } from '../post/evaluate.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
 import type { CheckpointName } from '../post/run.js';
-import { EXIT_OK } from './io.js';
+import { checkDataName, EXIT_OK, progressWriter } from './io.js';
 
 interface EvalOpts {
   weights: string;
@@ -19,6 +19,7 @@ interface EvalOpts {
   checkpoint: CheckpointName;
   net?: string;
   backend?: string;
+  verbose: boolean;
   format: 'human' | 'json';
   out?: string;
 }
@@ -28,23 +29,26 @@ export function registerEval(program: Command): void {
     .command('eval')
     .exitOverride()
     .description("evaluate a trained run on a test split: accuracy, per-class accuracy, confusion matrix")
-    .argument('<file>', 'the .net file the run was trained from')
-    .requiredOption('--weights <run>', 'run directory written by `netc train --out`')
+    .argument('<file>', 'the .net file the run was trained from (or a standard-library net by name)')
+    .requiredOption('--weights <run>', 'run directory written by `netc train` (its --out, or the runs/<net>-<time> it printed)')
     .option('--data <name>', `dataset whose test split to use (default: the run's): ${DATASET_NAMES.join(' | ')}`)
     .option('--data-dir <dir>', "where the dataset files are (default: the run's --data-dir)")
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
+    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
     .addOption(new Option('--format <format>', 'human: tables; json: one document').choices(['human', 'json']).default('human'))
     .option('--out <file>', 'write the report to this file instead of stdout')
     .addHelpText(
       'after',
       `
 Examples:
-  netc eval stdlib/lenet5.net --weights runs/lenet5                         # the run's own test split
-  netc eval stdlib/lenet5.net --weights runs/lenet5 --data fashion-mnist    # the full Fashion-MNIST test set
-  netc eval stdlib/lenet5.net --weights runs/lenet5 --checkpoint last --format json > eval.json
-  netc eval my.net --weights runs/my --data imagefolder:photos              # photos/test/<class>/*.png
+  netc train lenet5 --out runs/lenet5                                       # a run to evaluate
+  netc eval lenet5 --weights runs/lenet5                                    # the run's own test split
+  netc eval lenet5 --weights runs/lenet5 --data fashion-mnist                # the full Fashion-MNIST test set
+  netc eval lenet5 --weights runs/lenet5 --checkpoint last --format json > eval.json
+  netc train my.net --data imagefolder:photos --out runs/my                 # photos/<class>/*.png
+  netc eval my.net --weights runs/my                                        # photos/test/<class>/*.png
 
 Inputs are normalised with the mean/std the run trained with (recomputed from its training data
 when config.json does not store them). JSON: net, run, checkpoint, data, images, accuracy, loss,
@@ -57,13 +61,17 @@ Exit status: 0 ok, 1 errors in the file, the run or the data, 2 bad invocation.`
 }
 
 async function runEval(file: string, o: EvalOpts): Promise<number> {
+  checkDataName(o.data, DATASET_NAMES);
   try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format });
+    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
     if (typeof s === 'number') return s;
     const code = s.report([]);
     if (code) return code;
     const lastOp = s.graph.nodes[s.graph.output].op;
-    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log });
+    const p = progressWriter();
+    const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
+    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
+    p.clear();
     const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
     if (o.out) {
       writeFileSync(o.out, text);

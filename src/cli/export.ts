@@ -5,13 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import { exportDot } from '../export/dot.js';
 import { ExportError, exportPytorch } from '../export/pytorch.js';
 import type { IRGraph } from '../ir/types.js';
+import { netFileArgument } from './netfile.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
 
 const TARGETS = ['pytorch', 'tfjs', 'torchrun', 'dot', 'svg'] as const;
@@ -26,13 +27,14 @@ interface ExportOptions {
   weights?: string;
   checkpoint: 'best' | 'last';
   rankdir: 'TB' | 'LR';
+  verbose: boolean;
 }
 
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description('write a network as PyTorch code, a tfjs model, or a Graphviz diagram')
-    .argument('<file>', 'a .net file')
+    .argument('<file>', 'a .net file, or a standard-library net by name (resnet34)')
     .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; torchrun: a PyTorch training program (a directory); dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
     .option('--out <path>', 'where to write (a file; a directory for --to tfjs and torchrun). Default: stdout (not for tfjs, torchrun)')
     .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
@@ -41,6 +43,7 @@ export function registerExport(program: Command): void {
     .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model; torchrun: weights.safetensors, train.py\'s starting point)')
     .addOption(new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'))
     .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
+    .option('--verbose', 'with --weights: print the backend\'s details and why other backends were skipped', false)
     .addHelpText('after', `
 Targets:
   pytorch  A readable Python file: one nn.Module class per block (constructor arguments for what
@@ -72,9 +75,7 @@ Docs: docs/export.md.`)
 }
 
 async function runExport(file: string, options: ExportOptions): Promise<number> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
-  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
+  const path = netFileArgument(file);
   if (options.weights !== undefined && options.to !== 'pytorch' && options.to !== 'tfjs' && options.to !== 'torchrun') {
     throw new UsageError(`--weights goes with --to pytorch or --to tfjs or --to torchrun, not --to ${options.to}`);
   }
@@ -83,7 +84,7 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
   }
   if ((options.to === 'tfjs' || options.to === 'torchrun') && !options.out) throw new UsageError(`--to ${options.to} writes several files: give a directory with --out`);
 
-  if (options.weights !== undefined) return exportTrained(file, options);
+  if (options.weights !== undefined) return exportTrained(path, options);
 
   const result = compileFile(path, {
     args: parseAssignments(options.set),
@@ -199,7 +200,7 @@ async function exportTrained(file: string, options: ExportOptions): Promise<numb
   if (options.set.length > 0 || options.input) throw new UsageError('--set and --input do not go with --weights: the run fixes the arguments and input shape');
   const { openSession, runErrorExit } = await import('../post/session.js');
   try {
-    const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net });
+    const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net, verbose: options.verbose });
     if (typeof session === 'number') return session;
     const code = session.report([]);
     if (code) return code;

@@ -1,23 +1,27 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
 import { CATALOG, explain } from '../diagnostics/catalog.js';
 import { OPS } from '../ops/index.js';
 import { registerCheck } from './check.js';
-import { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, UsageError } from './io.js';
+import { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, reportFailure, setJsonFailures, UsageError, wantsJson } from './io.js';
+import { registerNets } from './nets.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-function build(): Command {
+function build(json: boolean): Command {
   const program = new Command('netc')
     .description('A compiler for neural-network architectures: every shape checked, every parameter counted, then trained.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     // Set before any subcommand exists: subcommands copy these settings when they are created.
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
+    // With --format json, commander's own complaints (unknown option, bad choice) become main()'s JSON error.
+    .configureOutput({ writeErr: (s) => (json ? undefined : process.stderr.write(s)), writeOut: (s) => process.stdout.write(s) })
+    .configureHelp({ optionDescription })
     .addHelpText('after', `
 Examples:
-  netc check stdlib/resnet34.net                      # shapes + torchsummary table
+  netc check resnet34                                 # shapes + torchsummary table of a stdlib net
+  netc nets                                           # the standard library's nets
   netc check my.net --format json                     # diagnostics and summary for editors/scripts
   netc train stdlib/lenet5.net --data fashion-mnist   # train with TensorFlow.js
   netc explain NET2001                                # what a diagnostic means
@@ -27,6 +31,7 @@ A .net file, in one line:
 
 Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code), docs/editors.md (netc lsp).`);
   registerCheck(program);
+  registerNets(program);
   program
     .command('explain')
     .description('print the long explanation of a diagnostic code')
@@ -84,9 +89,24 @@ async function registerOptional(program: Command, argv: string[]): Promise<void>
   }
 }
 
+/**
+ * Every help shows defaults and choices the same way, unquoted (`default: human`, `default: 64`);
+ * commander quotes strings and not numbers, and an empty list default (`--set`) says nothing.
+ */
+function optionDescription(option: Option): string {
+  const extra: string[] = [];
+  if (option.argChoices) extra.push(`choices: ${option.argChoices.join(', ')}`);
+  const d: unknown = option.defaultValue;
+  const shown = option.required || option.optional || (option.isBoolean() && typeof d === 'boolean' && !option.negate);
+  if (d !== undefined && shown && !(Array.isArray(d) && d.length === 0)) extra.push(`default: ${option.defaultValueDescription ?? String(d)}`);
+  return extra.length ? `${option.description} (${extra.join('; ')})` : option.description;
+}
+
 /** Runs the CLI; returns the exit code. User mistakes never produce a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const program = build();
+  const json = wantsJson(argv);
+  setJsonFailures(json);
+  const program = build(json);
   await registerOptional(program, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -94,13 +114,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      if (json) reportFailure(e.message.replace(/^error: /, ''), EXIT_USAGE);
       return EXIT_USAGE;
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    process.stderr.write(`netc: internal error (this is a bug in netc, not in your file): ${(e as Error).stack ?? e}\n`);
-    return EXIT_DIAGNOSTICS + 2;
+    if (e instanceof UsageError) return reportFailure(e.message, EXIT_USAGE);
+    return reportFailure(`internal error (this is a bug in netc, not in your file): ${(e as Error).stack ?? e}`, EXIT_DIAGNOSTICS + 2, 'internal');
   }
 }

@@ -10,7 +10,7 @@ import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/pr
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
 import { DataError } from '../train/data/index.js';
-import { EXIT_OK, UsageError } from './io.js';
+import { EXIT_OK, progressWriter, UsageError } from './io.js';
 
 interface PredictOpts {
   weights: string;
@@ -19,6 +19,7 @@ interface PredictOpts {
   checkpoint: CheckpointName;
   net?: string;
   backend?: string;
+  verbose: boolean;
   format: 'csv' | 'json';
   batchSize: string;
 }
@@ -28,21 +29,24 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .exitOverride()
     .description('classify every image of a folder with a trained run; one row per image (CSV or JSON)')
-    .argument('<file>', 'the .net file the run was trained from')
-    .requiredOption('--weights <run>', 'run directory written by `netc train --out`')
+    .argument('<file>', 'the .net file the run was trained from (or a standard-library net by name)')
+    .requiredOption('--weights <run>', 'run directory written by `netc train` (its --out, or the runs/<net>-<time> it printed)')
     .requiredOption('--data <spec>', 'imagefolder:PATH (or just PATH): every .png/.jpg below PATH, sub-folders included')
     .option('--out <file>', 'write the predictions here (default: stdout)')
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
+    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
     .addOption(new Option('--format <format>', 'csv: file,class,index,probability; json: an array with every probability').choices(['csv', 'json']).default('csv'))
     .option('--batch-size <n>', 'images per forward pass', '128')
     .addHelpText(
       'after',
       `
 Examples:
-  netc predict stdlib/lenet5.net --weights runs/lenet5 --data imagefolder:my-images --out predictions.csv
-  netc predict my.net --weights runs/my --data photos --format json > predictions.json
+  netc train lenet5 --out runs/lenet5                                       # a run to predict with
+  netc predict lenet5 --weights runs/lenet5 --data imagefolder:my-images --out predictions.csv
+  netc train my.net --data imagefolder:photos --out runs/my
+  netc predict my.net --weights runs/my --data new-photos --format json > predictions.json
 
 Each image is decoded (PNG or JPEG), resized bilinearly to the net's input H x W (aspect ratio not
 kept, no crop), converted to its channels (1: luminance 0.299R + 0.587G + 0.114B; 3: RGB; alpha is
@@ -62,24 +66,28 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
   const batchSize = Number(o.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got "${o.batchSize}"`);
   try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend });
+    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
     if (typeof s === 'number') return s;
     const code = s.report([]);
     if (code) return code;
     const files = listImages(root);
     if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
     const [c, h, w] = s.run.inputShape;
-    log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
+    const p = progressWriter();
+    p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
     let images;
     try {
-      images = loadImages(files, s.run.inputShape);
+      images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
     } catch (e) {
       if (e instanceof DataError) throw new RunError(e.message);
       throw e;
     }
-    const norm = await runNormalization(s.run, log);
+    const norm = await runNormalization(s.run, p.log);
     const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize);
+    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
+      p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
+    );
+    p.clear();
     const text =
       o.format === 'json'
         ? JSON.stringify(

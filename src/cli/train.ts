@@ -14,11 +14,13 @@ import type { IRGraph } from '../ir/types.js';
 import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
 import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
+import { take, type Dataset } from '../train/data/dataset.js';
+import { netFileArgument } from './netfile.js';
 import { TrainingError, train } from '../train/loop.js';
 import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
 import { cleanRunDir, createRunDir, findCheckpoint, loadCheckpoint, RunDirError, runDirName, writeFileAtomic } from '../train/rundir.js';
 import { lowerGraph, LowerError } from '../lower/lower.js';
-import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, UsageError } from './io.js';
+import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'] as const;
 const SCHEDULES = ['none', 'step', 'cosine', 'onecycle'] as const;
@@ -30,10 +32,12 @@ function int(name: string, min: number) {
     return n;
   };
 }
-function float(name: string, min: number, max = Infinity) {
+/** A number option in [min, max] (or (min, max] when minExclusive); the message states the range as a reader would. */
+function float(name: string, min: number, max = Infinity, minExclusive = false) {
+  const range = max === Infinity ? `a number ${minExclusive ? '>' : '>='} ${min}` : `a number in ${minExclusive ? '(' : '['}${min}, ${max}]`;
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
+    if (v.trim() === '' || Number.isNaN(n) || n < min || n > max || (minExclusive && n === min)) throw new UsageError(`${name} must be ${range}, got "${v}"`);
     return n;
   };
 }
@@ -59,17 +63,19 @@ interface Opts {
   normalize: boolean;
   valSplit: number;
   subset?: number;
+  testSubset?: number;
   seed: number;
   out?: string;
   resume?: string;
   memoryLimit?: number;
+  verbose: boolean;
 }
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a network on a dataset with TensorFlow.js (wasm on a CPU-only machine)')
-    .argument('[file]', '.net file (omit with --resume)')
+    .argument('[file]', '.net file, or a standard-library net by name (resnet34); omit with --resume')
     .addOption(new Option('--data <name>', `dataset: ${DATASET_NAMES.join(' | ')}`).default('fashion-mnist-sample'))
     .option('--data-dir <dir>', 'where the dataset files are (searched before the cache and system folders)')
     .option('--no-download', 'never try to download missing dataset files')
@@ -79,7 +85,7 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'epochs', int('--epochs', 1), DEFAULTS.epochs)
     .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), DEFAULTS.batchSize)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default(DEFAULTS.optimizer))
-    .option('--lr <x>', 'learning rate (the peak rate for onecycle)', float('--lr', 0), DEFAULTS.lr)
+    .option('--lr <x>', 'learning rate (the peak rate for onecycle)', float('--lr', 0, Infinity, true), DEFAULTS.lr)
     .option('--momentum <x>', 'momentum for momentum/nesterov', float('--momentum', 0, 1), DEFAULTS.momentum)
     .option('--weight-decay <x>', 'weight decay (L2; decoupled for adamw)', float('--weight-decay', 0), DEFAULTS.weightDecay)
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]).default(DEFAULTS.schedule))
@@ -89,20 +95,27 @@ export function registerTrain(program: Command): void {
     .option('--flip', 'augmentation: random horizontal flip', false)
     .option('--no-normalize', "don't normalise with the training set's per-channel mean/std")
     .option('--val-split <x>', 'fraction of the training set held out for validation', float('--val-split', 0, 0.9), DEFAULTS.valSplit)
-    .option('--subset <n>', 'train on the first n training examples only', int('--subset', 1))
+    .option('--subset <n>', 'train on the first n training examples only (the test set stays whole: see --test-subset)', int('--subset', 1))
+    .option('--test-subset <n>', 'test on the first n test examples only (quick trials; the final test pass of a big net takes minutes)', int('--test-subset', 1))
     .option('--seed <n>', 'seed for init, shuffling and augmentation', int('--seed', 0), DEFAULTS.seed)
     .option('--out <dir>', 'run directory (default: a new folder under runs/)')
     .option('--resume <dir>', 'continue the run in this directory from its last checkpoint')
     .option('--memory-limit <GiB>', 'memory the training estimate must fit in (default: the machine, at most 4 GiB on wasm)', float('--memory-limit', 0))
+    .option('--verbose', "print the backend's details and why other backends were skipped", false)
     .addHelpText(
       'after',
       `
 Examples:
-  netc train stdlib/lenet5.net                                 # bundled Fashion-MNIST sample, no set-up
-  netc train stdlib/lenet5.net --data fashion-mnist --epochs 5
+  netc train lenet5                                            # bundled Fashion-MNIST sample, no set-up
+  netc train lenet5 --data fashion-mnist --epochs 5 --out runs/lenet5
+  netc train resnet34 --data cifar10 --subset 2000 --test-subset 500 --epochs 1   # a quick trial
   netc train stdlib/resnet20_cifar.net --data cifar10 --data-dir ~/cifar-10-batches-bin \\
        --optimizer momentum --lr 0.1 --weight-decay 5e-4 --schedule cosine --crop 4 --flip
-  netc train --resume runs/lenet5-20250101-120000 --epochs 20
+  netc train --resume runs/lenet5 --epochs 20
+
+A net's input shape and, when it has a \`classes\` parameter, its number of classes are fitted to
+the data (ResNet-34's 3x224x224 and 1000 classes become CIFAR-10's 3x32x32 and 10); what was
+adapted is printed. \`netc nets\` lists the standard library's nets.
 
 The run directory holds config.json, metrics.jsonl, metrics.csv, loss.svg, accuracy.svg,
 result.json and checkpoints/{best,last} (TensorFlow.js model format + optimizer state).
@@ -117,24 +130,11 @@ Exit codes: 0 done, 1 diagnostics / data / NaN / memory / run-directory problems
     });
 }
 
-/** Writes a line to stderr; progress lines overwrite each other on a terminal. */
+/** Progress on stderr, plus the interruption flag the training loop polls between steps. */
 function makeIo() {
-  const tty = Boolean(process.stderr.isTTY);
-  let live = false;
-  let last = 0;
   let stop = false;
   return {
-    log(line: string) {
-      process.stderr.write((live && tty ? '\r\x1b[2K' : '') + line + '\n');
-      live = false;
-    },
-    progress(line: string) {
-      const now = Date.now();
-      if (now - last < (tty ? 200 : 10_000)) return;
-      last = now;
-      process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
-      live = tty;
-    },
+    ...progressWriter(),
     interrupted: () => stop,
     interrupt() {
       stop = true;
@@ -148,7 +148,8 @@ export const EXIT_SIGTERM = 143;
 
 async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   const io = makeIo();
-  if (file !== undefined && !(existsSync(file) && statSync(file).isFile())) throw new UsageError(`no such file: ${file}`);
+  if (file !== undefined) file = netFileArgument(file);
+  checkDataName(o.data, DATASET_NAMES);
   let prior: RunConfig | null = null;
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');
@@ -173,7 +174,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     }
     throw e;
   }
-  for (const l of describeBackend(choice)) io.log(l);
+  for (const l of backendLines(describeBackend(choice), o.verbose)) io.log(l);
 
   // Everything that can fail (data, the net, memory) fails before the run directory is touched.
   const dataName = prior?.data ?? o.data;
@@ -192,7 +193,6 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     }
     throw e;
   }
-  io.log(`data: ${dataset.name} from ${dataset.source}: ${dataset.train.count} train, ${dataset.test.count} test, ${dataset.shape.join('x')}, ${dataset.classes.length} classes`);
 
   const cfg: RunConfig = prior
     ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name }
@@ -216,9 +216,12 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
         normalize: o.normalize,
         valSplit: o.valSplit,
         subset: o.subset,
+        testSubset: o.testSubset,
         seed: o.seed,
         out: '',
       };
+  io.log(dataLine(dataset, cfg));
+  if (cfg.testSubset != null) dataset = { ...dataset, test: take(dataset.test, cfg.testSubset, dataset.shape[0] * dataset.shape[1] * dataset.shape[2]) };
   const memoryLimit = o.memoryLimit != null ? o.memoryLimit * GiB : undefined;
 
   let model;
@@ -248,20 +251,28 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
       const args = { ...cfg.args };
       const netName = prior ? prior.net || undefined : o.net;
-      const compiled = compileFile(src, { args, input: dataset.shape, net: netName });
-      const needsClasses = compiled.graphs[0] && 'classes' in compiled.graphs[0].args && args.classes == null;
-      const result = needsClasses ? compileFile(src, { args: { ...args, classes: dataset.classes.length }, input: dataset.shape, net: netName }) : compiled;
+      const declared = compileFile(src, { args, net: netName }).graphs[0];
+      const fitClasses = declared !== undefined && 'classes' in declared.args && args.classes == null;
+      const result = compileFile(src, { args: fitClasses ? { ...args, classes: dataset.classes.length } : args, input: dataset.shape, net: netName });
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
       if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
       graph = result.graphs[0];
       const outShape = graph.nodes[graph.output].shape;
       if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
-        process.stderr.write(
-          `netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes` +
-            ` (give the net a classes parameter, or --set it)\n`,
-        );
+        const fix = args.classes != null
+          ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
+          : 'classes' in graph.args
+            ? `its last layer must output \`classes\` values (\`linear classes\`)`
+            : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${dataset.classes.length})\` ... \`linear classes\`), so that netc can fit it to the data`;
+        process.stderr.write(`netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes: ${fix}\n`);
         return EXIT_DIAGNOSTICS;
+      }
+      if (declared && !prior) {
+        const changes: string[] = [];
+        if (declared.input.join('x') !== dataset.shape.join('x')) changes.push(`input ${declared.input.join('x')} -> ${dataset.shape.join('x')}`);
+        if (fitClasses && declared.args.classes !== dataset.classes.length) changes.push(`classes ${String(declared.args.classes)} -> ${dataset.classes.length}`);
+        if (changes.length) io.log(`adapted ${graph.net} to ${dataset.name}: ${changes.join(', ')}`);
       }
       cfg.net = graph.net;
       cfg.args = graph.args as RunConfig['args'];
@@ -322,7 +333,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     }
     const out: string[] = [];
     if (r.testAccuracy != null) {
-      out.push(`test accuracy: ${(100 * r.testAccuracy).toFixed(2)}% (${dataset.test.count} images, ${r.epochs} epochs, ${r.seconds.toFixed(1)} s, backend ${r.backend})`);
+      out.push(`test accuracy: ${(100 * r.testAccuracy).toFixed(2)}% (${dataset.test.count} images, ${plural(r.epochs, 'epoch')}, ${r.seconds.toFixed(1)} s, backend ${r.backend})`);
       out.push('per-class accuracy:');
       for (const [c, a] of Object.entries(r.perClassAccuracy)) out.push(`  ${c.padEnd(14)} ${(100 * a).toFixed(1)}%`);
       out.push('confusion matrix (rows: true class, columns: predicted):');
@@ -342,4 +353,18 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** What the run really uses: `2000 of 50000 training images (1800 train + 200 validation), 500 of 10000 test`. */
+function dataLine(d: Dataset, cfg: Pick<RunConfig, 'subset' | 'testSubset' | 'valSplit'>): string {
+  const n = cfg.subset != null ? Math.min(cfg.subset, d.train.count) : d.train.count;
+  const val = Math.floor(n * cfg.valSplit);
+  const test = cfg.testSubset != null ? Math.min(cfg.testSubset, d.test.count) : d.test.count;
+  const of = (used: number, all: number) => (used === all ? `${all}` : `${used} of ${all}`);
+  return (
+    `data: ${d.name} from ${d.source}: ${of(n, d.train.count)} training images (${n - val} train + ${val} validation),` +
+    ` ${of(test, d.test.count)} test, ${d.shape.join('x')}, ${d.classes.length} class${d.classes.length === 1 ? '' : 'es'}`
+  );
 }

@@ -91,11 +91,16 @@ export const conv: OpDef = {
     const same = strides[0] === 1 && strides[1] === 1 && pad[0] * 2 === dilation[0] * (kernel[0] - 1) && pad[1] * 2 === dilation[1] * (kernel[1] - 1);
     const y = same ? x! : zeroPad(ctx, node, x!, pad);
     const padding = same ? ('same' as const) : ('valid' as const);
+    // Zeros: lowerGraph sets every owned layer's weights with PyTorch's init right after; tfjs's own
+    // (truncated-normal) init of the same weights was thrown away and took 20 s for VGG-16.
+    const placeholder = { kernelInitializer: 'zeros', depthwiseInitializer: 'zeros', biasInitializer: 'zeros' } as const;
     let layer;
     if (groups === 1) {
-      layer = ctx.layers.layers.conv2d({ filters: out, kernelSize: kernel, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node) });
+      const { depthwiseInitializer: _, ...init } = placeholder;
+      layer = ctx.layers.layers.conv2d({ filters: out, kernelSize: kernel, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node), ...init });
     } else if (groups === cin && out % cin === 0) {
-      layer = ctx.layers.layers.depthwiseConv2d({ kernelSize: kernel, depthMultiplier: out / cin!, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node) });
+      const { kernelInitializer: _, ...init } = placeholder;
+      layer = ctx.layers.layers.depthwiseConv2d({ kernelSize: kernel, depthMultiplier: out / cin!, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node), ...init });
     } else {
       throw new LowerError(node, `grouped conv (groups=${groups}, ${cin} in, ${out} out) has no tfjs lowering; only groups=1 or depthwise`);
     }

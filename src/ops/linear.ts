@@ -46,7 +46,10 @@ export const linear: OpDef = {
   lower(ctx, node, [x]) {
     const inShape = ctx.inputShape(node);
     const flat = inShape.length > 1 ? (ctx.flattenCHW(node, x, inShape) as SymbolicTensor) : x!;
-    const layer = ctx.layers.layers.dense({ units: num(node.attrs['out'], 0), useBias: bool(node.attrs['bias'], true), name: ctx.layerName(node) });
+    // Zeros: lowerGraph sets the weights with PyTorch's init right after (tfjs's own init was wasted work).
+    const layer = ctx.layers.layers.dense({
+      units: num(node.attrs['out'], 0), useBias: bool(node.attrs['bias'], true), name: ctx.layerName(node), kernelInitializer: 'zeros', biasInitializer: 'zeros',
+    });
     ctx.own(node, layer);
     return layer.apply(flat) as SymbolicTensor;
   },

@@ -53,7 +53,8 @@ function isGlobalAveragePool(node: IRNode, input: number[] | null): boolean {
 
 function describe(node: IRNode): string {
   const shape = node.shape ? ` (output [${node.shape.join(', ')}])` : '';
-  return `\`${node.op}\`${node.name ? ` ${node.name}` : ''}${shape}`;
+  // "the relu layer `layer4.1.relu2`", not "`relu` layer4.1.relu2": the op, then the name quoted as code.
+  return node.name ? `the ${node.op} layer \`${node.name}\`${shape}` : `a ${node.op} layer${shape}`;
 }
 
 /** The span from a's start to b's end when both lie in one file in that order, else b's. */

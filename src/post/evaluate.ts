@@ -32,6 +32,8 @@ export interface EvalOptions {
   /** The net ends with softmax. */
   outputsProbabilities: boolean;
   log?: (m: string) => void;
+  /** After each batch of the test pass: images done, total. */
+  progress?: (done: number, total: number) => void;
 }
 
 export async function evaluateRun(run: OpenRun, net: string, o: EvalOptions): Promise<EvalReport> {
@@ -52,7 +54,7 @@ export async function evaluateRun(run: OpenRun, net: string, o: EvalOptions): Pr
   if (dataset.test.count === 0) throw new RunError(`${dataset.name} has no test images (an image folder needs test/ or val/, or class folders to split)`);
   const norm = await runNormalization(run, o.log);
   o.log?.(`evaluating ${dataset.test.count} test images of ${dataset.name}${norm ? ` (normalised with mean ${fmt(norm.mean)}, std ${fmt(norm.std)})` : ''}`);
-  const r = evaluate(run.model, dataset.test, dataset.shape, norm, dataset.classes.length, o.outputsProbabilities);
+  const r = await evaluate(run.model, dataset.test, dataset.shape, norm, dataset.classes.length, o.outputsProbabilities, o.progress);
   const perClass = r.confusion.perClass();
   return {
     net,

@@ -34,11 +34,14 @@ export function listImages(root: string): string[] {
 }
 
 /** Decodes and resizes files into a split of uint8 channels-last images of shape [C, H, W]. */
-export function loadImages(files: string[], [c, h, w]: [number, number, number]): Split {
+export function loadImages(files: string[], [c, h, w]: [number, number, number], progress?: (done: number, total: number) => void): Split {
   if (c !== 1 && c !== 3) throw new RunError(`the net takes ${c}-channel images; predict and cam read grayscale (1) or RGB (3) images only`);
   const per = c * h * w;
   const images = new Uint8Array(files.length * per);
-  files.forEach((f, i) => resizeTo(decodeImage(f), h, w, c, images, i * per));
+  files.forEach((f, i) => {
+    resizeTo(decodeImage(f), h, w, c, images, i * per);
+    progress?.(i + 1, files.length);
+  });
   return { images, labels: new Uint16Array(files.length), count: files.length };
 }
 
@@ -61,9 +64,13 @@ export interface Prediction {
   probabilities: number[];
 }
 
-export function predictSplit(model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, outputsProbabilities: boolean, batchSize = 128): Prediction[] {
+export function predictSplit(
+  model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, outputsProbabilities: boolean, batchSize = 128,
+  progress?: (done: number, total: number) => void,
+): Prediction[] {
   const preds: Prediction[] = [];
   for (let i = 0; i < s.count; i += batchSize) {
+    if (i > 0) progress?.(i, s.count);
     const end = Math.min(s.count, i + batchSize);
     const p = tf.tidy(() => probabilities(model.predict(inputBatch(s, i, end, shape, norm)) as tf.Tensor, outputsProbabilities).arraySync() as number[][]);
     for (const row of p) {

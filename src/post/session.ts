@@ -4,17 +4,19 @@
  * stderr, or as the JSON document on stdout with --format json; exit 1 for them, 2 for usage).
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
 import { BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
 import type { CompileResult } from '../api.js';
-import { colorEnabled, EXIT_DIAGNOSTICS, UsageError } from '../cli/io.js';
+import { backendLines, colorEnabled, EXIT_DIAGNOSTICS, reportFailure, UsageError } from '../cli/io.js';
+import { netFileArgument } from '../cli/netfile.js';
 import { compileForRun, openRun, RunError, type CheckpointName, type OpenRun } from './run.js';
 
 export interface SessionOptions {
   weights: string;
+  /** Print the backend's details and the backends skipped, not just its name. */
+  verbose?: boolean;
   checkpoint: CheckpointName;
   net?: string;
   backend?: string;
@@ -37,21 +39,16 @@ export function log(line: string): void {
 
 /** Prints a RunError as `netc: message` and returns exit code 1; rethrows anything else. */
 export function runErrorExit(e: unknown): number {
-  if (e instanceof RunError || e instanceof BackendError) {
-    process.stderr.write(`netc: ${e.message}\n`);
-    return EXIT_DIAGNOSTICS;
-  }
+  if (e instanceof RunError || e instanceof BackendError) return reportFailure(e.message, EXIT_DIAGNOSTICS);
   throw e;
 }
 
 /** Opens everything a post-training command needs; a number is the exit code of a failure already reported. */
 export async function openSession(file: string, o: SessionOptions): Promise<Session | number> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
-  if (!statSync(path).isFile()) throw new UsageError(`not a file: ${file}`);
+  const path = netFileArgument(file);
   if (!existsSync(o.weights) || !statSync(o.weights).isDirectory()) throw new UsageError(`--weights ${o.weights}: no such run directory`);
   const choice = await selectBackend(o.backend);
-  for (const l of describeBackend(choice)) log(l);
+  for (const l of backendLines(describeBackend(choice), o.verbose)) log(l);
   const run = await openRun(o.weights, o.checkpoint);
   const { compiled, graph, mismatch } = compileForRun(path, run, o.net);
   const report = (extra: Diagnostic[]): number => {

@@ -1,3 +1,4 @@
+import type * as Chevrotain from 'chevrotain';
 import type { IToken, TokenType } from 'chevrotain';
 import { chevrotain } from './chevrotain.js';
 import type {
@@ -44,13 +45,51 @@ function withKeyword(keyword: IToken | undefined, parsed: Expr | undefined): Arg
   return { name: keyword.image, nameRange: tokenRange(keyword), value, range: cover(tokenRange(keyword), value) };
 }
 
+type Lookahead = (this: unknown, ...args: unknown[]) => unknown;
+
+/** A lookahead function built the first time the parser needs it. */
+function lazily<F>(build: () => F): F {
+  let built: Lookahead | undefined;
+  return function (this: unknown, ...args: unknown[]) {
+    built ??= build() as Lookahead;
+    return built.apply(this, args);
+  } as F;
+}
+
+/**
+ * chevrotain's LL(k) lookahead, each decision's function computed on first use instead of all of
+ * them when the parser is built: a file exercises a fraction of the grammar's decisions, and
+ * computing them all was the largest part of netc's start-up after the validations.
+ */
+class LazyLookahead extends chevrotain.LLkLookaheadStrategy {
+  override buildLookaheadForAlternation(options: Parameters<Chevrotain.ILookaheadStrategy['buildLookaheadForAlternation']>[0]) {
+    return lazily(() => super.buildLookaheadForAlternation(options));
+  }
+
+  override buildLookaheadForOptional(options: Parameters<Chevrotain.ILookaheadStrategy['buildLookaheadForOptional']>[0]) {
+    return lazily(() => super.buildLookaheadForOptional(options));
+  }
+}
+
 /**
  * The `.net` grammar (reference: grammar/net.ebnf), building the AST directly.
  * Error recovery is on, so one run reports every syntax error of a file.
  */
 class NetParser extends chevrotain.EmbeddedActionsParser {
-  constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3 });
+  /**
+   * `validate`: chevrotain's self-checks of the grammar (ambiguities, left recursion, unreachable
+   * alternatives). They cost over 100 ms of every start and find nothing in a grammar that does not
+   * change at run time, so netc skips them; test/frontend/grammar-validation.test.ts builds the
+   * parser with them on and fails on any definition error, which keeps the grammar honest.
+   */
+  constructor(validate = false) {
+    // With validations on, chevrotain's own strategy (a present but undefined key would replace it).
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      skipValidations: !validate,
+      ...(validate ? {} : { lookaheadStrategy: new LazyLookahead({ maxLookahead: 3 }) }),
+    });
     this.performSelfAnalysis();
   }
 
@@ -496,6 +535,11 @@ let shared: NetParser | undefined;
 export function parserInstance(): NetParser {
   shared ??= new NetParser();
   return shared;
+}
+
+/** A fresh parser with chevrotain's grammar validations on; throws on any grammar definition error. */
+export function validatedParser(): NetParser {
+  return new NetParser(true);
 }
 
 export type { NetParser };

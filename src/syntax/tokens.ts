@@ -60,7 +60,16 @@ export const allTokens: TokenType[] = [
   LParen, RParen, LBracket, RBracket, Comma, Semicolon, Colon, Pipe, Question, Dot,
 ];
 
-export const netLexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: 'full' });
+/**
+ * skipValidations: chevrotain's checks of the token patterns cost tens of milliseconds of every
+ * start; test/frontend/grammar-validation.test.ts builds the lexer with them on (validatedLexer).
+ */
+export const netLexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: 'full', skipValidations: true });
+
+/** The same lexer with chevrotain's pattern validations on; throws on a definition error. */
+export function validatedLexer() {
+  return new Lexer(allTokens, { ensureOptimizations: false, positionTracking: 'full' });
+}
 
 /**
  * Newlines separate stages, but inside parentheses a call's arguments may span lines:

@@ -20,6 +20,8 @@ export interface RunConfig {
   normalize: boolean;
   valSplit: number;
   subset?: number;
+  /** Test on the first n test images only (--test-subset). */
+  testSubset?: number;
   seed: number;
   out: string;
 }

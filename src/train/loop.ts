@@ -75,11 +75,22 @@ function lossOf(out: tf.Tensor, oneHot: tf.Tensor, probs: boolean): tf.Scalar {
   return probs ? tf.losses.logLoss(oneHot, tf.clipByValue(out, 1e-7, 1)).mul(out.shape[1]!) : tf.losses.softmaxCrossEntropy(oneHot, out);
 }
 
-/** Loss, accuracy and confusion over a whole split, in inference mode. */
-export function evaluate(model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, classes: number, probs: boolean, batchSize = 256) {
+/**
+ * Loss, accuracy and confusion over a whole split, in inference mode. `progress` hears after each
+ * batch (images done, total): a 10,000-image test pass of a big net takes a minute.
+ */
+export async function evaluate(
+  model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, classes: number, probs: boolean,
+  progress?: (done: number, total: number) => void, batchSize = 256,
+) {
   const conf = new Confusion(classes);
   let lossSum = 0;
   for (let i = 0; i < s.count; i += batchSize) {
+    if (progress && i > 0) {
+      progress(i, s.count);
+      // Let a TTY's progress line (and SIGINT handlers) through between batches.
+      await new Promise<void>((r) => setImmediate(r));
+    }
     const idx = Int32Array.from({ length: Math.min(batchSize, s.count - i) }, (_, k) => i + k);
     const b = makeBatch(s, idx, { shape, norm, crop: 0, flip: false, rand: Math.random });
     const [loss, pred] = tf.tidy(() => {
@@ -217,7 +228,7 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
       }
       break;
     }
-    const v = val ? evaluate(model, val, shape, norm, classes, probs) : null;
+    const v = val ? await evaluate(model, val, shape, norm, classes, probs, passProgress(io, `epoch ${epoch + 1}/${cfg.epochs} validation`)) : null;
     const row: MetricsRow = {
       epoch: epoch + 1,
       trainLoss: lossSum / seen,
@@ -245,9 +256,11 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
     await writePlots(runDir, history);
   }
 
-  let test: ReturnType<typeof evaluate> | null = null;
+  let test: Awaited<ReturnType<typeof evaluate>> | null = null;
   if (!interrupted && dataset.test.count > 0) {
-    test = evaluate(model, dataset.test, shape, norm, classes, probs);
+    const tt = performance.now();
+    test = await evaluate(model, dataset.test, shape, norm, classes, probs, passProgress(io, 'test'));
+    io.log(`test: ${dataset.test.count} images in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
   }
   const result: TrainResult = {
     testAccuracy: test ? test.accuracy : null,
@@ -264,6 +277,15 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
   };
   if (!interrupted) writeFileAtomic(join(runDir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
+}
+
+/** A progress callback for an evaluation pass: `test 2304/10000 images (23%) ETA 0:41`. */
+function passProgress(io: TrainIO, what: string): (done: number, total: number) => void {
+  const t0 = performance.now();
+  return (done, total) => {
+    const el = (performance.now() - t0) / 1000;
+    io.progress(`${what} ${done}/${total} images (${Math.floor((100 * done) / total)}%) ETA ${fmtTime((el / done) * (total - done))}`);
+  };
 }
 
 /** The name of the first weight holding a NaN or an infinity, or null (x*0 is NaN exactly for those). */

@@ -91,8 +91,10 @@ describe('netc explain', () => {
 });
 
 describe('--format json', () => {
-  const check = (file: string, ...extra: string[]) => {
-    const r = netc(['check', file, '--format', 'json', ...extra], { cwd: dir });
+  // In-process (main(), as bin/netc.js runs it): a process per document made this block slow;
+  // 'the same through a real process' below keeps a real process in the picture.
+  const check = async (file: string, ...extra: string[]) => {
+    const r = await netcInProcess(['check', file, '--format', 'json', ...extra]);
     return { ...r, doc: JSON.parse(r.stdout) as Record<string, unknown> };
   };
   const broken = () => [
@@ -101,30 +103,30 @@ describe('--format json', () => {
     write('imports.net', 'use "nosuchmodule"\nuse "./nope.net"\nnet n : [3, 8, 8] < relu >\n'),
   ];
 
-  it('summary documents of good and broken files validate against specs/summary.schema.json', () => {
+  it('summary documents of good and broken files validate against specs/summary.schema.json', async () => {
     const files = [join(STDLIB, 'lenet5.net'), join(STDLIB, 'resnet18.net'), join(STDLIB, 'googlenet.net'), join(STDLIB, 'densenet.net'), ...broken()];
     for (const file of files) {
-      const { doc, status } = check(file);
+      const { doc, status } = await check(file);
       expect(schemaErrors('summary', doc), file).toEqual([]);
       const diagnostics = doc['diagnostics'] as { errors: number };
       expect(status).toBe(diagnostics.errors > 0 ? 1 : 0);
     }
-    const lenet = check(join(STDLIB, 'lenet5.net')).doc;
+    const lenet = (await check(join(STDLIB, 'lenet5.net'))).doc;
     expect([lenet['net'], lenet['totalParams'], lenet['macs']]).toEqual(['lenet5', 44_426, 281_640]);
   });
 
-  it('IR documents validate against specs/ir.schema.json; so does the plain --emit ir graph', () => {
+  it('IR documents validate against specs/ir.schema.json; so does the plain --emit ir graph', async () => {
     for (const file of [join(STDLIB, 'resnet18.net'), join(STDLIB, 'se_resnet50_cifar.net'), join(STDLIB, 'inception.net'), ...broken()]) {
-      const { doc } = check(file, '--emit', 'ir');
+      const { doc } = await check(file, '--emit', 'ir');
       expect(schemaErrors('ir', doc), file).toEqual([]);
     }
-    const plain = netc(['check', join(STDLIB, 'lenet5.net'), '--emit', 'ir']);
+    const plain = await netcInProcess(['check', join(STDLIB, 'lenet5.net'), '--emit', 'ir']);
     expect(plain.status).toBe(0);
     expect(schemaErrors('ir', JSON.parse(plain.stdout), '#/$defs/IRGraph')).toEqual([]);
   });
 
-  it('the schemas are strict: they reject a missing field, an extra field and a wrong severity', () => {
-    const { doc } = check(broken()[0]!);
+  it('the schemas are strict: they reject a missing field, an extra field and a wrong severity', async () => {
+    const { doc } = await check(broken()[0]!);
     const clone = () => JSON.parse(JSON.stringify(doc)) as { diagnostics: { files: { diagnostics: Record<string, unknown>[] }[] } } & Record<string, unknown>;
     const missing = clone();
     delete missing['totalParams'];
@@ -135,14 +137,14 @@ describe('--format json', () => {
     const severity = clone();
     severity.diagnostics.files[0]!.diagnostics[0]!['severity'] = 5;
     expect(schemaErrors('summary', severity)).not.toEqual([]);
-    const shape = JSON.parse(netc(['check', join(STDLIB, 'lenet5.net'), '--format', 'json']).stdout) as { layers: { outputShape: number[] }[] };
+    const shape = JSON.parse((await netcInProcess(['check', join(STDLIB, 'lenet5.net'), '--format', 'json'])).stdout) as { layers: { outputShape: number[] }[] };
     shape.layers[0]!.outputShape = [6, 24, 24];
     expect(schemaErrors('summary', shape)).not.toEqual([]);
   });
 
-  it('diagnostics are LSP objects grouped per file URI, 0-based, with codeDescription and rendered text', () => {
+  it('diagnostics are LSP objects grouped per file URI, 0-based, with codeDescription and rendered text', async () => {
     const file = write('lsp.net', 'net n : [3, 8, 8] <\n  conv 4 k=3 strides=2\n>\n');
-    const { doc } = check(file);
+    const { doc } = await check(file);
     const diagnostics = doc['diagnostics'] as { errors: number; files: { uri: string; path: string; diagnostics: Record<string, any>[] }[]; rendered: string };
     expect(diagnostics.errors).toBe(1);
     const entry = diagnostics.files.find((f) => f.path === file)!;
@@ -156,11 +158,11 @@ describe('--format json', () => {
     expect(diagnostics.rendered).toContain('1 error emitted');
   });
 
-  it('positions count UTF-16 code units: an emoji before the error on the same line counts 2', () => {
+  it('positions count UTF-16 code units: an emoji before the error on the same line counts 2', async () => {
     // `"😀"` is 4 UTF-16 units (quote, surrogate pair, quote) but 3 code points.
     const line = '  conv 4 k=3 tag="😀" strides=2';
     const file = write('emoji.net', `# 😀 a comment with an emoji, on the line before\nnet n : [3, 8, 8] <\n${line}\n>\n`);
-    const { doc } = check(file);
+    const { doc } = await check(file);
     const entry = (doc['diagnostics'] as { files: { path: string; diagnostics: { message: string; range: unknown }[] }[] }).files.find((f) => f.path === file)!;
     const strides = entry.diagnostics.find((d) => d.message.includes('`strides`'))!;
     const start = line.indexOf('strides'); // JS string index = UTF-16 units

@@ -38,6 +38,8 @@ describe('netc eval', () => {
     const r = await cli(['eval', LENET, '--weights', run, '--checkpoint', 'last', '--format', 'json', '--backend', 'wasm']);
     expect(r.stderr).not.toContain('internal error');
     expect(r.code).toBe(0);
+    // One short backend line; the details and the skipped backends only with --verbose.
+    expect(r.stderr.split('\n').filter((l) => /^\s*(backend|skipped)/.test(l))).toEqual([expect.stringMatching(/^backend: wasm[^(]*( \(\d others? skipped; --verbose says why\))?$/)]);
     const doc = JSON.parse(r.stdout);
     const saved = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8'));
     console.log(`netc eval: accuracy ${doc.accuracy} on ${doc.images} images`);
@@ -51,7 +53,7 @@ describe('netc eval', () => {
 
     // The normalisation matters: without it the same checkpoint classifies differently.
     const opened = await openRun(run, 'last');
-    const raw = evaluate(opened.model, dataset.test, dataset.shape, null, 10, false);
+    const raw = await evaluate(opened.model, dataset.test, dataset.shape, null, 10, false);
     expect(raw.confusion.m).not.toEqual(doc.confusionMatrix);
   });
 
@@ -138,7 +140,7 @@ describe('netc cam on LeNet-5', () => {
     const image = join(dir, 'images', 'a', 'img00.png');
     const r = await cli(['cam', LENET, '--weights', run, '--image', image, '--out', join(dir, 'x.png'), '--backend', 'wasm']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error[NET4001]: cam needs global average pooling right before the last linear layer `out`, but it gets `relu`');
+    expect(r.stderr).toContain('error[NET4001]: cam needs global average pooling right before the last linear layer `out`, but it gets the relu layer `relu2` (output [84])');
     const lines = readFileSync(LENET, 'utf8').split('\n');
     const fc2 = lines.findIndex((l) => l.includes('fc2: linear 84; relu'));
     expect(r.stderr).toContain(`lenet5.net:${fc2 + 1}:${lines[fc2].indexOf('relu') + 1}`);
