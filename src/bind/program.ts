@@ -69,21 +69,20 @@ export function readBounded(path: string, maxBytes: number): BoundedRead {
     // Grows in chunks: the size stat reports is only a hint.
     // stat's size is believed only when it already says too large.
     if (stats.size > maxBytes) return { problem: 'too-large', size: stats.size };
-    let buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(stats.size + 1, 64 * 1024)));
+    // Read in pieces, never more than maxBytes + 1 in all: the size stat reports is only a hint.
+    const pieces: Buffer[] = [];
     let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (length > maxBytes) return { problem: 'too-large' };
-        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buffer.length * 2));
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
+    let piece = Math.min(maxBytes + 1, Math.max(stats.size + 1, 64 * 1024));
+    while (length <= maxBytes) {
+      const buffer = Buffer.allocUnsafe(Math.min(piece, maxBytes + 1 - length));
+      const n = readSync(fd, buffer, 0, buffer.length, null);
       if (n === 0) break;
+      pieces.push(n === buffer.length ? buffer : buffer.subarray(0, n));
       length += n;
+      piece = Math.min(piece * 2, 64 * 1024 * 1024);
     }
     if (length > maxBytes) return { problem: 'too-large' };
-    return { bytes: buffer.subarray(0, length) };
+    return { bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length) };
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
     return { problem: 'unreadable', errno: errno ?? (e as Error).message };

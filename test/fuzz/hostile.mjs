@@ -1,0 +1,59 @@
+// Generators of hostile files for test/fuzz/*.test.ts and bench/fuzz.mjs (issue 14): headers that lie,
+// compressed streams that inflate far past them, long lines and names. Plain JavaScript, no dependencies.
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
+
+function chunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A copy of a real PNG whose IHDR declares width x height (CRC recomputed; the pixel data is the original's). */
+export function pngWithSize(png, width, height) {
+  const out = Buffer.from(png);
+  out.writeUInt32BE(width, 16);
+  out.writeUInt32BE(height, 20);
+  out.writeUInt32BE(crc32(out.subarray(12, 29)) >>> 0, 29);
+  return out;
+}
+
+/** An interlaced 8-bit grey PNG of width x height whose IDAT inflates to `inflated` bytes of zeros. */
+export function pngInterlacedBomb(width, height, inflated) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // grey
+  ihdr[12] = 1; // Adam7
+  const idat = deflateSync(Buffer.alloc(inflated), { level: 9 });
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A JPEG prefix (SOI, a short APP0, SOF0) declaring width x height, and nothing decodable after. */
+export function jpegWithSize(width, height) {
+  const app0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+  const sof = Buffer.from([0xff, 0xc0, 0x00, 0x0b, 0x08, height >> 8, height & 255, width >> 8, width & 255, 0x01, 0x01, 0x11, 0x00]);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), app0, sof, Buffer.from([0xff, 0xd9])]);
+}
+
+/** An IDX header of unsigned bytes with these dimensions. */
+export function idxHeader(dims) {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head[2] = 8;
+  head[3] = dims.length;
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return head;
+}
+
+/** gzip of `head` followed by `zeros` zero bytes, made in pieces (never holding the inflated whole). */
+export function gzipBomb(head, zeros) {
+  // A gzip member is header + deflate stream + trailer; concatenated members are one valid gzip file.
+  const piece = 16 * 1024 * 1024;
+  const block = gzipSync(Buffer.alloc(Math.min(piece, zeros)), { level: 9 });
+  const parts = [gzipSync(head)];
+  for (let left = zeros; left > 0; left -= piece) parts.push(left >= piece ? block : gzipSync(Buffer.alloc(left), { level: 9 }));
+  return Buffer.concat(parts);
+}
