@@ -14,7 +14,7 @@ import { gather } from './data/dataset.js';
 import { Confusion } from './metrics.js';
 import { makeOptim, restoreOptimizerScalars } from './optim.js';
 import { curveSvg } from './plot.js';
-import { findCheckpoint, readMetrics, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
+import { findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
 import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
 
@@ -212,7 +212,7 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
     if (interrupted) {
       // Mid-epoch: the checkpoint records the step, so --resume replays exactly the remaining steps.
       if (s > (resumed ? startStep : 0)) {
-        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history };
+        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) };
         await saveCheckpoint(runDir, 'last', model, optim.tf, st);
       }
       break;
@@ -235,7 +235,7 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
         ` | ${row.imagesPerSecond.toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
     );
     const score = v ? v.accuracy : row.trainAccuracy;
-    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history });
+    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) });
     if (score > best) {
       best = score;
       await saveCheckpoint(runDir, 'best', model, optim.tf, state(best));

@@ -57,3 +57,31 @@ export function gzipBomb(head, zeros) {
   for (let left = zeros; left > 0; left -= piece) parts.push(left >= piece ? block : gzipSync(Buffer.alloc(left), { level: 9 }));
   return Buffer.concat(parts);
 }
+
+/** A seeded generator of floats in [0, 1) (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A damaged copy of `bytes`: kind 0 flips one bit, 1 overwrites a run of up to 16 bytes with random ones,
+ * 2 flips the sign bit of up to 2% of the float32 values (what the outside attack did to weights.bin).
+ */
+export function damageBytes(bytes, random, kind) {
+  const out = Buffer.from(bytes);
+  const at = Math.floor(random() * out.length);
+  if (kind === 0) out[at] ^= 1 << Math.floor(random() * 8);
+  else if (kind === 1) for (let i = at; i < Math.min(out.length, at + 1 + Math.floor(random() * 16)); i++) out[i] = Math.floor(random() * 256);
+  else {
+    const floats = Math.floor(out.length / 4);
+    for (let k = 0; k < Math.max(1, Math.floor(floats * 0.02)); k++) out[Math.floor(random() * floats) * 4 + 3] ^= 0x80;
+  }
+  return out;
+}
