@@ -75,7 +75,7 @@ function finish(bag: DiagnosticBag, entrySpan: Diagnostic['span']): Diagnostic[]
   if (dropped > 0) {
     items.push({
       code: 'NET1011', severity: error > 0 ? 'error' : 'warning', span: entrySpan, related: [], notes: [],
-      message: `${dropped.toLocaleString('en-US')} more diagnostics (${error.toLocaleString('en-US')} errors) were found but not reported; only the first ${MAX_STORED_DIAGNOSTICS.toLocaleString('en-US')} are kept`,
+      message: `${bag.droppedCountIsApproximate ? 'up to ' : ''}${dropped.toLocaleString('en-US')} more diagnostics (${error.toLocaleString('en-US')} errors) were found but not reported; only the first ${MAX_STORED_DIAGNOSTICS.toLocaleString('en-US')} are kept`,
       help: 'fix the first ones and check again',
     });
   }

@@ -32,7 +32,10 @@ export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
   /** Diagnostics not kept because MAX_STORED_DIAGNOSTICS were already held (counted by severity). */
   readonly dropped = { error: 0, warning: 0, info: 0, hint: 0 };
+  /** Past 100,000 distinct dropped diagnostics, repeats are no longer recognised: `dropped` is then an upper bound. */
+  droppedCountIsApproximate = false;
   private seen = new Set<string>();
+  private droppedSeen = new Set<string>();
 
   /**
    * Keeps a diagnostic unless the same one (code, place, message) is already held - a block repeated
@@ -44,6 +47,12 @@ export class DiagnosticBag {
     const key = `${d.code}|${d.span.file}|${d.span.start}|${d.span.end}|${message}`;
     if (this.seen.has(key)) return;
     if (this.items.length >= MAX_STORED_DIAGNOSTICS) {
+      // Not kept, but remembered (up to a bound) so that one reported twice is counted once.
+      // Short keys (a message's start and length), so the memory this takes stays small.
+      const short = `${d.code}|${d.span.file}|${d.span.start}|${d.span.end}|${message.length}|${message.slice(0, 120)}`;
+      if (this.droppedSeen.has(short)) return;
+      if (this.droppedSeen.size < 100 * MAX_STORED_DIAGNOSTICS) this.droppedSeen.add(short);
+      else this.droppedCountIsApproximate = true;
       this.dropped[d.severity]++;
       return;
     }

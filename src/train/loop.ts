@@ -105,7 +105,22 @@ export function trainingSplit(dataset: Dataset, cfg: Pick<RunConfig, 'subset' | 
   return { train: gather(all, perm.subarray(nVal), per), val: gather(all, perm.subarray(0, nVal), per) };
 }
 
+/**
+ * Trains; running out of memory anyway (the estimate in memory.ts ignores kernels' scratch space) is a
+ * TrainingError with what to try (exit 1), not a wasm out-of-bounds trap or an allocation failure's stack.
+ */
 export async function train(inp: TrainInput): Promise<TrainResult> {
+  try {
+    return await trainSteps(inp);
+  } catch (e) {
+    const message = String((e as Error)?.message ?? e);
+    const outOfMemory = (e as Error)?.name === 'RuntimeError' || /Array buffer allocation failed|Cannot enlarge memory|out of memory|Invalid typed array length/i.test(message);
+    if (!outOfMemory) throw e;
+    throw new TrainingError(`ran out of memory while training (${message.split('\n')[0]}); the last checkpoint, if any, is intact; try a smaller --batch-size, or --memory-limit below this machine's memory so that the estimate refuses such runs up front`);
+  }
+}
+
+async function trainSteps(inp: TrainInput): Promise<TrainResult> {
   const { config: cfg, model, dataset, runDir, io } = inp;
   const t0 = performance.now();
   const shape = dataset.shape;

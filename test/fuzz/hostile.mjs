@@ -85,3 +85,19 @@ export function damageBytes(bytes, random, kind) {
   }
   return out;
 }
+
+/** `errors` unknown layer names on one line, followed on it by a comment of `comment` characters. */
+export function longLineManyErrors(errors, comment) {
+  const names = Array.from({ length: errors }, (_, i) => `zz${i}`).join('; ');
+  return `net n : [3, 8, 8] < ${names} > # ${'c'.repeat(comment)}\n`;
+}
+
+/** `errors` unknown layer names, one short line each. */
+export function manyShortErrors(errors) {
+  return `net n : [3, 8, 8] <\n${Array.from({ length: errors }, (_, i) => `q${i}`).join('\n')}\n>\n`;
+}
+
+/** A net whose one labelled layer (a label of `chars` characters) is repeated `times` times. */
+export function hugeLabels(chars, times) {
+  return `net n : [3, 8, 8] < < ${'l'.repeat(chars)}: relu > * ${times} >\n`;
+}
