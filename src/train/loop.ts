@@ -14,7 +14,7 @@ import { gather } from './data/dataset.js';
 import { Confusion } from './metrics.js';
 import { makeOptim, restoreOptimizerScalars } from './optim.js';
 import { curveSvg } from './plot.js';
-import { findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
+import { checkpointProblem, findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
 import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
 
@@ -291,7 +291,10 @@ function nonFinite(weights: { name: string; v: tf.Tensor }[]): string | null {
 /** Where the last good checkpoint is, for the NaN message. */
 function lastGood(runDir: string): string {
   const d = findCheckpoint(runDir, 'last');
-  return d ? `the last good checkpoint is ${d}` : 'no checkpoint was written yet';
+  if (!d) return 'no checkpoint was written yet';
+  // Called good only when it verifies (checksums, sizes, schema): a damaged one is said to be damaged.
+  const problem = checkpointProblem(d);
+  return problem ? `the last checkpoint is damaged too (${problem})` : `the last good checkpoint is ${d}`;
 }
 
 async function writePlots(dir: string, history: MetricsRow[]): Promise<void> {

@@ -229,7 +229,13 @@ export function kernelsOf(choice: { name: string; convolutions: string | null })
  */
 export function runtimeSwitch(before: CheckpointRuntime | undefined, now: CheckpointRuntime): string | null {
   if (!before || before.kernels === now.kernels) return null;
-  return `warning: this run was trained so far with ${before.kernels} and now continues with ${now.kernels}: its numbers will differ from an uninterrupted run's (--backend ${before.backend}${before.kernels.includes('native') !== now.kernels.includes('native') ? ', with the same native addon state,' : ''} resumes with the same kernels)`;
+  const native = (k: string) => k.includes('native');
+  const how = [
+    `--backend ${before.backend}`,
+    ...(native(before.kernels) && !native(now.kernels) ? ['the native addon built (npm run build:native)'] : []),
+    ...(!native(before.kernels) && native(now.kernels) ? ['NETC_NATIVE=0'] : []),
+  ].join(' and ');
+  return `warning: this run was trained so far with ${before.kernels} and now continues with ${now.kernels}: its numbers will differ from an uninterrupted run's (resume with ${how} to keep the same kernels)`;
 }
 
 /** config.json of a run directory, validated against specs/run-config.schema.json. */
@@ -352,6 +358,24 @@ export function readCheckpointState(d: string): CheckpointState {
   }
   if (state.step && state.step > 0 && !state.partial) throw damaged(file, `step ${state.step} without the epoch's running sums (partial)`);
   return state;
+}
+
+/**
+ * Why the checkpoint in folder `d` is not usable, or null: state.json valid and sealed, every part there
+ * with its recorded size and checksum. (Weights are checked finite only when loaded.)
+ */
+export function checkpointProblem(d: string): string | null {
+  try {
+    const state = readCheckpointState(d);
+    readPart(join(d, 'weights.bin'), state, state.bytes?.weights);
+    readPart(join(d, 'optimizer.bin'), state, state.bytes?.optimizer);
+    readPart(join(d, 'model.json'), state, undefined);
+    readPart(join(d, 'optimizer.json'), state, undefined);
+    return null;
+  } catch (e) {
+    if (e instanceof RunDirError) return e.message;
+    throw e;
+  }
 }
 
 /** The name of the first weight of a model holding a NaN or an infinity, or null. */

@@ -14,7 +14,7 @@ import { lowerGraph } from '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { makeOptim } from '../../src/train/optim.js';
 import {
-  createRunDir, loadCheckpoint, resumableCheckpoint, RunDirError, runtimeSwitch, saveCheckpoint, writeFileAtomic, writeMetrics,
+  checkpointProblem, createRunDir, loadCheckpoint, resumableCheckpoint, RunDirError, runtimeSwitch, saveCheckpoint, writeFileAtomic, writeMetrics,
 } from '../../src/train/rundir.js';
 // @ts-expect-error plain JavaScript shared with bench/fuzz.mjs
 import { damageBytes, rng } from './hostile.mjs';
@@ -108,6 +108,15 @@ describe('state.json fields read back are validated', () => {
 });
 
 describe('NaN weights and missing parts', () => {
+  it('a damaged checkpoint is not called good: checkpointProblem names the file', async () => {
+    const dir = await savedRun();
+    expect(checkpointProblem(join(dir, 'checkpoints/last'))).toBeNull();
+    const w = join(dir, 'checkpoints/last/weights.bin');
+    const b = readFileSync(w);
+    b[b.length - 1] ^= 0x80;
+    writeFileSync(w, b);
+    expect(checkpointProblem(join(dir, 'checkpoints/last'))).toMatch(/weights\.bin: its SHA-256 is not the one state\.json recorded/);
+  });
   it('a checkpoint of NaN weights (checksums right) is refused, never called good', async () => {
     const dir = join(work, `nan${n++}`);
     mkdirSync(join(dir, 'checkpoints'), { recursive: true });
@@ -133,7 +142,7 @@ describe('NaN weights and missing parts', () => {
   });
   it('a resume on other kernels is warned about, the same kernels are not', () => {
     expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm + native oneDNN convolutions' }))
-      .toMatch(/^warning: this run was trained so far with wasm and now continues with wasm \+ native oneDNN convolutions/);
+      .toBe('warning: this run was trained so far with wasm and now continues with wasm + native oneDNN convolutions: its numbers will differ from an uninterrupted run\'s (resume with --backend wasm and NETC_NATIVE=0 to keep the same kernels)');
     expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm' })).toBeNull();
   });
 });
