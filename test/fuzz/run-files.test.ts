@@ -2,7 +2,7 @@
 // read config.json, result.json and the stored normalisation through openRun/runNormalization, which must
 // refuse each with a RunError naming the file and field (exit 1), never a crash or a silently wrong run.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -88,6 +88,27 @@ describe.skipIf(!built)('through the CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/netc: .*config\.json: the document must be object/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+  it('train --resume on a damaged or incomplete checkpoint: exit 1 naming the file, the run directory unchanged', () => {
+    const snapshot = (d: string) => readdirSync(d, { recursive: true }).map(String).sort()
+      .map((f) => [f, statSync(join(d, f)).isFile() ? readFileSync(join(d, f)).toString('base64') : 'dir']);
+    const flipped = join(work, `v${n++}`);
+    cpSync(base, flipped, { recursive: true });
+    const w = join(flipped, 'checkpoints/last/weights.bin');
+    const b = readFileSync(w);
+    b[100] ^= 0x80;
+    writeFileSync(w, b);
+    const missing = join(work, `v${n++}`);
+    cpSync(base, missing, { recursive: true });
+    rmSync(join(missing, 'checkpoints/last/weights.bin'));
+    for (const [dir, message] of [[flipped, /weights\.bin: its SHA-256 is not the one state\.json recorded: the checkpoint is damaged/], [missing, /checkpoints\/last: the checkpoint is incomplete \(weights\.bin missing\)/]] as const) {
+      const before = snapshot(dir);
+      const r = spawnSync(process.execPath, ['bin/netc.js', 'train', '--resume', dir, '--epochs', '2'], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(snapshot(dir)).toEqual(before);
+    }
   });
   it('train on a single-class image folder: exit 1 naming the folder, no run directory left behind', () => {
     const p = new PNG({ width: 28, height: 28 });
