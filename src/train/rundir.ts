@@ -13,7 +13,7 @@
  * Saving uses `tf.io.withSaveHandler` because tfjs-core alone has no `file://` handler.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveLayersModel } from '../lower/save.js';
@@ -21,7 +21,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { readBounded } from '../bind/program.js';
 import { optimizerScalars } from './optim.js';
 import type { RunConfig } from './config.js';
-import { readValidJson } from './validate.js';
+import { MAX_RUN_JSON_BYTES, readValidJson, schemaProblem } from './validate.js';
 
 /** A run directory or checkpoint that cannot be used: the CLI prints the message and exits 1. */
 export class RunDirError extends Error {}
@@ -174,13 +174,23 @@ export function writeMetrics(dir: string, rows: MetricsRow[]): void {
   writeFileAtomic(join(dir, 'metrics.csv'), csv.join('\n') + '\n');
 }
 
+/** metrics.jsonl's rows, each valid against specs/metrics.schema.json (else a RunDirError naming the line). */
 export function readMetrics(dir: string): MetricsRow[] {
   const f = join(dir, 'metrics.jsonl');
   if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as MetricsRow);
+  const r = readBounded(f, MAX_RUN_JSON_BYTES);
+  if (!('bytes' in r)) throw new RunDirError(`${f}: cannot be read (${r.errno ?? r.problem})`);
+  return r.bytes.toString('utf8').split('\n').filter(Boolean).map((line, i) => {
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (e) {
+      throw new RunDirError(`${f}: line ${i + 1} is not valid JSON (${(e as Error).message}); the file is damaged`);
+    }
+    const problem = schemaProblem('metrics.schema.json', row);
+    if (problem) throw new RunDirError(`${f}: line ${i + 1}: ${problem} (specs/metrics.schema.json); the file is damaged or was edited by hand`);
+    return row as MetricsRow;
+  });
 }
 
 /** What a checkpoint remembers beyond the weights and optimizer slots: everything the rest of the run depends on. */

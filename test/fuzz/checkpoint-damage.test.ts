@@ -14,7 +14,7 @@ import { lowerGraph } from '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { makeOptim } from '../../src/train/optim.js';
 import {
-  checkpointProblem, createRunDir, loadCheckpoint, resumableCheckpoint, RunDirError, runtimeSwitch, saveCheckpoint, writeFileAtomic, writeMetrics,
+  checkpointProblem, createRunDir, loadCheckpoint, readMetrics, resumableCheckpoint, RunDirError, runtimeSwitch, saveCheckpoint, writeFileAtomic, writeMetrics,
 } from '../../src/train/rundir.js';
 // @ts-expect-error plain JavaScript shared with bench/fuzz.mjs
 import { damageBytes, rng } from './hostile.mjs';
@@ -139,6 +139,15 @@ describe('NaN weights and missing parts', () => {
     rmSync(join(dir, 'metrics.csv'));
     expect(resumableCheckpoint(dir)).toBeNull(); // stopped before its first checkpoint: starts over
     expect(Object.keys(before).length).toBeGreaterThan(0);
+  });
+  it('metrics.jsonl read back (runs without history in state.json): each line validated', () => {
+    const dir = join(work, `metrics${n++}`);
+    mkdirSync(dir);
+    const row = { epoch: 1, trainLoss: 1, trainAccuracy: 0.5, valLoss: null, valAccuracy: null, lr: 0.1, imagesPerSecond: 10, seconds: 1 };
+    writeFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify(row)}\n${JSON.stringify({ ...row, epoch: -4 })}\n`);
+    expect(() => readMetrics(dir)).toThrow(/metrics\.jsonl: line 2: `epoch` must be >= 1/);
+    writeFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify(row)}\n{"epoch": 2,\n`);
+    expect(() => readMetrics(dir)).toThrow(/metrics\.jsonl: line 2 is not valid JSON/);
   });
   it('a resume on other kernels is warned about, the same kernels are not', () => {
     expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm + native oneDNN convolutions' }))
