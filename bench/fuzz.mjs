@@ -3,6 +3,7 @@
 // invariants of test/fuzz/invariants.mjs, many more cases than CI runs. Needs `npm run build` first.
 //
 //   node bench/fuzz.mjs [CASES=20000] [--seed N] [--cli-every K] [--out DIR]
+//   node bench/fuzz.mjs --hostile [--seed N] [--out DIR]   (issue 14's classes: bench/fuzz-hostile.mjs)
 //
 // Every case is compiled in-process (dist/) and checked: no exception, every diagnostic with a catalog
 // code, a span inside its file and a one-line lowercase message, no Infinity/NaN/inexact count in the
@@ -10,6 +11,11 @@
 // (exit 0 or 1, JSON valid against specs/, no stack trace). Each distinct failure is shrunk to a small
 // reproducer, written to DIR (default: a fresh folder under the system temp dir). Exit 1 if any failed.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+if (process.argv.includes('--hostile')) {
+  await import('./fuzz-hostile.mjs');
+  process.exit(process.exitCode ?? 0);
+}
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Elaborator, type ElaborateOptions } from './bind/elaborate.js';
 import { loadProgram, type LoadOptions, type Program } from './bind/program.js';
 import { resolveDefinitions } from './bind/resolve.js';
-import { checkCounts } from './check/limits.js';
+import { checkCounts, MAX_STORED_DIAGNOSTICS } from './check/limits.js';
 import { type Diagnostic, DiagnosticBag } from './diagnostics/diagnostic.js';
 import type { IRGraph } from './ir/types.js';
 import { isStackOverflow } from './syntax/parse.js';
@@ -27,14 +27,14 @@ function compile(absolute: string, options: CompileOptions, text?: string): Comp
   const program = loadProgram(absolute, options, text);
   const bag = new DiagnosticBag();
   // Not push(...items): a 4 MiB file of garbage has more diagnostics than a call can take arguments.
-  for (const d of program.diagnostics.items) bag.items.push(d);
+  for (const d of program.diagnostics.items) bag.add(d);
   const entrySpan = { file: absolute, start: 0, end: 0 };
   try {
     resolveDefinitions(program, bag);
   } catch (e) {
     if (!isStackOverflow(e)) throw e;
     bag.error('NET1011', 'the definitions nest too deeply to check', entrySpan, { help: 'split deep definitions into smaller blocks' });
-    return { program, graphs: [], diagnostics: dedupe(bag.items) };
+    return { program, graphs: [], diagnostics: finish(bag, entrySpan) };
   }
   const graphs: IRGraph[] = [];
   const nets = [...program.entry.own.values()].filter((d) => d.kind === 'net');
@@ -63,24 +63,29 @@ function compile(absolute: string, options: CompileOptions, text?: string): Comp
     if (graph) checkCounts(graph, bag);
     if (graph) graphs.push(graph);
   }
-  return { program, graphs, diagnostics: dedupe(bag.items) };
+  return { program, graphs, diagnostics: finish(bag, entrySpan) };
+}
+
+/** The bag's diagnostics, plus one saying how many were not kept (the bag holds a bounded number). */
+function finish(bag: DiagnosticBag, entrySpan: Diagnostic['span']): Diagnostic[] {
+  // The static pass and elaboration can find the same mistake: the bag keeps it once.
+  const items = [...bag.items];
+  const { error, warning, info, hint } = bag.dropped;
+  const dropped = error + warning + info + hint;
+  if (dropped > 0) {
+    items.push({
+      code: 'NET1011', severity: error > 0 ? 'error' : 'warning', span: entrySpan, related: [], notes: [],
+      message: `${bag.droppedCountIsApproximate ? 'up to ' : ''}${dropped.toLocaleString('en-US')} more diagnostics (${error.toLocaleString('en-US')} errors) were found but not reported; only the first ${MAX_STORED_DIAGNOSTICS.toLocaleString('en-US')} are kept`,
+      help: 'fix the first ones and check again',
+    });
+  }
+  return items;
 }
 
 /** Reads the file (or options.readFile's text); a file that cannot be read is a diagnostic, not an exception. */
 export function compileFile(path: string, options: CompileOptions = {}): CompileResult {
   const absolute = resolve(path);
   return compile(absolute, options, options.readFile?.(absolute));
-}
-
-/** The static pass and elaboration can find the same mistake; report it once. */
-function dedupe(items: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return items.filter((d) => {
-    const key = `${d.code}|${d.span.file}|${d.span.start}|${d.span.end}|${d.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 export type { Diagnostic } from './diagnostics/diagnostic.js';

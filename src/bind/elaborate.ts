@@ -6,6 +6,7 @@ import type { Arg, BlockDecl, CallStage, DefDecl, NetDecl, Range, Stage } from '
 import { checkType, closest, declFormals, matchArgs, opFormals, SHORTCUT_FORMALS } from './args.js';
 import type { Definition, LoadedFile } from './program.js';
 import { describeValue, type Env, EvalError, evaluate, Unknown } from './values.js';
+import { MAX_ELABORATION_MS, MAX_ELABORATION_STEPS, MAX_LAYER_NAME_CHARS, MAX_LAYERS } from '../check/limits.js';
 
 /** The value flowing through a network: the node that produced it and its shape (null: unknown after an error). */
 interface Flow {
@@ -37,7 +38,8 @@ interface Frame {
 
 export const MAX_REPEAT = 10_000;
 export const MAX_NESTING = 64;
-export const MAX_NODES = 1_000_000;
+/** The layer cap (src/check/limits.ts holds every check budget). */
+export const MAX_NODES = MAX_LAYERS;
 
 /** One use of a `def` (macro): macros leave no module in the IR, so tools that map source to IR (the editor) hear of them here. */
 export interface MacroExpansion {
@@ -134,6 +136,13 @@ export class Elaborator {
       return null;
     }
     this.assignNames(this.scope, '');
+    if (this.longName) {
+      const node = this.nodes[this.longName]!;
+      this.diagnostics.error('NET1011', `the layer name \`${node.name}\` is ${node.name.length.toLocaleString('en-US')} characters long, over the limit of ${MAX_LAYER_NAME_CHARS.toLocaleString('en-US')}`, node.span, {
+        help: 'use shorter labels, or fewer nested labelled blocks',
+      });
+      return null;
+    }
     return {
       net: net.name,
       args: Object.fromEntries(values) as Record<string, AttrValue>,
@@ -146,7 +155,26 @@ export class Elaborator {
 
   // ---- stages ----
 
+  private steps = 0;
+  private readonly started = Date.now();
+
+  /** The work budget: layers are capped in addNode; stages that build nothing (identity) are counted here. */
+  private spend(frame: Frame, stage: Stage): void {
+    this.steps++;
+    const overSteps = this.steps > MAX_ELABORATION_STEPS;
+    if (!overSteps && (this.steps & 4095) !== 0) return;
+    if (overSteps || Date.now() - this.started > MAX_ELABORATION_MS) {
+      this.diagnostics.error('NET1011', overSteps
+        ? `the network takes more than ${MAX_ELABORATION_STEPS.toLocaleString('en-US')} elaboration steps`
+        : `elaborating the network took longer than ${MAX_ELABORATION_MS / 1000} s`, this.span(frame, stage.range), {
+        help: 'lower the repetition counts that lead here',
+      });
+      throw new Limit();
+    }
+  }
+
   private stage(stage: Stage, x: Flow, frame: Frame): Flow {
+    this.spend(frame, stage);
     switch (stage.kind) {
       case 'seq':
         return stage.stages.reduce((flow, s) => this.stage(s, flow, frame), x);
@@ -458,7 +486,9 @@ export class Elaborator {
 
   private addNode(op: OpDef, attrs: Record<string, AttrValue>, inputs: number[], span: Span, shape: Shape | null, internal: boolean): number {
     if (this.nodes.length >= MAX_NODES) {
-      this.diagnostics.error('NET1011', `the network has more than ${MAX_NODES} layers`, span);
+      this.diagnostics.error('NET1011', `the network has more than ${MAX_NODES.toLocaleString('en-US')} layers`, span, {
+        help: 'lower the repetition counts that lead here',
+      });
       throw new Limit();
     }
     const id = this.nodes.length;
@@ -481,6 +511,9 @@ export class Elaborator {
     return id;
   }
 
+  /** The first node whose hierarchical name is over MAX_LAYER_NAME_CHARS. */
+  private longName: number | undefined;
+
   private assignNames(scope: NameScope, prefix: string): void {
     const counts = new Map<string, number>();
     for (const c of scope.children) if (!c.label) counts.set(c.base, (counts.get(c.base) ?? 0) + 1);
@@ -497,6 +530,7 @@ export class Elaborator {
       if (!child.internal) index++;
       const full = prefix ? `${prefix}.${name}` : name;
       if (child.node !== undefined) this.nodes[child.node]!.name = full;
+      if (child.node !== undefined && full.length > MAX_LAYER_NAME_CHARS) this.longName ??= child.node;
       if (child.scope) {
         if (child.scope.module !== null) this.modules[child.scope.module]!.name = full;
         this.assignNames(child.scope, full);

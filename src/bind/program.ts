@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { MAX_PROGRAM_BYTES } from '../check/limits.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -40,33 +41,72 @@ export interface LoadOptions {
 export type ReadResult = { text: string } | { problem: string; code: 'NET1006' | 'NET1011'; missing?: boolean };
 
 const TOO_LARGE = `over the limit of ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes (${MAX_FILE_BYTES / 1024 / 1024} MiB) for a .net file`;
+const OVER_PROGRAM = `over what is left of the limit of ${MAX_PROGRAM_BYTES / 1024 / 1024} MiB for all the files of one program (entry and imports)`;
+
+/** Why a bounded read failed; `errno` is the system's code, when it was one. */
+export type BoundedRead = { bytes: Buffer } | { problem: 'missing' | 'directory' | 'special' | 'too-large' | 'unreadable'; errno?: string; size?: number };
+
+/**
+ * Reads at most `maxBytes` of a regular file, never trusting `stat`'s size (a /proc file says 0 and never
+ * ends; a file can grow while read). The file is opened non-blocking and checked on the open descriptor,
+ * so a FIFO or device swapped in after a check is never read from. No file-system error escapes as an
+ * exception. `too-large` means more than `maxBytes` bytes were there to read.
+ */
+export function readBounded(path: string, maxBytes: number): BoundedRead {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') return { problem: 'missing', errno };
+    if (errno === 'EISDIR') return { problem: 'directory', errno };
+    return { problem: 'unreadable', errno: errno ?? (e as Error).message };
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) return { problem: 'directory' };
+    if (!stats.isFile()) return { problem: 'special' };
+    // Grows in chunks: the size stat reports is only a hint.
+    // stat's size is believed only when it already says too large.
+    if (stats.size > maxBytes) return { problem: 'too-large', size: stats.size };
+    // Read in pieces, never more than maxBytes + 1 in all: the size stat reports is only a hint.
+    const pieces: Buffer[] = [];
+    let length = 0;
+    let piece = Math.min(maxBytes + 1, Math.max(stats.size + 1, 64 * 1024));
+    while (length <= maxBytes) {
+      const buffer = Buffer.allocUnsafe(Math.min(piece, maxBytes + 1 - length));
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      pieces.push(n === buffer.length ? buffer : buffer.subarray(0, n));
+      length += n;
+      piece = Math.min(piece * 2, 64 * 1024 * 1024);
+    }
+    if (length > maxBytes) return { problem: 'too-large' };
+    return { bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length) };
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    return { problem: 'unreadable', errno: errno ?? (e as Error).message };
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Reads a .net file from disk. Only regular files are read (a FIFO or device could block forever or never
  * end), at most MAX_FILE_BYTES of them; no error from the file system escapes as an exception.
  */
-export function readSourceFile(path: string): ReadResult {
-  let stats;
-  try {
-    stats = statSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: 'does not exist', code: 'NET1006', missing: true };
-    return { problem: `cannot be read (${code ?? (e as Error).message})`, code: 'NET1006' };
-  }
-  if (stats.isDirectory()) return { problem: 'is a directory, not a file', code: 'NET1006' };
-  if (!stats.isFile()) return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
-  if (stats.size > MAX_FILE_BYTES) {
-    return { problem: `is ${stats.size.toLocaleString('en-US')} bytes, ${TOO_LARGE}`, code: 'NET1011' };
-  }
-  try {
-    const text = readFileSync(path, 'utf8');
-    // The size can change between stat and read (a file being written).
-    if (text.length > MAX_FILE_BYTES) return { problem: `is ${TOO_LARGE}`, code: 'NET1011' };
-    return { text };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { problem: `cannot be read (${code ?? (e as Error).message})`, code: 'NET1006' };
+export function readSourceFile(path: string, maxBytes = MAX_FILE_BYTES): ReadResult {
+  const r = readBounded(path, maxBytes);
+  if ('bytes' in r) return { text: r.bytes.toString('utf8') };
+  switch (r.problem) {
+    case 'missing': return { problem: 'does not exist', code: 'NET1006', missing: true };
+    case 'directory': return { problem: 'is a directory, not a file', code: 'NET1006' };
+    case 'special': return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
+    case 'too-large': {
+      const size = r.size === undefined ? '' : ` ${r.size.toLocaleString('en-US')} bytes,`;
+      return { problem: `is${size} ${maxBytes < MAX_FILE_BYTES ? OVER_PROGRAM : TOO_LARGE}`, code: 'NET1011' };
+    }
+    case 'unreadable': return { problem: `cannot be read (${r.errno})`, code: 'NET1006' };
   }
 }
 
@@ -84,14 +124,18 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
   const diagnostics = new DiagnosticBag();
   const files = new Map<string, LoadedFile>();
   const sources = new Map<string, string>();
+  // All the files of one program share MAX_PROGRAM_BYTES, so a chain of imports cannot read without end.
+  let budget = MAX_PROGRAM_BYTES;
   const readResult = (path: string): ReadResult => {
     const override = options.readFile?.(path);
+    let r: ReadResult;
     if (override !== undefined) {
-      return override.length > MAX_FILE_BYTES
-        ? { problem: `is ${TOO_LARGE}`, code: 'NET1011' }
+      r = override.length > Math.min(MAX_FILE_BYTES, budget)
+        ? { problem: `is ${override.length > MAX_FILE_BYTES ? TOO_LARGE : OVER_PROGRAM}`, code: 'NET1011' }
         : { text: override };
-    }
-    return readSourceFile(path);
+    } else r = readSourceFile(path, Math.min(MAX_FILE_BYTES, budget));
+    if ('text' in r) budget -= r.text.length;
+    return r;
   };
   const read = (path: string): string | undefined => {
     const r = readResult(path);

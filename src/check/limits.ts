@@ -54,3 +54,43 @@ export function checkCounts(graph: IRGraph, diagnostics: DiagnosticBag): boolean
   }
   return ok;
 }
+
+// ---- budgets: what one file may make `netc check` (and the language server) spend ----
+// Chosen so that any accepted or rejected file is checked within a few seconds and a few hundred MB
+// (measured figures in docs/robustness.md). The language server reuses them for its own scans.
+
+/** Layers (IR nodes) in one net. The largest stdlib net (densenet161-sized) has under 1,000. */
+export const MAX_LAYERS = 100_000;
+/** Stages elaborated for one net (a repeated `identity` builds nothing but still costs time). */
+export const MAX_ELABORATION_STEPS = 1_000_000;
+/** Wall-clock backstop for elaborating one net, in milliseconds. */
+export const MAX_ELABORATION_MS = 10_000;
+/** Bytes of .net text one program (entry, imports, prelude) may read in all. */
+export const MAX_PROGRAM_BYTES = 16 * 1024 * 1024;
+/** Characters of one identifier (a label, block or parameter name). */
+export const MAX_IDENTIFIER_CHARS = 256;
+/** Characters of a layer's hierarchical name (`layer1.0.conv1`): labels nest up to 64 deep. */
+export const MAX_LAYER_NAME_CHARS = 1_024;
+/** Memory a check of one file stays within at these caps, in MiB (measured, with headroom). */
+export const CHECK_MEMORY_BUDGET_MIB = 512;
+
+// ---- output: what one diagnostic and one document may print ----
+
+/** Characters of a message, label, note or help kept (the rest is counted). Paths can be 4,096. */
+export const MAX_TEXT_CHARS = 5_000;
+/** Columns of a source line shown in a snippet; a longer line is shown as a window around the span. */
+export const MAX_SNIPPET_COLUMNS = 120;
+/** Notes and related places shown per diagnostic. */
+export const MAX_RENDERED_RELATED = 5;
+/** Diagnostics kept per check; beyond it they are counted, and one NET1011 says how many. */
+export const MAX_STORED_DIAGNOSTICS = 1_000;
+/** Diagnostics rendered in one document: the kept ones and the one that counts the rest. */
+export const MAX_RENDERED_DIAGNOSTICS = MAX_STORED_DIAGNOSTICS + 1;
+/**
+ * Characters of rendered text in one document: rendering stops at the first diagnostic past it. With one
+ * diagnostic's own bound (MAX_TEXT_CHARS x (2 + 2 x MAX_RENDERED_RELATED) plus snippets) this bounds
+ * `rendered`, and the LSP list carries the same diagnostics.
+ */
+export const MAX_RENDERED_CHARS = 1024 * 1024;
+/** Characters of a layer's name in a summary table or JSON summary. */
+export const MAX_NAME_CHARS = 200;

@@ -1,5 +1,6 @@
 import type { IRGraph, IRNode, ModuleInstance } from '../ir/types.js';
 import { opByKey } from '../ops/index.js';
+import { MAX_NAME_CHARS } from './limits.js';
 
 export interface SummaryRow {
   /** torchsummary's key: `Conv2d-1`. */
@@ -43,6 +44,17 @@ export interface Summary {
 }
 
 const MB = 1024 ** 2;
+
+/**
+ * A label or block name can be as long as the file, and a row repeats it (with every enclosing label) on
+ * every layer: names longer than MAX_NAME_CHARS keep their start and end around `...`, so a table or JSON
+ * summary grows with the layer count only.
+ */
+export function clipName(name: string, max = MAX_NAME_CHARS): string {
+  if (name.length <= max) return name;
+  const tail = Math.floor((max - 3) / 2);
+  return `${name.slice(0, max - 3 - tail)}...${name.slice(name.length - tail)}`;
+}
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 function blockDepth(modules: ModuleInstance[], id: number | null): number {
@@ -77,7 +89,7 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
       subtree.set(m, t);
     }
   };
-  const key = (type: string) => `${type}-${rows.length + 1}`;
+  const key = (type: string) => `${clipName(type)}-${rows.length + 1}`;
 
   for (const node of graph.nodes) {
     const op = opByKey(node.op);
@@ -90,7 +102,7 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
       credit(node, params, trainable, buffers);
       counters.set(type, (counters.get(type) ?? 0) + 1);
       rows.push({
-        row: key(type), name: node.name, type, kind: 'layer', outputShape: [-1, ...node.shape!],
+        row: key(type), name: clipName(node.name), type: clipName(type), kind: 'layer', outputShape: [-1, ...node.shape!],
         params, totalParams: params + buffers, trainableParams: trainable, buffers, macs: node.macs,
         receptiveField: node.receptiveField, depth: blockDepth(graph.modules, node.module) + 1, node: node.id,
       });
@@ -101,7 +113,7 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
       if (!out.shape) continue;
       const t = subtree.get(m.id) ?? { params: 0, trainable: 0, buffers: 0, macs: 0 };
       rows.push({
-        row: key(m.type), name: m.name, type: m.type, kind: 'block', outputShape: [-1, ...out.shape],
+        row: key(m.type), name: clipName(m.name), type: clipName(m.type), kind: 'block', outputShape: [-1, ...out.shape],
         params: 0, totalParams: t.params + t.buffers, trainableParams: t.trainable, buffers: t.buffers, macs: t.macs,
         receptiveField: out.receptiveField, depth: blockDepth(graph.modules, m.parent) + 1,
       });

@@ -5,7 +5,7 @@
  * problems (bad data, NaN/Inf, not enough memory, a damaged run directory), 2 usage; 130 after
  * SIGINT (Ctrl-C) and 143 after SIGTERM, each once a checkpoint is saved (`--resume DIR` continues).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
@@ -18,7 +18,7 @@ import { take, type Dataset } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
 import { TrainingError, train } from '../train/loop.js';
 import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
-import { cleanRunDir, createRunDir, findCheckpoint, loadCheckpoint, RunDirError, runDirName, writeFileAtomic } from '../train/rundir.js';
+import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, RunDirError, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
 import { lowerGraph, LowerError } from '../lower/lower.js';
 import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
 
@@ -155,9 +155,10 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     const cfgFile = join(o.resume, 'config.json');
     if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
     try {
-      prior = JSON.parse(readFileSync(cfgFile, 'utf8')) as RunConfig;
+      prior = readRunConfig(o.resume);
     } catch (e) {
-      process.stderr.write(`netc: ${cfgFile}: cannot read the run's configuration: ${(e as Error).message}\n`);
+      if (!(e instanceof RunDirError)) throw e;
+      process.stderr.write(`netc: ${e.message}\n`);
       return EXIT_DIAGNOSTICS;
     }
   } else if (!file) {
@@ -195,7 +196,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   }
 
   const cfg: RunConfig = prior
-    ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name }
+    ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name, kernels: kernelsOf(choice) }
     : {
         net: '',
         file,
@@ -203,6 +204,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
         data: o.data,
         dataDir: o.dataDir,
         backend: choice.name,
+        kernels: kernelsOf(choice),
         epochs: o.epochs,
         batchSize: o.batchSize,
         optimizer: o.optimizer,
@@ -230,8 +232,10 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   try {
     if (prior && o.resume) {
       for (const l of cleanRunDir(o.resume)) io.log(l);
-      if (findCheckpoint(o.resume, 'last')) {
+      if (resumableCheckpoint(o.resume)) {
         const ck = await loadCheckpoint(o.resume, 'last');
+        const switched = runtimeSwitch(ck.state.runtime ?? runtimeOf(prior), runtimeOf(cfg));
+        if (switched) io.log(switched);
         model = ck.model;
         resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
         const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;

@@ -101,10 +101,13 @@ torchvision's. It only means something as an operand of \`+\`:
     explanation: `The file or the network is larger than netc accepts. These limits stop runaway files from
 exhausting memory or the stack, and keep every count exact:
 
-- a repetition count over 10,000, more than a million layers, or definitions nested more than 64 deep;
+- a repetition count over 10,000, more than 100,000 layers, more than 1,000,000 elaboration steps
+  (or 10 s) for one net, or definitions nested more than 64 deep;
 - groups, branches, parentheses and prefix operators nested more than 128 levels in one definition
   (the definition is skipped), or an expression or layer chain more than 1,000 levels deep;
-- a .net file over 4 MiB;
+- a .net file over 4 MiB, or over 16 MiB for a file and all its imports together;
+- a name over 256 characters, or a layer's hierarchical name (\`layer1.0.conv1\`) over 1,024;
+- more than 1,000 diagnostics: the rest are counted in one last NET1011;
 - a tensor, parameter total, multiply-accumulate total or receptive field beyond 2^53 - 1
   (9,007,199,254,740,991), the largest integer a double holds exactly.`,
   },

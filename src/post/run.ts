@@ -6,7 +6,7 @@
  * is compiled too (with the run's arguments and input shape) so that the commands can point into it
  * (CAM's head) and so that a checkpoint from a different net is refused instead of misread.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compileFile, type CompileResult } from '../api.js';
@@ -17,6 +17,7 @@ import type { RunConfig } from '../train/config.js';
 import { loadDataset, type Dataset } from '../train/data/index.js';
 import { trainingSplit } from '../train/loop.js';
 import { loadCheckpoint } from '../train/rundir.js';
+import { readValidJson } from '../train/validate.js';
 
 /** A problem with the run directory or its data that the user must fix (exit 1, no stack trace). */
 export class RunError extends Error {}
@@ -44,20 +45,17 @@ export interface OpenRun {
   outputs: number;
 }
 
+/** config.json, valid against specs/run-config.schema.json (a hand-edited or damaged one is a RunError naming the field). */
 export function readRunConfig(dir: string): RunConfig {
   const file = join(dir, 'config.json');
   if (!existsSync(file)) throw new RunError(`${dir}: not a run directory (no config.json); --weights names the folder \`netc train --out\` wrote`);
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
-  } catch (e) {
-    throw new RunError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
+  return readValidJson<RunConfig>(file, 'run-config.schema.json', (m) => new RunError(m));
 }
 
 export async function openRun(dir: string, checkpoint: CheckpointName): Promise<OpenRun> {
   const config = readRunConfig(dir);
   const resultFile = join(dir, 'result.json');
-  const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, 'utf8')) as RunResultJson) : null;
+  const result = existsSync(resultFile) ? readValidJson<RunResultJson>(resultFile, 'result.schema.json', (m) => new RunError(m)) : null;
   // Checkpoints may hold netc's own layers (-inf padding, channel scaling, PyTorch batch norm).
   registerCustomLayers();
   let model: tfl.LayersModel;
@@ -122,7 +120,15 @@ export async function runNormalization(run: OpenRun, log?: (m: string) => void):
   const cfg = run.config as RunConfig & { normalization?: Norm };
   if (!cfg.normalize) return null;
   const stored = cfg.normalization;
-  if (stored?.mean && stored.std) return stored;
+  if (stored) {
+    // The schema has checked numbers, non-empty lists and std > 0; their length must be the input's channels.
+    const channels = run.inputShape[0];
+    const bad = [['mean', stored.mean], ['std', stored.std]].find(([, v]) => (v as number[]).length !== channels || !(v as number[]).every(Number.isFinite));
+    if (bad) {
+      throw new RunError(`${join(run.dir, 'config.json')}: normalization.${bad[0]} holds ${(bad[1] as number[]).length} values, but the model takes ${channels} channel${channels === 1 ? '' : 's'}; the file is damaged or was edited by hand`);
+    }
+    return stored;
+  }
   let dataset: Dataset;
   try {
     dataset = await loadDataset(cfg.data, { dataDir: cfg.dataDir, download: false, log });

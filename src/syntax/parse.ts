@@ -2,7 +2,8 @@ import type { IToken } from 'chevrotain';
 import type { Item, Range, SourceFile } from './ast.js';
 import { dropTooDeep, limitTreeDepth } from './depth.js';
 import { parserInstance } from './parser.js';
-import { DocComment, netLexer, significantNewlines } from './tokens.js';
+import { DocComment, Identifier, netLexer, significantNewlines } from './tokens.js';
+import { MAX_IDENTIFIER_CHARS } from '../check/limits.js';
 
 export interface SyntaxError {
   code: string;
@@ -36,6 +37,17 @@ export function parseSource(text: string, path: string): ParseResult {
       help: character === '"' ? 'strings end on the same line with a closing `"`' : undefined,
     };
   });
+  // A name is repeated in every layer, message and table row that mentions it: bound it at the token.
+  for (const t of lexed.tokens) {
+    if (t.tokenType === Identifier && t.image.length > MAX_IDENTIFIER_CHARS) {
+      errors.push({
+        code: 'NET1011',
+        message: `a name of ${t.image.length.toLocaleString('en-US')} characters is over the limit of ${MAX_IDENTIFIER_CHARS}`,
+        range: { start: t.startOffset, end: t.endOffset! + 1 },
+        help: 'use a shorter name',
+      });
+    }
+  }
   const parser = parserInstance();
   const nested = dropTooDeep(significantNewlines(lexed.tokens));
   for (const p of nested.problems) errors.push({ code: 'NET1011', message: p.message, range: p.range, help: p.help });

@@ -7,6 +7,8 @@ export interface RunConfig {
   data: string;
   dataDir?: string;
   backend: string;
+  /** What computes the training steps: the backend, plus netc's native convolutions when used (see CheckpointRuntime). */
+  kernels?: string;
   epochs: number;
   batchSize: number;
   optimizer: 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw' | 'rmsprop';

@@ -14,7 +14,7 @@ import { gather } from './data/dataset.js';
 import { Confusion } from './metrics.js';
 import { makeOptim, restoreOptimizerScalars } from './optim.js';
 import { curveSvg } from './plot.js';
-import { findCheckpoint, readMetrics, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
+import { checkpointProblem, findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
 import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
 
@@ -116,7 +116,22 @@ export function trainingSplit(dataset: Dataset, cfg: Pick<RunConfig, 'subset' | 
   return { train: gather(all, perm.subarray(nVal), per), val: gather(all, perm.subarray(0, nVal), per) };
 }
 
+/**
+ * Trains; running out of memory anyway (the estimate in memory.ts ignores kernels' scratch space) is a
+ * TrainingError with what to try (exit 1), not a wasm out-of-bounds trap or an allocation failure's stack.
+ */
 export async function train(inp: TrainInput): Promise<TrainResult> {
+  try {
+    return await trainSteps(inp);
+  } catch (e) {
+    const message = String((e as Error)?.message ?? e);
+    const outOfMemory = (e as Error)?.name === 'RuntimeError' || /Array buffer allocation failed|Cannot enlarge memory|out of memory|Invalid typed array length/i.test(message);
+    if (!outOfMemory) throw e;
+    throw new TrainingError(`ran out of memory while training (${message.split('\n')[0]}); the last checkpoint, if any, is intact; try a smaller --batch-size, or --memory-limit below this machine's memory so that the estimate refuses such runs up front`);
+  }
+}
+
+async function trainSteps(inp: TrainInput): Promise<TrainResult> {
   const { config: cfg, model, dataset, runDir, io } = inp;
   const t0 = performance.now();
   const shape = dataset.shape;
@@ -223,7 +238,7 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
     if (interrupted) {
       // Mid-epoch: the checkpoint records the step, so --resume replays exactly the remaining steps.
       if (s > (resumed ? startStep : 0)) {
-        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history };
+        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) };
         await saveCheckpoint(runDir, 'last', model, optim.tf, st);
       }
       break;
@@ -246,7 +261,7 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
         ` | ${row.imagesPerSecond.toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
     );
     const score = v ? v.accuracy : row.trainAccuracy;
-    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history });
+    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) });
     if (score > best) {
       best = score;
       await saveCheckpoint(runDir, 'best', model, optim.tf, state(best));
@@ -298,7 +313,10 @@ function nonFinite(weights: { name: string; v: tf.Tensor }[]): string | null {
 /** Where the last good checkpoint is, for the NaN message. */
 function lastGood(runDir: string): string {
   const d = findCheckpoint(runDir, 'last');
-  return d ? `the last good checkpoint is ${d}` : 'no checkpoint was written yet';
+  if (!d) return 'no checkpoint was written yet';
+  // Called good only when it verifies (checksums, sizes, schema): a damaged one is said to be damaged.
+  const problem = checkpointProblem(d);
+  return problem ? `the last checkpoint is damaged too (${problem})` : `the last good checkpoint is ${d}`;
 }
 
 async function writePlots(dir: string, history: MetricsRow[]): Promise<void> {

@@ -84,9 +84,12 @@ export function estimateTrainingMemory(size: NetSize, cfg: Pick<RunConfig, 'opti
   if (limitOverride != null) {
     limit = limitOverride;
     limitWhy = `the --memory-limit of ${fmt(limit)}`;
-  } else if (backend === 'wasm' && WASM_HEAP_LIMIT < machine) {
+  }
+  // --memory-limit can lower the wasm heap's bound, never raise it: past 4 GiB the heap cannot grow and
+  // tfjs-backend-wasm fails with an out-of-bounds access instead of an error.
+  if (backend === 'wasm' && limit > WASM_HEAP_LIMIT) {
     limit = WASM_HEAP_LIMIT;
-    limitWhy = `the 4 GiB the wasm backend can address (a wasm32 heap)`;
+    limitWhy = `the 4 GiB the wasm backend can address (a wasm32 heap${limitOverride != null ? '; --memory-limit cannot raise it' : ''})`;
   }
   const fits = perSample > 0 ? Math.max(0, Math.floor((limit - paramBytes) / perSample)) : Infinity;
   return { bytes: paramBytes + activationBytes, paramBytes, activationBytes, k, limit, limitWhy, fits };
@@ -111,7 +114,7 @@ export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, '
   ];
   if (e.fits >= 1) lines.push(`help: --batch-size ${largestPowerOfTwo(e.fits)} fits (at most ${e.fits} would)`);
   else lines.push(`help: the parameters alone (${fmt(e.paramBytes)}) exceed the limit: use a smaller network${e.k > 2 ? ', or --optimizer sgd (no optimizer state)' : ''}`);
-  lines.push('(the estimate can be overridden with --memory-limit GIB)');
+  lines.push(e.limit === WASM_HEAP_LIMIT && backend === 'wasm' ? '(--memory-limit GIB can lower this bound, not raise it; another --backend can)' : '(the estimate can be overridden with --memory-limit GIB)');
   return lines.join('\n');
 }
 

@@ -127,8 +127,10 @@ describe('image folders', () => {
   });
   it('names an undecodable image', async () => {
     const d = tmp();
-    mkdirSync(join(d, 'a'), { recursive: true });
-    writeFileSync(join(d, 'a', 'bad.png'), 'not a png');
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(d, c), { recursive: true });
+      writeFileSync(join(d, c, 'bad.png'), 'not a png');
+    }
     await expect(loadDataset(`imagefolder:${d}`)).rejects.toThrow(/bad\.png: cannot decode image/);
   });
 });

@@ -21,6 +21,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { findCheckpoint, loadCheckpoint } from '../../src/train/rundir.js';
+// @ts-expect-error plain JavaScript shared with bench/fuzz.mjs
+import { rng } from '../fuzz/hostile.mjs';
 
 const BIN = 'bin/netc.js';
 const built = existsSync('dist/cli/main.js') || existsSync('dist/src/cli/main.js');
@@ -33,16 +35,7 @@ const PLAN: { sig: NodeJS.Signals; fromSpawn?: boolean }[] = [
   { sig: 'SIGKILL', fromSpawn: true }, { sig: 'SIGTERM' }, { sig: 'SIGKILL' }, { sig: 'SIGKILL' },
 ];
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = rng as (seed: number) => () => number;
 
 interface Outcome { code: number | null; signal: NodeJS.Signals | null; stderr: string; killed: boolean }
 

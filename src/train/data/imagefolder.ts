@@ -8,7 +8,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { DataError, readDataFile, type Split } from './dataset.js';
+import { inflateSync } from 'node:zlib';
+import { DataError, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, readDataFile, type Split } from './dataset.js';
 
 const EXT = /\.(png|jpe?g)$/i;
 
@@ -18,16 +19,65 @@ interface Rgba {
   data: Uint8Array;
 }
 
+/** Width and height a PNG (IHDR) or JPEG (first SOFn marker) declares, read before anything is decoded. */
+export function declaredSize(buf: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf.length >= 24 && view.getUint32(0) === 0x89504e47 && view.getUint32(12) === 0x49484452) {
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (buf.length >= 4 && buf[0] === 0xff && buf[1] === 0xd8) {
+    // Segments from after SOI: FF marker, then a 2-byte length that counts itself.
+    for (let i = 2; i + 9 <= buf.length;) {
+      if (buf[i] !== 0xff) return undefined;
+      const marker = buf[i + 1]!;
+      if (marker === 0xff) { i++; continue; }
+      const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+      if (sof) return { height: view.getUint16(i + 5), width: view.getUint16(i + 7) };
+      i += 2 + view.getUint16(i + 2);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An interlaced PNG is inflated by pngjs without a bound (a non-interlaced one is bounded by its
+ * header): its image data is inflated here first, at most what the header's size allows.
+ */
+function checkInterlacedPng(buf: Buffer, file: string, width: number, height: number): void {
+  if (buf.length < 29 || buf[28] !== 1) return;
+  const chunks: Buffer[] = [];
+  for (let i = 8; i + 8 <= buf.length;) {
+    const length = buf.readUInt32BE(i);
+    if (buf.toString('latin1', i + 4, i + 8) === 'IDAT') chunks.push(buf.subarray(i + 8, Math.min(buf.length, i + 8 + length)));
+    i += 12 + length;
+  }
+  // Adam7: seven passes, each row one filter byte plus at most 8 bytes (16-bit RGBA) a pixel.
+  const bound = width * height * 8 + 7 * (height + 1) * 9;
+  try {
+    inflateSync(Buffer.concat(chunks), { maxOutputLength: bound });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DataError(`${file}: its compressed image data inflates to more than a ${width}x${height} image can hold; not an intact PNG`);
+    }
+  }
+}
+
 export function decodeImage(file: string): Rgba {
-  const buf = readDataFile(file);
+  const buf = readDataFile(file, MAX_IMAGE_FILE_BYTES);
   if (buf.length === 0) throw new DataError(`${file}: empty file (expected a ${/\.png$/i.test(file) ? 'PNG' : 'JPEG'} image)`);
+  // Decoders allocate what the header declares: check it first (a 68-byte PNG can declare 20000x20000).
+  const size = declaredSize(buf);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new DataError(`${file}: the image declares ${size.width}x${size.height} pixels, more than the limit of ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (4096x4096) for one image`);
+  }
+  if (size && /\.png$/i.test(file)) checkInterlacedPng(buf, file, size.width, size.height);
   let img: Rgba;
   try {
     if (/\.png$/i.test(file)) {
       const png = PNG.sync.read(buf);
       img = { width: png.width, height: png.height, data: png.data };
     } else {
-      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 512 });
       img = { width: j.width, height: j.height, data: j.data };
     }
   } catch (e) {

@@ -155,6 +155,13 @@ async function loadCifar(name: 'cifar10' | 'cifar100', opts: LoadOptions): Promi
   return { name, shape: [3, 32, 32], classes, train, test, source: dir };
 }
 
+/** A classifier needs two classes at least; one class folder is refused here, before any run directory exists. */
+function oneClass(dir: string, classes: string[]): void {
+  if (classes.length === 1) {
+    throw new DataError(`${dir}: only one class folder ('${classes[0]}'); classification needs at least 2 (${dir}/<class>/*.png, one folder per class)`);
+  }
+}
+
 function loadImageFolder(path: string, opts: LoadOptions): Dataset {
   const root = resolve(opts.dataDir && !path.startsWith('/') ? join(opts.dataDir, path) : path);
   if (!existsSync(root)) throw new DataError(`image folder ${root} does not exist`);
@@ -166,12 +173,14 @@ function loadImageFolder(path: string, opts: LoadOptions): Dataset {
   if (trainDir) {
     const classes = listClasses(trainDir);
     if (classes.length === 0) throw new DataError(`${trainDir}: no class folders (expected ${trainDir}/<class>/*.png)`);
+    oneClass(trainDir, classes);
     const train = readImageFolder(trainDir, classes, size);
     const test = testDir ? readImageFolder(testDir, classes, size) : { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 };
     return { name: `imagefolder:${path}`, shape, classes, train, test, source: root };
   }
   const classes = listClasses(root);
   if (classes.length === 0) throw new DataError(`${root}: no class folders (expected ${root}/<class>/*.png or ${root}/train/<class>/...)`);
+  oneClass(root, classes);
   // No separate test folder: every fifth image (by sorted file name) is held out for testing.
   const all = readImageFolder(root, classes, size);
   const per = c * h * w;
