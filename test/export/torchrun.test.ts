@@ -104,8 +104,8 @@ describe('netc export --to torchrun', () => {
     const [defaults, ...help] = probe.stdout.split('\n');
     const flags = (text: string) => new Set([...text.matchAll(/(?:^|[\s,])(--[a-z][a-z-]*)/g)].map((m) => m[1]));
     const ours = flags(help.join('\n'));
-    // Fixed when exporting (the net, its arguments) or tfjs-only (backend, its memory estimate).
-    const fixedAtExport = new Set(['--net', '--set', '--backend', '--memory-limit', '--help']);
+    // Fixed when exporting (the net, its arguments) or tfjs-only (backend, its memory estimate, its details).
+    const fixedAtExport = new Set(['--net', '--set', '--backend', '--memory-limit', '--verbose', '--help']);
     const missing = [...flags(netc('train', '--help').stdout)].filter((f) => !fixedAtExport.has(f) && !ours.has(f));
     expect(missing).toEqual([]);
     // Defaults come from netc's own table (src/train/config.ts) through netc_model.json.
@@ -139,9 +139,12 @@ describe('netc export --to torchrun', () => {
     });
     // A JPEG (train/ and test/ folders): decoders may differ by a grey level (libjpeg vs jpeg-js).
     const jpegs = join(data, 'jpegs');
+    // Two classes: a one-class folder is refused (classification needs at least 2).
     for (const split of ['train', 'test']) {
-      mkdirSync(join(jpegs, split, 'x'), { recursive: true });
-      writeFileSync(join(jpegs, split, 'x', 'a.jpg'), jpeg.encode({ width: 8, height: 8, data: image(8, 8) }, 95).data);
+      for (const cls of ['x', 'y']) {
+        mkdirSync(join(jpegs, split, cls), { recursive: true });
+        writeFileSync(join(jpegs, split, cls, 'a.jpg'), jpeg.encode({ width: 8, height: 8, data: image(8, 8) }, 95).data);
+      }
     }
     const cases: [string, number[] | undefined][] = [['cifar10', undefined], [`imagefolder:${folder}`, [3, 6, 4]], [`imagefolder:${folder}`, [1, 5, 5]],
       ['fashion-mnist-sample', undefined], [`imagefolder:${jpegs}`, [3, 6, 4]]];

@@ -682,6 +682,7 @@ def parse_args(spec, argv):
     p.add_argument('--no-normalize', dest='normalize', action='store_false', help="don't normalise with the training set's per-channel mean/std")
     p.add_argument('--val-split', type=number(0, 0.9), default=d['valSplit'], help='fraction of the training set held out for validation')
     p.add_argument('--subset', type=positive_int(1), help='train on the first n training examples only')
+    p.add_argument('--test-subset', type=positive_int(1), help='test on the first n test examples only (quick trials)')
     p.add_argument('--seed', type=positive_int(0), default=d['seed'], help='seed for the split, shuffling and augmentation (and torch init/dropout)')
     p.add_argument('--out', help='run directory (default: a new folder under runs/)')
     p.add_argument('--resume', help='continue the run in this directory from its last checkpoint')
@@ -875,9 +876,13 @@ def run(argv):
             cfg['dataDir'] = a.data_dir
         if a.subset is not None:
             cfg['subset'] = a.subset
+        if a.test_subset is not None:
+            cfg['testSubset'] = a.test_subset
 
     c, h, w = spec['input']
     data = load_dataset(cfg['data'], cfg.get('dataDir'), spec['input'])
+    if cfg.get('testSubset') is not None:  # netc train --test-subset: the first n test examples
+        data['test'] = (data['test'][0][:cfg['testSubset']], data['test'][1][:cfg['testSubset']])
     n_train, n_test = len(data['train'][1]), len(data['test'][1])
     say(f"data: {data['name']} from {data['source']}: {n_train} train, {n_test} test, {'x'.join(map(str, data['shape']))}, {len(data['classes'])} classes")
     if list(data['shape']) != list(spec['input']) or len(data['classes']) != spec['classes']:
