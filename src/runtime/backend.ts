@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { loadNative, registerNativeConvKernels } from './native.js';
+import { registerNodeTrainingKernels } from './node-kernels.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -45,6 +46,9 @@ async function importOptional(name: string): Promise<unknown> {
 }
 
 async function tryNode(gpu: boolean): Promise<string[]> {
+  // TensorFlow logs INFO lines (oneDNN, CPU features) on stderr as it loads; level 1 keeps its
+  // warnings and errors. Read once, when the library loads: set it before the import.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   await importOptional(gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
   // tfjs-node registers the 'tensorflow' backend on the tfjs-core it depends on; it is only usable
   // here if that is the same tfjs-core instance netc uses.
@@ -52,7 +56,9 @@ async function tryNode(gpu: boolean): Promise<string[]> {
     throw new Error('loaded, but registered its backend with a different copy of @tensorflow/tfjs-core');
   }
   if (!(await tf.setBackend('tensorflow'))) throw new Error('backend failed to initialise');
-  return [];
+  const fused = registerNodeTrainingKernels(tf);
+  const version = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding?.TF_Version;
+  return [...(version ? [`TensorFlow ${version}`] : []), `fused training kernels: ${fused.join(', ')}`];
 }
 
 /** Set by tryWasm when the native oneDNN convolutions were registered. */
