@@ -222,7 +222,18 @@ function checkToolchain() {
   if (!nodedir || !existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) {
     fail(`no Node.js headers (include/node/node_api.h under /usr, /usr/local or ${dirname(dirname(process.execPath))}); Debian: apt-get install -y libnode-dev, or set npm_config_nodedir`);
   }
-  return nodedir;
+  return { nodedir, cxx };
+}
+
+/**
+ * deps/netc-quiet-load.node (scripts/tf-quiet-load.c): netc loads TensorFlow through it with stderr
+ * silenced, because the library logs from static initialisers that no log level reaches. Optional:
+ * without it netc works the same, and TensorFlow prints two lines as it loads.
+ */
+function buildQuietLoader(pkgDir, { nodedir, cxx }) {
+  const out = join(pkgDir, 'deps', 'netc-quiet-load.node');
+  const r = run(cxx, ['-x', 'c', '-O2', '-shared', '-fPIC', `-I${join(nodedir, 'include', 'node')}`, join(root, 'scripts', 'tf-quiet-load.c'), '-o', out]);
+  if (r.status !== 0) say(`warning: could not build ${out} (TensorFlow will print its start-up lines): ${(r.stderr || '').trim().split('\n')[0]}`);
 }
 
 function buildBinding(pkgDir, nodedir) {
@@ -272,10 +283,11 @@ function main() {
     }
     say(`the existing build does not load (${v.why}); rebuilding`);
   }
-  const nodedir = checkToolchain();
+  const toolchain = checkToolchain();
   const unpacked = unpack(wheel, cache);
   layOut(pkgDir, unpacked);
-  buildBinding(pkgDir, nodedir);
+  buildBinding(pkgDir, toolchain.nodedir);
+  buildQuietLoader(pkgDir, toolchain);
   const v = verify(pkg);
   if (!v.ok) fail(`the binding built but does not load: ${v.why}`);
   writeFileSync(stampFile, stamp);
