@@ -12,6 +12,8 @@
 // (a directory for PYTHONPATH; default ~/.cache/netc/torch2), installed e.g. with
 //   /usr/bin/python3 -m pip install --target ~/.cache/netc/torch2 'torch==2.13.0+cpu'
 // (on PyPI: add --index-url https://download.pytorch.org/whl/cpu for the CPU-only build).
+// PyTorch runs with OMP_WAIT_POLICY=PASSIVE unless set, the policy netc's oneDNN addon uses: with
+// OpenMP's default spinning, 2 threads on a loaded 2-core machine fall several times below 1 thread.
 // --profile prints where one step of each backend spends its time, per tfjs kernel.
 // Needs a build (bench/train-throughput runs `npm run build` first).
 import { spawn, spawnSync } from 'node:child_process';
@@ -89,7 +91,7 @@ function startChild(backend) {
 async function parent() {
   const runs = Number(arg('--runs', 3));
   const backends = String(arg('--backends', arg('--backend', 'node,wasm+native,wasm'))).split(',');
-  const torchThreads = flag('--no-torch') ? [] : String(arg('--torch-threads', '2')).split(',').map(Number);
+  const torchThreads = flag('--no-torch') ? [] : String(arg('--torch-threads', '1,2')).split(',').map(Number);
 
   // netc: start every backend, in turn (their warm-ups would disturb each other).
   const live = [];
@@ -117,7 +119,7 @@ async function parent() {
     for (const t of torchThreads) torch.push({ ...b, threads: t, label: null, results: [] });
   }
   const torchRun = (cfg) => {
-    const p = spawnSync(py, ['bench/resnet20_torch.py', String(batch), String(steps), String(cfg.threads)], { encoding: 'utf8', env: { ...process.env, ...cfg.env } });
+    const p = spawnSync(py, ['bench/resnet20_torch.py', String(batch), String(steps), String(cfg.threads)], { encoding: 'utf8', env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, ...cfg.env } });
     if (p.status !== 0) {
       cfg.failed = (p.stderr || p.error?.message || '').trim().split('\n').pop();
       return;
