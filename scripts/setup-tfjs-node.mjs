@@ -130,6 +130,9 @@ function unpack(wheel, cache) {
   const stamp = JSON.stringify({ wheel: basename(wheel), size: st.size });
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return dest;
   rmSync(dest, { recursive: true, force: true });
+  mkdirSync(cache, { recursive: true });
+  // Leftovers of an unpacking that was killed (hundreds of MB each).
+  for (const f of readdirSync(cache)) if (f.startsWith(`${basename(dest)}.tmp-`)) rmSync(join(cache, f), { recursive: true, force: true });
   const tmp = `${dest}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
   say(`unpacking ${basename(wheel)}: the libraries and headers only (~850 MB) into ${dest}`);
