@@ -100,6 +100,31 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
     }) as tfc.Tensor[];
   });
 
+  // TensorFlow 2.21's oneDNN weight gradient of a strided 1x1 convolution corrupts the heap
+  // ("free(): invalid next size" in ~MklConvBwdFilterPrimitive; netc train of conv 8 -> conv 16 k=1
+  // stride=2 at 28x28 aborted in every run), the same fault native.ts avoids in oneDNN 2.6. Such a
+  // gradient is a matrix product: the strided input's pixels (there is no padding at 1x1) times dy.
+  const conv2dFilterGrad = tf.getKernel('Conv2DBackpropFilter', NODE_BACKEND)?.kernelFunc;
+  if (conv2dFilterGrad) {
+    register('Conv2DBackpropFilter', (args) => {
+      const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+      const { strides, pad, dataFormat, filterShape } = args.attrs as { strides: number | [number, number]; pad: unknown; dataFormat?: string; filterShape: number[] };
+      const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+      const noPad = pad === 'valid' || pad === 'same' || pad === 0 || (Array.isArray(pad) && pad.flat().every((p) => p === 0));
+      const [n, h, w, ci] = x.shape as number[];
+      const rows = Math.ceil(h! / sh) * Math.ceil(w! / sw);
+      const strided1x1 = filterShape[0] === 1 && filterShape[1] === 1 && (sh > 1 || sw > 1) && noPad && dataFormat !== 'NCHW';
+      if (!strided1x1 || x.dtype !== 'float32' || dy.shape[1]! * dy.shape[2]! !== rows) {
+        return conv2dFilterGrad(args as unknown as Parameters<tfc.KernelFunc>[0]) as TensorInfo;
+      }
+      return tf.tidy(() => {
+        const picked = tf.stridedSlice(x as tfc.Tensor, [0, 0, 0, 0], [n!, h!, w!, ci!], [1, sh, sw, 1]);
+        const dw = tf.matMul(tf.reshape(picked, [-1, ci!]), tf.reshape(dy as tfc.Tensor, [-1, filterShape[3]!]), true, false);
+        return tf.reshape(dw, filterShape);
+      });
+    });
+  }
+
   tf.registerGradient({
     kernelName: BN_TRAIN,
     inputsToSave: ['x', 'scale'],
@@ -114,5 +139,5 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
       return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
     },
   });
-  return ['ReluGrad', 'FusedBatchNormV3', 'FusedBatchNormGradV3'];
+  return ['ReluGrad', 'FusedBatchNormV3', 'FusedBatchNormGradV3', 'MatMul for strided 1x1 filter gradients'];
 }
