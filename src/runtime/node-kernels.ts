@@ -139,5 +139,5 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
       return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
     },
   });
-  return ['ReluGrad', 'FusedBatchNormV3', 'FusedBatchNormGradV3', 'MatMul for strided 1x1 filter gradients'];
+  return ['ReluGrad', 'FusedBatchNormV3', 'FusedBatchNormGradV3', 'MatMul (strided 1x1 filter gradients)'];
 }
