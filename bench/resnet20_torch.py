@@ -1,7 +1,7 @@
 """ResNet-20 (CIFAR) training steps in PyTorch on the CPU: the reference for bench/train-throughput.
 
 Same architecture as netc's resnet20_cifar (1x1 conv + BN projection shortcuts), SGD with momentum,
-cross-entropy, batch of random data. Prints one JSON line: {"imagesPerSecond": ..., "threads": ...}.
+cross-entropy, batch of random data. Prints one JSON line: {"imagesPerSecond": ..., "version": ..., "threads": ...}.
 """
 import json
 import sys
@@ -64,7 +64,7 @@ def main():
     for _ in range(steps):
         step()
     dt = time.perf_counter() - t0
-    print(json.dumps({"imagesPerSecond": batch * steps / dt, "threads": threads, "batch": batch, "params": sum(p.numel() for p in model.parameters())}))
+    print(json.dumps({"imagesPerSecond": batch * steps / dt, "version": torch.__version__, "threads": threads, "batch": batch, "params": sum(p.numel() for p in model.parameters())}))
 
 
 if __name__ == "__main__":

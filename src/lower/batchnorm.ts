@@ -5,7 +5,9 @@
  * batchNorm and autodiff through Tile/Sum/Mul kernels, and measured on ResNet-20 (batch 128) it
  * took ~2.4 s of a 4.5 s step, more than all the convolutions. Here the forward statistics and the
  * whole backward pass are two or three sweeps over a Float32Array in plain JS (~10x faster).
- * Native backends (tfjs-node, GPU) keep the composed ops, which are fast there.
+ * On tfjs-node the composed path costs ~25 small kernels per layer and step; there TensorFlow's
+ * fused kernels do it (NetcBatchNormTrain, runtime/node-kernels.ts). Backends with neither keep the
+ * composed ops.
  *
  * Semantics: biased batch variance to normalise, the running variance updated with the unbiased
  * one (n/(n-1)), running = (1 - momentum) * running + momentum * batch with PyTorch's momentum.
@@ -13,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { wasmNativeBatchNorm } from '../runtime/native.js';
+import { BN_TRAIN, fusedBatchNormTrain, hasKernel } from '../runtime/node-kernels.js';
 
 type LayerVariable = ReturnType<tfl.layers.Layer['addWeight']>;
 
@@ -156,6 +159,10 @@ export class TorchBatchNorm extends tfl.layers.Layer {
         return { value, gradFunc };
       }) as unknown as Parameters<typeof tf.customGrad>[0]);
       y = f(x, gamma, beta);
+    } else if (x.dtype === 'float32' && hasKernel(tf, BN_TRAIN)) {
+      const r = fusedBatchNormTrain(tf, x, gamma, beta, this.epsilon);
+      y = r.y;
+      stats = { mean: Float64Array.from(r.mean.dataSync()), variance: Float64Array.from(r.variance.dataSync()), invStd: new Float64Array(0) };
     } else {
       const axes = x.shape.slice(0, -1).map((_, i) => i);
       const mom = tf.moments(x, axes);

@@ -6,10 +6,14 @@
  * are optional dependencies whose install downloads libtensorflow; offline they are simply absent,
  * so every load is guarded and a failure becomes a "skipped because" line, never a crash.
  */
+import { createRequire } from 'node:module';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { loadNative, registerNativeConvKernels } from './native.js';
+import { registerNodeTrainingKernels } from './node-kernels.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -44,15 +48,53 @@ async function importOptional(name: string): Promise<unknown> {
   return import(name);
 }
 
+/**
+ * Before importing tfjs-node(-gpu): a package whose binding was never built (its install script
+ * failed offline, or `npm install --ignore-scripts`) is refused here, because importing it would
+ * register its kernels before failing, and the other package would then warn about each one.
+ *
+ * TensorFlow logs INFO lines on stderr as it loads. Those from its static initialisers ("oneDNN
+ * custom operations are on") go through absl, which no log level reaches: where
+ * `npm run setup:tfjs-node` built its small loader (scripts/tf-quiet-load.c), the library is loaded
+ * first with stderr silenced. The rest obey TF_CPP_MIN_LOG_LEVEL; 1 keeps warnings and errors.
+ */
+function prepareNode(pkg: string, gpu: boolean): void {
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  const require = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    dir = dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    return; // not installed: the import reports it
+  }
+  const lib = join(dir, 'lib');
+  if (!existsSync(lib) || !readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')))) {
+    throw new Error(`installed, but its binding is not built (npm run setup:tfjs-node${gpu ? ' -- --wheel TENSORFLOW_GPU_BUILD.whl' : ''})`);
+  }
+  const loader = join(dir, 'deps', 'netc-quiet-load.node');
+  const tfLib = join(dir, 'deps', 'lib', 'libtensorflow_cc.so.2');
+  if (existsSync(loader) && existsSync(tfLib)) {
+    try {
+      (require(loader) as { load(path: string): string | null }).load(tfLib);
+    } catch {
+      // A stale loader: TensorFlow then prints its start-up lines, nothing worse.
+    }
+  }
+}
+
 async function tryNode(gpu: boolean): Promise<string[]> {
-  await importOptional(gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+  const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  prepareNode(pkg, gpu);
+  await importOptional(pkg);
   // tfjs-node registers the 'tensorflow' backend on the tfjs-core it depends on; it is only usable
   // here if that is the same tfjs-core instance netc uses.
   if (tf.findBackendFactory('tensorflow') == null) {
     throw new Error('loaded, but registered its backend with a different copy of @tensorflow/tfjs-core');
   }
   if (!(await tf.setBackend('tensorflow'))) throw new Error('backend failed to initialise');
-  return [];
+  const fused = registerNodeTrainingKernels(tf);
+  const version = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding?.TF_Version;
+  return [...(version ? [`TensorFlow ${version}`] : []), `fused training kernels: ${fused.join(', ')}`];
 }
 
 /** Set by tryWasm when the native oneDNN convolutions were registered. */
@@ -85,9 +127,18 @@ async function tryWasm(): Promise<string[]> {
 async function tryCpu(): Promise<string[]> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
-  // The cpu backend prints a "install tfjs-node" banner on first use; netc explains the choice itself.
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   return ['pure JavaScript: expect training to be very slow'];
+}
+
+/**
+ * The cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js. To speed things
+ * up dramatically, install our node backend" the first time it holds data: when it is chosen, and
+ * also under the other backends, where tfjs keeps some small tensors on it. netc reports its choice
+ * of backend itself.
+ */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
 }
 
 const loaders: Record<BackendName, { tfName: string; load: () => Promise<string[]> }> = {
@@ -114,6 +165,7 @@ export async function selectBackend(force?: string): Promise<BackendChoice> {
     try {
       const details = await loaders[name].load();
       await tf.ready();
+      silenceCpuBanner();
       const convolutions = name === 'wasm' ? nativeConvolutions : null;
       current = { name, tfName: loaders[name].tfName, skipped, details, convolutions };
       return current;

@@ -3,5 +3,25 @@
  * `register_all_gradients` uses extensionless imports that Node cannot resolve. The union package
  * `@tensorflow/tfjs` bundles all gradient configs and registers them into the shared (global)
  * registry of the same tfjs-core instance, so importing it once makes training possible.
+ *
+ * Then netc's own gradients, which call a fused kernel where the current backend has one:
+ * - Relu: tfjs composes mul(dy, cast(step(x))), three passes and two temporaries per ReLU (and on
+ *   tfjs-node step is itself four kernels). `NetcReluGrad` does it in one: TensorFlow's ReluGrad on
+ *   the node backend (node-kernels.ts), the oneDNN addon on wasm (native.ts). Other backends keep
+ *   tfjs's formula.
  */
-import '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { hasKernel, RELU_GRAD } from './node-kernels.js';
+
+tf.registerGradient({
+  kernelName: 'Relu',
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    const d = dy as tf.Tensor;
+    if (d.dtype === 'float32' && x!.dtype === 'float32' && hasKernel(tf, RELU_GRAD)) {
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x: x! }) as tf.Tensor };
+    }
+    return { x: () => tf.mul(d, tf.cast(tf.step(x!), 'float32')) };
+  },
+});

@@ -11,7 +11,7 @@
  *
  * The same addon also does the training-mode batch norm of src/lower/batchnorm.ts
  * (`wasmNativeBatchNorm`) and the ReLU gradient (kernel `NetcReluGrad`, which the Relu gradient
- * calls on wasm): after the convolutions these were the largest costs of a ResNet-20 step.
+ * of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
  *
  * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
  * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
@@ -30,6 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { nhwcConvInfo } from './wasm-kernels.js';
+import { RELU_GRAD } from './node-kernels.js';
 
 /** The addon's surface (native/src/netc_native.cc). */
 export interface NativeAddon {
@@ -265,26 +266,12 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     registered.push(kernelName);
   };
 
-  // ---- Relu's gradient: tfjs composes it as mul(dy, cast(step(x))), three passes and two
-  // temporaries per ReLU; one native pass instead, as a kernel of our own that the Relu gradient
-  // calls on wasm (other backends keep tfjs's formula).
-  replace('NetcReluGrad', ({ inputs, backend: b }) => {
+  // ---- Relu's gradient in one native pass: the kernel the Relu gradient calls (gradients.ts).
+  replace(RELU_GRAD, ({ inputs, backend: b }) => {
     const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
     const out = (b as WasmBackendLike).makeOutput([...x.shape], 'float32');
     addon.reluGrad(heap(b, dy), heap(b, x), heap(b, out));
     return out;
-  });
-  tf.registerGradient({
-    kernelName: 'Relu',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => {
-      const [x] = saved;
-      const d = dy as tfc.Tensor;
-      if (tf.getBackend() === 'wasm' && d.dtype === 'float32' && x.dtype === 'float32') {
-        return { x: () => tf.engine().runKernel('NetcReluGrad', { dy: d, x }) as tfc.Tensor };
-      }
-      return { x: () => tf.mul(d, tf.cast(tf.step(x), 'float32')) };
-    },
   });
 
   forward('Conv2D', false, false);

@@ -10,6 +10,10 @@ import type { RunConfig } from '../../src/train/config.js';
 import { loadDataset } from '../../src/train/data/index.js';
 import { train } from '../../src/train/loop.js';
 import { loadCheckpoint } from '../../src/train/rundir.js';
+import { testBackend } from '../backend.js';
+
+// Runs once per backend (vitest.config.ts projects); skipped with the reason where one is missing.
+const B = await testBackend();
 
 const quietIo = { log: () => {}, progress: () => {}, interrupted: () => false };
 
@@ -23,14 +27,14 @@ const [FIRST, TOTAL] = LONG ? [3, 4] : [1, 2];
 
 function config(out: string, epochs: number): RunConfig {
   return {
-    net: 'lenet5', data: 'fashion-mnist-sample', backend: 'wasm', epochs, batchSize: 64, optimizer: LONG ? 'momentum' : 'adam', lr: LONG ? 0.01 : 0.002, momentum: 0.9,
+    net: 'lenet5', data: 'fashion-mnist-sample', backend: B.name, epochs, batchSize: 64, optimizer: LONG ? 'momentum' : 'adam', lr: LONG ? 0.01 : 0.002, momentum: 0.9,
     weightDecay: 0, schedule: 'none', stepSize: 10, gamma: 0.1, augment: { crop: 0, flip: false }, normalize: true, valSplit: 0.1, seed: 0, out,
   };
 }
 
-describe('LeNet-5 on the bundled Fashion-MNIST sample (wasm)', () => {
+describe.skipIf(!B.ok)(`LeNet-5 on the bundled Fashion-MNIST sample on ${B.label}${B.skip}`, () => {
   it('reaches >= 75% on the 1000 held-out test images, writes a complete run directory, and resumes', async () => {
-    expect((await selectBackend('wasm')).name).toBe('wasm');
+    expect((await selectBackend(B.name)).name).toBe(B.name);
     const compiled = compileFile('stdlib/lenet5.net');
     expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const { model } = lowerGraph(compiled.graphs[0], { seed: 0 });
