@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { lspRange, toLsp, type LspDiagnostic, type LspRange } from '../diagnostics/render.js';
 import type { Span } from '../ir/types.js';
+import { MAX_RENDERED_DIAGNOSTICS } from '../check/limits.js';
 import { type LoadedFile, resolveUse, STDLIB_DIR } from '../bind/program.js';
 import { analyze, type Analysis, type Occurrence, occurrencesOf, type Target, sameTarget } from './analysis.js';
 import { instancesIn, type Instance } from './ir-info.js';
@@ -26,8 +27,12 @@ function diskSignature(path: string): string {
   }
 }
 
-/** Diagnostics published per document; the rest are summed up in one more. */
-export const MAX_PUBLISHED = 1000;
+/**
+ * Diagnostics published per document; the rest are summed up in one more. The front end already keeps
+ * at most this many (the last one, NET1011, counting what it dropped), so this only bites when
+ * an analysis somehow holds more.
+ */
+export const MAX_PUBLISHED = MAX_RENDERED_DIAGNOSTICS;
 
 /** Whether `path` lies in (or is) the folder `dir`. */
 export function inside(path: string, dir: string): boolean {
@@ -187,7 +192,7 @@ export class Workspace {
         // The rest are counted, not converted: a file of garbage can hold a diagnostic every few bytes.
         const rest = all.length - i;
         const last = out[out.length - 1]!;
-        const message = `${rest.toLocaleString('en-US')} more problem${rest === 1 ? '' : 's'} after this one not shown: the editor gets the first ${MAX_PUBLISHED.toLocaleString('en-US')} of a file (\`netc check\` lists them all)`;
+        const message = `${rest.toLocaleString('en-US')} more problem${rest === 1 ? '' : 's'} after this one not shown: the editor gets the first ${MAX_PUBLISHED.toLocaleString('en-US')} of a file`;
         out.push({ ...last, severity: 3, message, relatedInformation: [], data: { title: 'more problems', notes: [], rendered: message } });
         break;
       }
