@@ -16,7 +16,7 @@ export interface TensorEntry {
 }
 
 /** tfjs layouts -> PyTorch layouts, by the tfjs weight's own kind. */
-function toTorch(kind: string, value: tf.Tensor): tf.Tensor {
+export function toTorch(kind: string, value: tf.Tensor): tf.Tensor {
   if (kind === 'kernel' && value.rank === 4) return tf.transpose(value, [3, 2, 0, 1]); // HWIO -> OIHW
   if (kind === 'depthwise_kernel') {
     const [kh, kw, cin, mult] = value.shape as number[];
@@ -43,14 +43,17 @@ export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[]
       const variable = byName.get(spec.name);
       if (!variable) throw new ExportError(`the checkpoint's layer \`${node.name}\` has no ${spec.name}`);
       const kind = variable.originalName.split('/').pop()!.replace(/_\d+$/, '');
-      const value = tf.tidy(() => toTorch(kind, variable.read()));
+      const read = variable.read();
+      const value = tf.tidy(() => toTorch(kind, read));
+      // toTorch returns a bias or BN vector as is: that is the variable itself, which must live on.
+      const free = () => value !== read && value.dispose();
       const shape = value.shape as number[];
       if (shape.join(',') !== spec.shape.join(',')) {
-        value.dispose();
+        free();
         throw new ExportError(`\`${node.name}.${spec.name}\` is [${shape.join(', ')}] in the checkpoint, [${spec.shape.join(', ')}] in the network`);
       }
       entries.push({ key: `${node.name}.${spec.name}`, shape, data: value.dataSync() as Float32Array });
-      value.dispose();
+      free();
     }
   }
   return entries;

@@ -28,6 +28,8 @@ export interface Lowered {
   model: tfl.LayersModel;
   /** The tfjs layer holding each weighted IR node's parameters, by node id. */
   owners: Map<number, tfl.layers.Layer>;
+  /** Each IR node's output in the tfjs graph, by node id (for probes such as `netc verify`). */
+  outputs: Map<number, tfl.SymbolicTensor>;
 }
 
 /** IR `[C,H,W]` -> tfjs per-sample `[H,W,C]`; flat shapes are unchanged. */
@@ -151,7 +153,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   const output = values.get(graph.output)!;
   const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
   initialiseWeights(graph, owners, opts.seed ?? 0);
-  return { model, owners };
+  return { model, owners, outputs: values };
 }
 
 /** Sets every owned layer's weights from the IR's init specs (PyTorch's defaults). */
