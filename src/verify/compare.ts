@@ -1,5 +1,5 @@
 /** Tensor-by-tensor comparison of netc's results with PyTorch's float64 reference, worst first. */
-import { FLOOR, KINDS, type Kind } from './spec.js';
+import { CONDITIONING, FLOOR, KIND_FLOOR, KINDS, type Kind } from './spec.js';
 import type { Named } from './tensors.js';
 
 export interface Row {
@@ -11,6 +11,8 @@ export interface Row {
   maxAbsErr: number | null;
   refMaxAbs: number;
   tolerance: number;
+  /** The same measure for PyTorch's own float32 run: how ill-conditioned the tensor is. */
+  torch32RelErr: number | null;
   pass: boolean;
   note?: string;
 }
@@ -51,7 +53,19 @@ function values(key: string, t: Named, initial: Map<string, Named>): ArrayLike<n
   return d;
 }
 
-export function compareNet(netc: Map<string, Named>, ref: Map<string, Named>, initial: Map<string, Named>): Row[] {
+/** max|a - r| over the elements, or null when a value is not finite where the reference's is (or sizes differ). */
+function maxErr(a: ArrayLike<number>, r: ArrayLike<number>): number | null {
+  if (a.length !== r.length) return null;
+  let err = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - r[i]!);
+    if (Number.isFinite(d)) err = Math.max(err, d);
+    else if (a[i] !== r[i]) return null; // equal infinities agree
+  }
+  return err;
+}
+
+export function compareNet(netc: Map<string, Named>, ref: Map<string, Named>, initial: Map<string, Named>, torch32?: Map<string, Named>): Row[] {
   const items: { key: string; kind: Kind; name: string; r: ArrayLike<number>; refMax: number }[] = [];
   const kindMax = new Map<Kind, number>();
   for (const [key, t] of ref) {
@@ -65,27 +79,29 @@ export function compareNet(netc: Map<string, Named>, ref: Map<string, Named>, in
   const rows: Row[] = [];
   for (const it of items) {
     const tolerance = KINDS[it.kind].tolerance;
+    const denom = Math.max(it.refMax, (KIND_FLOOR[it.kind] ?? FLOOR) * (kindMax.get(it.kind) ?? 0), 1e-30);
     const base = { name: it.name, kind: it.kind, refMaxAbs: it.refMax, tolerance };
     const mine = netc.get(it.key);
     if (!mine) {
-      rows.push({ ...base, relErr: null, maxAbsErr: null, pass: false, note: 'netc has no such tensor' });
+      rows.push({ ...base, relErr: null, maxAbsErr: null, torch32RelErr: null, pass: false, note: 'netc has no such tensor' });
       continue;
     }
     const a = values(it.key, mine, initial);
-    if (a.length !== it.r.length) {
-      rows.push({ ...base, relErr: null, maxAbsErr: null, pass: false, note: `netc has ${a.length} elements, PyTorch ${it.r.length}` });
-      continue;
-    }
-    let err = 0;
-    let nonFinite = false;
-    for (let i = 0; i < a.length; i++) {
-      const d = Math.abs(a[i]! - it.r[i]!);
-      if (!Number.isFinite(d)) nonFinite = !(a[i] === it.r[i]); // equal infinities agree
-      else err = Math.max(err, d);
-    }
-    const denom = Math.max(it.refMax, FLOOR * (kindMax.get(it.kind) ?? 0), 1e-30);
-    const rel = nonFinite ? null : err / denom;
-    rows.push({ ...base, relErr: rel, maxAbsErr: nonFinite ? null : err, pass: rel !== null && rel <= tolerance, ...(nonFinite ? { note: 'NaN or infinity where PyTorch has none' } : {}) });
+    const err = maxErr(a, it.r);
+    const t32 = torch32?.get(it.key);
+    const e32 = t32 ? maxErr(values(it.key, t32, initial), it.r) : null;
+    const rel = err === null ? null : err / denom;
+    const rel32 = e32 === null ? null : e32 / denom;
+    const within = rel !== null && rel <= tolerance;
+    const conditioned = rel !== null && rel32 !== null && rel <= CONDITIONING * rel32;
+    const note = a.length !== it.r.length
+      ? `netc has ${a.length} elements, PyTorch ${it.r.length}`
+      : err === null
+        ? 'NaN or infinity where PyTorch has none'
+        : !within && conditioned
+          ? `ill-conditioned: PyTorch's own float32 is off by ${rel32!.toExponential(1)}`
+          : undefined;
+    rows.push({ ...base, relErr: rel, maxAbsErr: err, torch32RelErr: rel32, pass: within || conditioned, ...(note ? { note } : {}) });
   }
   return sortWorstFirst(rows);
 }
@@ -99,9 +115,9 @@ export function sortWorstFirst(rows: Row[]): Row[] {
 export function compareSeries(name: string, netc: number[], ref: ArrayLike<number>): Row {
   const tolerance = KINDS.lr.tolerance;
   const refMax = maxAbs(ref);
-  if (netc.length !== ref.length) return { name, kind: 'lr', relErr: null, maxAbsErr: null, refMaxAbs: refMax, tolerance, pass: false, note: `${netc.length} steps vs ${ref.length}` };
+  if (netc.length !== ref.length) return { name, kind: 'lr', relErr: null, maxAbsErr: null, torch32RelErr: null, refMaxAbs: refMax, tolerance, pass: false, note: `${netc.length} steps vs ${ref.length}` };
   let err = 0;
   for (let i = 0; i < netc.length; i++) err = Math.max(err, Math.abs(netc[i]! - ref[i]!));
   const rel = err / Math.max(refMax, 1e-30);
-  return { name, kind: 'lr', relErr: rel, maxAbsErr: err, refMaxAbs: refMax, tolerance, pass: rel <= tolerance };
+  return { name, kind: 'lr', relErr: rel, maxAbsErr: err, torch32RelErr: null, refMaxAbs: refMax, tolerance, pass: rel <= tolerance };
 }

@@ -184,6 +184,7 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
             inputs: join(dir, job.id, 'inputs.safetensors'),
             masks: Object.keys(masked).length ? join(dir, b, `${job.id}.safetensors`) : null,
             out: join(dir, job.id, `${pid}.ref.safetensors`),
+            out32: join(dir, job.id, `${pid}.f32.safetensors`),
             optimizer: job.optimizer,
             lr: job.lr,
             momentum: job.momentum,
@@ -210,7 +211,7 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
         if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
         const pid = refOf.get(`${job.id}|${b}`)!;
         if (py.errors[pid]) return { ...base, status: 'error', reason: `PyTorch: ${py.errors[pid]}` };
-        const rows = compareNet(results(b, job.id)!, readTensors(join(dir, job.id, `${pid}.ref.safetensors`)), p.initial);
+        const rows = compareNet(results(b, job.id)!, readTensors(join(dir, job.id, `${pid}.ref.safetensors`)), p.initial, readTensors(join(dir, job.id, `${pid}.f32.safetensors`)));
         const failed = rows.filter((r) => !r.pass).length;
         return { ...base, status: failed ? 'fail' : 'pass', reason: null, compared: rows.length, failed, worst: rows[0] ?? null, rows };
       });
@@ -236,7 +237,7 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
         const mine: number[] = [];
         for (let e = 0; e < s.epochs; e++) for (let k = 0; k < s.stepsPerEpoch; k++) mine.push(learningRate({ ...s }, e, k, s.stepsPerEpoch));
         const r = ref.get(`lr/${s.id}`);
-        schedules.push(r ? compareSeries(s.id, mine, r.data) : { name: s.id, kind: 'lr', relErr: null, maxAbsErr: null, refMaxAbs: 0, tolerance: 1e-9, pass: false, note: py.errors['schedules'] ?? 'no reference' });
+        schedules.push(r ? compareSeries(s.id, mine, r.data) : { name: s.id, kind: 'lr', relErr: null, maxAbsErr: null, refMaxAbs: 0, torch32RelErr: null, tolerance: 1e-9, pass: false, note: py.errors['schedules'] ?? 'no reference' });
       }
     }
     const anyAvailable = nets.every((n) => n.backends.some((b) => b.status !== 'unavailable'));

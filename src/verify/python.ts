@@ -88,19 +88,19 @@ def optimizer(params, j):
     raise ValueError('unknown optimizer ' + o)
 
 
-def run_net(j):
+def run_net(j, dtype, out):
     spec = importlib.util.spec_from_file_location('netc_verify_' + j['id'], j['module'])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    model = module.build().double()
-    init = read_st(j['inputs'])
+    model = module.build().to(dtype)
+    init = {k: v.to(dtype) for k, v in read_st(j['inputs']).items()}
     x = init.pop('x')
     y = init.pop('y').long()
     missing, unexpected = model.load_state_dict(init, strict=False)
     missing = [k for k in missing if not k.endswith('num_batches_tracked')]
     if missing or unexpected:
         raise RuntimeError('weights do not fit the exported model: missing %s, unexpected %s' % (missing, unexpected))
-    masks = read_st(j['masks']) if j['masks'] else {}
+    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items()} if j['masks'] else {}
     res = {}
     state = {'step': 0, 'record': None}
     modules = dict(model.named_modules())
@@ -139,16 +139,18 @@ def run_net(j):
             for name, p in model.named_parameters():
                 if p.grad is not None:
                     res['grad/' + name] = p.grad.detach().clone()
+            # Eval mode before the first update, as netc's side does (netc-side.ts says why).
+            model.eval()
+            state['record'] = 'eval'
+            with torch.no_grad():
+                model(x)
+            model.train()
         opt.step()
     state['record'] = None
     for k, v in model.state_dict().items():
         if not k.endswith('num_batches_tracked'):
             res['final/' + k] = v.detach().clone()
-    model.eval()
-    state['record'] = 'eval'
-    with torch.no_grad():
-        model(x)
-    write_st(j['out'], res)
+    write_st(out, res)
 
 
 def run_schedules(items, path):
@@ -183,7 +185,9 @@ def main():
     errors = {}
     for j in jobs['nets']:
         try:
-            run_net(j)
+            run_net(j, torch.float64, j['out'])
+            # PyTorch's own float32 error on each tensor tells an ill-conditioned tensor from a bug.
+            run_net(j, torch.float32, j['out32'])
         except Exception as e:
             errors[j['id']] = '%s: %s' % (type(e).__name__, str(e).split('\n')[0][:300])
     try:
@@ -202,6 +206,7 @@ export interface PythonNetJob {
   inputs: string;
   masks: string | null;
   out: string;
+  out32: string;
   optimizer: string;
   lr: number;
   momentum: number;

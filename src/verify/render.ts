@@ -5,8 +5,8 @@ import type { VerifyReport } from './engine.js';
 const fmt = (x: number | null) => (x === null ? 'n/a' : x === 0 ? '0' : x.toExponential(1));
 
 function table(rows: Row[], indent: string): string[] {
-  const head = ['rel err', 'tol', 'kind', 'tensor'];
-  const body = rows.map((r) => [fmt(r.relErr), fmt(r.tolerance), r.kind, r.name + (r.note ? ` (${r.note})` : '') + (r.pass ? '' : '  <- FAIL')]);
+  const head = ['rel err', 'tol', 'torch f32', 'kind', 'tensor'];
+  const body = rows.map((r) => [fmt(r.relErr), fmt(r.tolerance), fmt(r.torch32RelErr), r.kind, r.name + (r.note ? ` (${r.note})` : '') + (r.pass ? '' : '  <- FAIL')]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(w[i]!))).join('  ');
   return [line(head), ...body.map(line)];
