@@ -149,7 +149,10 @@ async function verifyFiles(files: string[], o: VerifyOptions): Promise<number> {
     const job: VerifyJob = { id: `net${i}`, file, net: o.net, args, input, ...job0 };
     inputs.push({ job, graph: r.graphs[0]! });
   }
-  if (diagnostics) return EXIT_DIAGNOSTICS;
+  if (diagnostics) {
+    if (o.format === 'json') process.stdout.write(JSON.stringify({ error: 'errors in the .net file(s); see the diagnostics on stderr', exitCode: EXIT_DIAGNOSTICS }, null, 2) + '\n');
+    return EXIT_DIAGNOSTICS;
+  }
   const schedules: ScheduleJob[] = (o.schedule ?? [...SCHEDULES]).map((s) => ({
     id: `${s} (lr ${job0.lr}, ${epochs} epochs x ${stepsPerEpoch} steps)`,
     schedule: s as ScheduleJob['schedule'],

@@ -3,7 +3,8 @@
  * validated against specs/verify.schema.json, and the "PyTorch is not installed" usage error.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,19 @@ describe('netc verify CLI', () => {
     const doc = JSON.parse(j.stdout);
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
     expect(doc.error).toMatch(/PyTorch/);
+  });
+
+  it.skipIf(NO_TORCH)(`errors in the file: exit 1, diagnostics on stderr, JSON on stdout${NO_TORCH}`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netc-verify-cli-'));
+    const bad = join(dir, 'bad.net');
+    writeFileSync(bad, 'net bad : [3, 8, 8] < conv 4 k=9; gap; linear 2 >\n');
+    const r = netc([bad, '--format', 'json']);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error\[NET/);
+    const doc = JSON.parse(r.stdout);
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.exitCode).toBe(1);
   });
 
   it('a bad flag value is a usage error', () => {
