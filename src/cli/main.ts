@@ -71,6 +71,7 @@ const OPTIONAL_COMMANDS: Record<string, { module: string; register: string }> = 
   eval: { module: './evaluate.js', register: 'registerEval' },
   predict: { module: './predict.js', register: 'registerPredict' },
   cam: { module: './cam.js', register: 'registerCam' },
+  verify: { module: './verify.js', register: 'registerVerify' },
 };
 
 async function registerOptional(program: Command, argv: string[]): Promise<void> {

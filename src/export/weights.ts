@@ -25,8 +25,8 @@ export function layoutOf(kind: string, rank: number): Layout {
   return 'same';
 }
 
-/** tfjs layouts -> PyTorch layouts. */
-function toTorch(layout: Layout, value: tf.Tensor): tf.Tensor {
+/** tfjs layouts -> PyTorch layouts ('same' returns the tensor itself). */
+export function toTorch(layout: Layout, value: tf.Tensor): tf.Tensor {
   if (layout === 'conv') return tf.transpose(value, [3, 2, 0, 1]);
   if (layout === 'depthwise') {
     const [kh, kw, cin, mult] = value.shape as number[];
@@ -72,14 +72,17 @@ export function weightLinks(graph: IRGraph, model: tfl.LayersModel): WeightLink[
 /** Every IR weight with its PyTorch state-dict key, in PyTorch's layout. */
 export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[] {
   return weightLinks(graph, model).map(({ key, variable, layout, torchShape }) => {
-    const value = tf.tidy(() => toTorch(layout, variable.read()));
+    const read = variable.read();
+    const value = tf.tidy(() => toTorch(layout, read));
+    // toTorch returns a bias or BN vector as is: that is the variable itself, which must live on.
+    const free = () => value !== read && value.dispose();
     const shape = value.shape as number[];
     if (shape.join(',') !== torchShape.join(',')) {
-      value.dispose();
+      free();
       throw new ExportError(`\`${key}\` is [${shape.join(', ')}] in the checkpoint, [${torchShape.join(', ')}] in the network`);
     }
     const data = value.dataSync() as Float32Array;
-    value.dispose();
+    free();
     return { key, shape, data };
   });
 }

@@ -34,6 +34,8 @@ export interface CustomLayers {
   NegInfPadding2D: LayerConstructor<{ padding: Pads; name?: string }>;
   /** x * gate, the gate broadcast over H and W (squeeze-and-excitation). */
   ChannelScale: LayerConstructor<{ name?: string }>;
+  /** x * factors[h][w], broadcast over batch and channels (avg-pool divisors in ceil mode). */
+  PositionScale: LayerConstructor<{ factors: number[][]; name?: string }>;
   /** [batch, C] -> [batch, 1, 1, C]: keeps PyTorch's 1x1 map after global pooling. */
   ToMap11: LayerConstructor<{ name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */

@@ -62,6 +62,30 @@ export class ChannelScale extends tfl.layers.Layer {
   }
 }
 
+/**
+ * x * factors[h][w], the same for every sample and channel. An average pool in ceil mode divides
+ * its overhanging windows by the elements they cover inside the (padded) input, as PyTorch does,
+ * not by k*k: the 'valid' pool over zero padding divides by k*k, and this rescales those windows.
+ */
+export class PositionScale extends tfl.layers.Layer {
+  static className = 'NetcPositionScale';
+  readonly factors: number[][];
+  constructor(args: { factors: number[][]; name?: string }) {
+    super(args);
+    this.factors = args.factors;
+  }
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return s as tfl.Shape;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.tidy(() => tf.mul(x, tf.tensor(this.factors).reshape([1, this.factors.length, this.factors[0]!.length, 1])));
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), factors: this.factors };
+  }
+}
+
 /** Reshape a [N,F] to [N,1,1,F]: the [C,1,1] shape PyTorch keeps after a global average pool. */
 export class ToMap11 extends tfl.layers.Layer {
   static className = 'NetcToMap11';
@@ -79,7 +103,7 @@ let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

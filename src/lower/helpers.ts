@@ -72,7 +72,16 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     }
     const args = { poolSize: k, strides: s, padding: 'valid' as const, name: ctx.layerName(node) };
     const layer = kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
-    return layer.apply(y) as ST;
+    y = layer.apply(y) as ST;
+    if (kind === 'avg' && (eh || ew)) {
+      // PyTorch divides a window by the elements it covers within input + padding (the ceil-mode
+      // overhang is not counted); the pool above divided by k*k.
+      const cover = (i: number, size: number, kk: number, ss: number, pp: number) => Math.min(i * ss + kk, size + 2 * pp) - i * ss;
+      const factors = Array.from({ length: out[1]! }, (_, i) =>
+        Array.from({ length: out[2]! }, (_, j) => (k[0] * k[1]) / (cover(i, h, k[0], s[0], p[0]) * cover(j, w, k[1], s[1], p[1]))));
+      y = new ctx.custom.PositionScale({ factors, name: ctx.layerName(node, 'divisor') }).apply(y) as ST;
+    }
+    return y;
   };
 }
 

@@ -12,7 +12,7 @@ import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.j
 import { opByKey } from '../ops/index.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { ChannelScale, NegInfPadding2D, registerCustomLayers, ToMap11 } from './custom-layers.js';
+import { ChannelScale, NegInfPadding2D, PositionScale, registerCustomLayers, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 
 export { LowerError };
@@ -28,6 +28,8 @@ export interface Lowered {
   model: tfl.LayersModel;
   /** The tfjs layer holding each weighted IR node's parameters, by node id. */
   owners: Map<number, tfl.layers.Layer>;
+  /** Each IR node's output in the tfjs graph, by node id (for probes such as `netc verify`). */
+  outputs: Map<number, tfl.SymbolicTensor>;
 }
 
 /** IR `[C,H,W]` -> tfjs per-sample `[H,W,C]`; flat shapes are unchanged. */
@@ -133,7 +135,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale },
   };
 
   for (const node of graph.nodes) {
@@ -151,7 +153,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   const output = values.get(graph.output)!;
   const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
   initialiseWeights(graph, owners, opts.seed ?? 0);
-  return { model, owners };
+  return { model, owners, outputs: values };
 }
 
 /** Sets every owned layer's weights from the IR's init specs (PyTorch's defaults). */

@@ -43,6 +43,7 @@ export const dropout: OpDef = {
     (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: num(node.attrs['p'], 0.5), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
     { name: 'p', type: 'float', positional: true, default: 0.5, doc: 'drop probability, 0 <= p < 1' },
   ]),
+  randomMask: { probability: 'p' },
   infer(attrs, [input], ctx) {
     const p = attrs['p'] as number;
     if (!(p >= 0 && p < 1)) {

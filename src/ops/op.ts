@@ -59,6 +59,11 @@ export interface OpDef {
   window?(attrs: Record<string, AttrValue>, inputs: Shape[]): { kernel: number; stride: number; dilation: number };
   /** The op forwards its input unchanged and creates no node (`identity`). */
   elided?: boolean;
+  /**
+   * In training, the output is the input times a random keep mask scaled by 1/(1-p), p the named
+   * attribute (dropout). `netc verify` replays netc's mask in PyTorch, since the draws differ.
+   */
+  randomMask?: { probability: string };
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
   /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */

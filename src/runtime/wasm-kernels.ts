@@ -201,6 +201,29 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   replace('Conv2DBackpropFilter', backpropFilter);
   replace('Conv2DBackpropInput', backpropInput);
 
+  // ---- MaxPoolGrad: tfjs-backend-wasm 4.22's own kernel is wrong (sum(maxPool(x,2,2,'valid')*w) on
+  // [2,8,8,3]: max abs error 0.85 against the hand computation). Route each output gradient to the
+  // first maximum of its window in row-major order, as PyTorch does (strict >, so ties go to the
+  // first element: after a ReLU, all-zero windows are common and the choice must match).
+  replace('MaxPoolGrad', ({ inputs, backend: b, attrs }) => {
+    const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+    const a = attrs ?? {};
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize as [number, number],
+      a.strides as [number, number],
+      1,
+      a.pad as 'valid',
+      a.dimRoundingMode as 'floor' | undefined,
+    );
+    const bk = b as WasmBackendLike;
+    const out = bk.makeOutput([...input.shape], 'float32');
+    const dx = bk.typedArrayFromHeap(out);
+    dx.fill(0);
+    maxPoolBackward(bk.typedArrayFromHeap(input), bk.typedArrayFromHeap(dy), dx, input.shape, info);
+    return out;
+  });
+
   // ---- Slice: the wasm kernel first copies the whole input out of the heap (readSync), then copies
   // the innermost axis one subarray at a time (16 floats for a 16-channel NHWC tensor): the
   // gradient of each zero-padding layer took ~7 ms at ResNet-20 sizes. Copy straight from heap to
@@ -260,3 +283,57 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   });
   return registered;
 }
+
+/** The pooling geometry maxPoolBackward reads (a subset of tfjs's Conv2DInfo). */
+export interface PoolGeometry {
+  outHeight: number;
+  outWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  effectiveFilterHeight: number;
+  effectiveFilterWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/**
+ * dx of an NHWC max pool: each dy goes to the first maximum of its window (row-major, strict >),
+ * PyTorch's choice (the first valid element starts each window, a NaN always wins). Padding positions are skipped (PyTorch pads max-pools with -inf). dx must be
+ * zeroed by the caller; the inner loop runs over channels, the contiguous axis.
+ */
+export function maxPoolBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, shape: number[], g: PoolGeometry): void {
+  const [n, h, w, c] = shape as [number, number, number, number];
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  for (let bi = 0, o = 0; bi < n; bi++) {
+    const base = bi * h * w * c;
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      const h0 = oh * g.strideHeight - g.padInfo.top;
+      for (let ow = 0; ow < g.outWidth; ow++, o += c) {
+        const w0 = ow * g.strideWidth - g.padInfo.left;
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let kh = 0; kh < g.effectiveFilterHeight; kh += g.dilationHeight) {
+          const ih = h0 + kh;
+          if (ih < 0 || ih >= h) continue;
+          for (let kw = 0; kw < g.effectiveFilterWidth; kw += g.dilationWidth) {
+            const iw = w0 + kw;
+            if (iw < 0 || iw >= w) continue;
+            const p = base + (ih * w + iw) * c;
+            for (let k = 0; k < c; k++) {
+              const v = x[p + k];
+              // PyTorch's rule: the first valid element starts the window; a NaN always takes it.
+              if (at[k] < 0 || v > best[k] || v !== v) {
+                best[k] = v;
+                at[k] = p + k;
+              }
+            }
+          }
+        }
+        for (let k = 0; k < c; k++) if (at[k] >= 0) dx[at[k]] += dy[o + k];
+      }
+    }
+  }
+}
+

@@ -70,9 +70,14 @@ function fmtTime(s: number): string {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 }
 
-/** Loss of a batch: cross-entropy from logits, or from probabilities when the net ends in softmax. */
-function lossOf(out: tf.Tensor, oneHot: tf.Tensor, probs: boolean): tf.Scalar {
-  return probs ? tf.losses.logLoss(oneHot, tf.clipByValue(out, 1e-7, 1)).mul(out.shape[1]!) : tf.losses.softmaxCrossEntropy(oneHot, out);
+/**
+ * Loss of a batch: cross-entropy from logits (nn.CrossEntropyLoss), or from probabilities when the
+ * net ends in softmax (nn.NLLLoss on log p; p clipped at 1e-7 so a zero cannot give -inf).
+ * (tf.losses.logLoss is binary cross-entropy per class, not this: `netc verify` found it.)
+ */
+export function lossOf(out: tf.Tensor, oneHot: tf.Tensor, probs: boolean): tf.Scalar {
+  if (!probs) return tf.losses.softmaxCrossEntropy(oneHot, out);
+  return tf.neg(tf.mean<tf.Scalar>(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(out, 1e-7, 1))), 1)));
 }
 
 /**
@@ -171,7 +176,6 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
   }
 
   const steps = Math.ceil(trn.count / cfg.batchSize);
-  const totalSteps = steps * cfg.epochs;
   let interrupted = false;
   let epoch = startEpoch;
   for (; epoch < cfg.epochs && !interrupted; epoch++) {
@@ -194,7 +198,7 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
       const idx = order.subarray(s * cfg.batchSize, Math.min(trn.count, (s + 1) * cfg.batchSize));
       const rng = stepRng(cfg.seed, epoch, s);
       const b = makeBatch(trn, idx, { shape, norm, crop: cfg.augment.crop, flip: cfg.augment.flip, rand: rng.uniform });
-      lr = learningRate(cfg, epoch, (epoch * steps + s) / totalSteps);
+      lr = learningRate(cfg, epoch, s, steps);
       const [loss, hits] = tf.tidy(() => {
         const x = tf.tensor4d(b.x, [idx.length, shape[1], shape[2], shape[0]]);
         const y = tf.oneHot(tf.tensor1d(b.y, 'int32'), classes);

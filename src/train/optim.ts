@@ -1,6 +1,13 @@
 /**
- * Optimizers with PyTorch's update rules, built on tfjs's. Weight decay follows PyTorch: added to
- * the gradient (L2) for sgd/momentum/nesterov/adam/rmsprop, decoupled (w -= lr*wd*w) for adamw.
+ * Optimizers with PyTorch's update rules (torch.optim), built on tfjs's where tfjs's rule is
+ * PyTorch's. Checked against torch.optim by `netc verify` (test/verify/):
+ * - sgd, momentum, nesterov: tfjs's MomentumOptimizer is torch.optim.SGD with dampening 0
+ *   (buf = m*buf + g; w -= lr*buf, or w -= lr*(g + m*buf) with Nesterov): used as is.
+ * - adam/adamw: tfjs's Adam is torch's (eps outside the sqrt, both bias corrections): used as is.
+ * - rmsprop: tfjs puts eps inside the sqrt (w -= lr*g/sqrt(v + eps)); PyTorch adds it outside
+ *   (w -= lr*g/(sqrt(v) + eps)). TorchRMSProp below keeps tfjs's state layout with PyTorch's rule.
+ * Weight decay follows PyTorch: added to the gradient (L2) for sgd/momentum/nesterov/adam/rmsprop,
+ * decoupled (w -= lr*wd*w, before the step) for adamw.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from './config.js';
@@ -23,8 +30,43 @@ function make(cfg: Pick<RunConfig, 'optimizer' | 'lr' | 'momentum'>): tf.Optimiz
     case 'adamw':
       return tf.train.adam(cfg.lr, 0.9, 0.999, 1e-8);
     case 'rmsprop':
-      // PyTorch: alpha 0.99, eps 1e-8.
-      return tf.train.rmsprop(cfg.lr, 0.99, 0, 1e-8);
+      // PyTorch's defaults: alpha 0.99, eps 1e-8, no momentum.
+      return new TorchRMSProp(cfg.lr, 0.99, 0, 1e-8);
+  }
+}
+
+/**
+ * torch.optim.RMSprop (centered=False, momentum=0): v = alpha*v + (1-alpha)*g^2;
+ * w -= lr * g / (sqrt(v) + eps). The momentum slots stay (always zero) so checkpoints keep
+ * tfjs's RMSProp layout.
+ */
+class TorchRMSProp extends tf.RMSPropOptimizer {
+  override applyGradients(grads: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const self = this as unknown as {
+      accumulatedMeanSquares: { originalName: string; variable: tf.Variable }[];
+      accumulatedMoments: { originalName: string; variable: tf.Variable }[];
+      decay: number;
+      epsilon: number;
+      learningRate: number;
+    };
+    const names = Array.isArray(grads) ? grads.map((g) => g.name) : Object.keys(grads);
+    names.forEach((name, i) => {
+      const value = tf.engine().registeredVariables[name]!;
+      const slot = (list: { originalName: string; variable: tf.Variable }[], suffix: string) => {
+        list[i] ??= { originalName: `${name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+        return list[i]!.variable;
+      };
+      const ms = slot(self.accumulatedMeanSquares, 'rms');
+      slot(self.accumulatedMoments, 'momentum');
+      const g = Array.isArray(grads) ? grads[i]!.tensor : grads[name];
+      if (g == null) return;
+      tf.tidy(() => {
+        const v = tf.add(tf.mul(ms, self.decay), tf.mul(tf.square(g), 1 - self.decay));
+        ms.assign(v);
+        value.assign(tf.sub(value, tf.div(tf.mul(g, self.learningRate), tf.add(tf.sqrt(v), self.epsilon))));
+      });
+    });
+    this.incrementIterations();
   }
 }
 

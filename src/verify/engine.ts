@@ -1,0 +1,256 @@
+/**
+ * `netc verify`'s engine: builds each net from the same seeded weights and batch in netc (one worker
+ * process per backend, see worker.ts) and in PyTorch float64 (one Python process for everything, see
+ * python.ts), then compares tensor by tensor (compare.ts).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exportPytorch } from '../export/pytorch.js';
+import type { IRGraph } from '../ir/types.js';
+import { makeRng } from '../lower/lower.js';
+import { opByKey } from '../ops/index.js';
+import { selectBackend } from '../runtime/backend.js';
+import { mixSeed } from '../train/random.js';
+import { learningRate } from '../train/schedule.js';
+import { compareNet, compareSeries, type Row } from './compare.js';
+import { initialState, outputsProbabilities, probes } from './netc-side.js';
+import { runPython, type PythonNetJob } from './python.js';
+import { DELIBERATE, KINDS, type ScheduleJob, type VerifyBackend, type VerifyJob } from './spec.js';
+import { readTensors, writeTensors, type Named } from './tensors.js';
+
+export interface BackendReport {
+  backend: VerifyBackend;
+  /** The backend line netc prints when it trains on it. */
+  description: string | null;
+  status: 'pass' | 'fail' | 'unavailable' | 'error';
+  reason: string | null;
+  seconds: number | null;
+  compared: number;
+  failed: number;
+  worst: Row | null;
+  rows: Row[];
+}
+
+export interface NetReport {
+  id: string;
+  net: string;
+  file: string;
+  input: number[];
+  batch: number;
+  optimizer: { name: string; lr: number; momentum: number; weightDecay: number; steps: number };
+  status: 'pass' | 'fail' | 'error';
+  error: string | null;
+  backends: BackendReport[];
+}
+
+export interface VerifyReport {
+  torch: string;
+  tolerances: Record<string, number>;
+  nets: NetReport[];
+  schedules: Row[];
+  notes: string[];
+  pass: boolean;
+}
+
+/** worker.js beside this module once built; from the sources (tests), the built one in dist/. */
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 'worker.js');
+  return existsSync(beside) ? beside : join(here, '..', '..', 'dist', 'verify', 'worker.js');
+}
+
+function runWorker(dir: string, backend: VerifyBackend): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // Plain wasm: the same backend without the native addon, which registers itself at load.
+    const env = { ...process.env, ...(backend === 'wasm' ? { NETC_NATIVE: '0' } : {}) };
+    const child = spawn(process.execPath, [workerPath(), dir, backend], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0 || existsSync(join(dir, backend, 'status.json'))) resolve();
+      else reject(new Error(`the ${backend} worker exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`));
+    });
+  });
+}
+
+/** The batch both sides get: x ~ N(0, 1) in NCHW, labels uniform over the classes. */
+function makeBatch(graph: IRGraph, job: VerifyJob, classes: number): { x: Named; y: Float32Array } {
+  const rng = makeRng(mixSeed(job.seed, 0xba7c4));
+  const shape = [job.batch, ...graph.input];
+  const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const y = Float32Array.from({ length: job.batch }, () => Math.min(classes - 1, Math.floor(rng.uniform() * classes)));
+  return { x: { shape, data: x }, y };
+}
+
+export interface VerifyInput {
+  job: VerifyJob;
+  graph: IRGraph;
+}
+
+export interface VerifyOptions {
+  backends: VerifyBackend[];
+  schedules: ScheduleJob[];
+  /** Keep the working directory (for debugging); it is printed. */
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+const hash = (t: Map<string, Named>, prefix: string) => {
+  const h = createHash('sha1');
+  for (const [k, v] of [...t].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => a.localeCompare(b))) {
+    h.update(k);
+    h.update(Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 12);
+};
+
+export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Promise<VerifyReport> {
+  const log = opts.log ?? (() => {});
+  const dir = mkdtempSync(join(tmpdir(), 'netc-verify-'));
+  try {
+    await selectBackend('cpu');
+    const prepared: { input: VerifyInput; error: string | null; initial: Map<string, Named>; classes: number; module: string }[] = [];
+    for (const input of inputs) {
+      const { job, graph } = input;
+      const jobDir = join(dir, job.id);
+      mkdirSync(jobDir, { recursive: true });
+      const out = graph.nodes[graph.output]!.shape ?? [];
+      let error: string | null = null;
+      let initial = new Map<string, Named>();
+      const classes = out[0] ?? 0;
+      const module = join(jobDir, 'model.py');
+      try {
+        if (out.length !== 1 || classes < 2) throw new Error(`verify needs a classifier: the net's output is [${out.join(', ')}], not [classes]`);
+        writeFileSync(module, exportPytorch(graph));
+        initial = initialState(graph, job.seed);
+        const batch = makeBatch(graph, job, classes);
+        const file = new Map(initial);
+        file.set('x', batch.x);
+        file.set('y', { shape: [job.batch], data: batch.y });
+        writeTensors(join(jobDir, 'inputs.safetensors'), file);
+      } catch (e) {
+        error = (e as Error).message.split('\n')[0]!;
+      }
+      prepared.push({ input, error, initial, classes, module });
+    }
+    const ok = prepared.filter((p) => !p.error);
+    writeFileSync(join(dir, 'jobs.json'), JSON.stringify(ok.map((p) => ({ job: p.input.job, classes: p.classes }))));
+
+    // netc's side: a worker per backend, two at a time (the machine may have two cores).
+    const queue = [...opts.backends];
+    const running = async () => {
+      for (let b = queue.shift(); b; b = queue.shift()) {
+        log(`netc on ${b}...`);
+        await runWorker(dir, b);
+      }
+    };
+    await Promise.all([running(), running()]);
+    const statuses = new Map(opts.backends.map((b) => [b, JSON.parse(readFileSync(join(dir, b, 'status.json'), 'utf8')) as {
+      description?: string; unavailable?: string; errors: Record<string, string>; seconds: Record<string, number>;
+    }]));
+    const results = (b: VerifyBackend, id: string): Map<string, Named> | null => {
+      const f = join(dir, b, `${id}.safetensors`);
+      return existsSync(f) ? readTensors(f) : null;
+    };
+
+    // PyTorch's side: one reference per net and distinct set of dropout masks.
+    const pyJobs: PythonNetJob[] = [];
+    const refOf = new Map<string, string>(); // `${id}|${backend}` -> python job id
+    for (const p of ok) {
+      const { job, graph } = p.input;
+      const masked: Record<string, number> = {};
+      for (const n of graph.nodes) {
+        const rm = opByKey(n.op).randomMask;
+        if (rm) masked[n.name] = Number(n.attrs[rm.probability] ?? 0);
+      }
+      const groups = new Map<string, string>();
+      for (const b of opts.backends) {
+        const r = results(b, job.id);
+        if (!r) continue;
+        const h = Object.keys(masked).length ? hash(r, 'mask/') : '';
+        let pid = groups.get(h);
+        if (!pid) {
+          pid = `${job.id}-${groups.size}`;
+          groups.set(h, pid);
+          pyJobs.push({
+            id: pid,
+            module: p.module,
+            inputs: join(dir, job.id, 'inputs.safetensors'),
+            masks: Object.keys(masked).length ? join(dir, b, `${job.id}.safetensors`) : null,
+            out: join(dir, job.id, `${pid}.ref.safetensors`),
+            out32: join(dir, job.id, `${pid}.f32.safetensors`),
+            optimizer: job.optimizer,
+            lr: job.lr,
+            momentum: job.momentum,
+            weight_decay: job.weightDecay,
+            steps: job.steps,
+            probs: outputsProbabilities(graph),
+            probes: probes(graph).map((q) => q.key),
+            masked,
+          });
+        }
+        refOf.set(`${job.id}|${b}`, pid);
+      }
+    }
+    log(`PyTorch float64 reference (${pyJobs.length} net${pyJobs.length === 1 ? '' : 's'})...`);
+    const py = runPython(dir, pyJobs, opts.schedules.map((s) => ({ id: s.id, schedule: s.schedule, lr: s.lr, epochs: s.epochs, steps_per_epoch: s.stepsPerEpoch, step_size: s.stepSize, gamma: s.gamma })));
+
+    const nets: NetReport[] = prepared.map((p) => {
+      const { job, graph } = p.input;
+      const backends: BackendReport[] = opts.backends.map((b) => {
+        const st = statuses.get(b)!;
+        const base = { backend: b, description: st.description ?? null, seconds: st.seconds?.[job.id] ?? null, compared: 0, failed: 0, worst: null, rows: [] };
+        if (st.unavailable) return { ...base, status: 'unavailable', reason: st.unavailable };
+        if (p.error) return { ...base, status: 'error', reason: p.error };
+        if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
+        const pid = refOf.get(`${job.id}|${b}`)!;
+        if (py.errors[pid]) return { ...base, status: 'error', reason: `PyTorch: ${py.errors[pid]}` };
+        const rows = compareNet(results(b, job.id)!, readTensors(join(dir, job.id, `${pid}.ref.safetensors`)), p.initial, readTensors(join(dir, job.id, `${pid}.f32.safetensors`)));
+        const failed = rows.filter((r) => !r.pass).length;
+        return { ...base, status: failed ? 'fail' : 'pass', reason: null, compared: rows.length, failed, worst: rows[0] ?? null, rows };
+      });
+      const available = backends.filter((b) => b.status !== 'unavailable');
+      const status: NetReport['status'] = p.error || available.some((b) => b.status === 'error') ? 'error' : available.some((b) => b.status === 'fail') ? 'fail' : 'pass';
+      return {
+        id: job.id,
+        net: graph.net,
+        file: job.file,
+        input: [...graph.input],
+        batch: job.batch,
+        optimizer: { name: job.optimizer, lr: job.lr, momentum: job.momentum, weightDecay: job.weightDecay, steps: job.steps },
+        status,
+        error: p.error,
+        backends,
+      };
+    });
+
+    const schedules: Row[] = [];
+    if (opts.schedules.length) {
+      const ref = py.errors['schedules'] ? new Map<string, Named>() : readTensors(py.schedulesOut);
+      for (const s of opts.schedules) {
+        const mine: number[] = [];
+        for (let e = 0; e < s.epochs; e++) for (let k = 0; k < s.stepsPerEpoch; k++) mine.push(learningRate({ ...s }, e, k, s.stepsPerEpoch));
+        const r = ref.get(`lr/${s.id}`);
+        schedules.push(r ? compareSeries(s.id, mine, r.data) : { name: s.id, kind: 'lr', relErr: null, maxAbsErr: null, refMaxAbs: 0, torch32RelErr: null, tolerance: 1e-9, pass: false, note: py.errors['schedules'] ?? 'no reference' });
+      }
+    }
+    const anyAvailable = nets.every((n) => n.backends.some((b) => b.status !== 'unavailable'));
+    return {
+      torch: py.torch,
+      tolerances: Object.fromEntries(Object.entries(KINDS).map(([k, v]) => [k, v.tolerance])),
+      nets,
+      schedules,
+      notes: DELIBERATE,
+      pass: anyAvailable && nets.every((n) => n.status === 'pass') && schedules.every((s) => s.pass),
+    };
+  } finally {
+    if (opts.keep) log(`working directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}

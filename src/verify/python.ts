@@ -1,0 +1,241 @@
+/**
+ * PyTorch's side of `netc verify`: one Python process for every net and schedule of a run (torch's
+ * import alone takes seconds), in float64. The script is written next to the jobs and reads
+ * pyjobs.json; nothing here decides pass or fail (compare.ts does).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+let chosen: string | null = null;
+
+/** The Python interpreter: $NETC_PYTHON, else the first of python3 on the PATH and /usr/bin/python3 that has torch. */
+export const pythonBinary = () => chosen ?? process.env['NETC_PYTHON'] ?? 'python3';
+
+export const INSTALL_HELP =
+  'netc verify compares with PyTorch, which is not installed for this Python: install it (Debian/Ubuntu: apt-get install python3-torch; ' +
+  'elsewhere: pip install torch), or point NETC_PYTHON at a Python that has it';
+
+/** torch's version, or null with the reason it cannot be imported. */
+export function torchVersion(): { version: string | null; reason: string } {
+  // A user's python3 (pyenv, a venv) may lack torch where the system's has it (Debian's python3-torch).
+  const candidates = process.env['NETC_PYTHON'] ? [process.env['NETC_PYTHON']] : ['python3', '/usr/bin/python3'];
+  const reasons: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.error) reasons.push(`${py}: cannot run it (${r.error.message})`);
+    else if (r.status !== 0) reasons.push(`${py}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}`);
+    else {
+      chosen = py;
+      return { version: r.stdout.trim(), reason: '' };
+    }
+  }
+  return { version: null, reason: reasons.join('; ') };
+}
+
+const SCRIPT = String.raw`
+import importlib.util, json, struct, sys, traceback
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)  # verify runs beside other work; float64 on small batches needs no threads
+
+
+def read_st(path):
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, info in header.items():
+        if k == '__metadata__':
+            continue
+        s, e = info['data_offsets']
+        dt = {'F32': torch.float32, 'F64': torch.float64}[info['dtype']]
+        t = torch.frombuffer(bytearray(data[s:e]), dtype=dt) if e > s else torch.zeros(0, dtype=dt)
+        out[k] = t.reshape(info['shape']).double()
+    return out
+
+
+def write_st(path, tensors):
+    header, blobs, off = {}, [], 0
+    for k, t in tensors.items():
+        b = t.detach().double().contiguous().numpy().tobytes()
+        header[k] = {'dtype': 'F64', 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header)
+    h += ' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)))
+        f.write(h.encode())
+        for b in blobs:
+            f.write(b)
+
+
+def optimizer(params, j):
+    o, lr, m, wd = j['optimizer'], j['lr'], j['momentum'], j['weight_decay']
+    if o == 'sgd':
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if o in ('momentum', 'nesterov'):
+        return torch.optim.SGD(params, lr=lr, momentum=m, dampening=0, nesterov=o == 'nesterov', weight_decay=wd)
+    if o == 'adam':
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+    if o == 'adamw':
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+    if o == 'rmsprop':
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8, weight_decay=wd)
+    raise ValueError('unknown optimizer ' + o)
+
+
+def run_net(j, dtype, out):
+    spec = importlib.util.spec_from_file_location('netc_verify_' + j['id'], j['module'])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.build().to(dtype)
+    init = {k: v.to(dtype) for k, v in read_st(j['inputs']).items()}
+    x = init.pop('x')
+    y = init.pop('y').long()
+    missing, unexpected = model.load_state_dict(init, strict=False)
+    missing = [k for k in missing if not k.endswith('num_batches_tracked')]
+    if missing or unexpected:
+        raise RuntimeError('weights do not fit the exported model: missing %s, unexpected %s' % (missing, unexpected))
+    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items()} if j['masks'] else {}
+    res = {}
+    state = {'step': 0, 'record': None}
+    modules = dict(model.named_modules())
+    for key in j['masked']:
+        if key not in modules:
+            raise RuntimeError('no PyTorch module %s to replay its dropout mask on' % key)
+
+    def hook_for(key):
+        def hook(mod, inp, out):
+            if key in j['masked'] and mod.training:
+                out = inp[0] * masks['mask/%d/%s' % (state['step'], key)] / (1 - j['masked'][key])
+            if state['record'] is not None:
+                res['%s/%s' % (state['record'], key)] = out.detach().clone()
+            return out
+        return hook
+
+    for key in j['probes']:
+        if key in modules:
+            modules[key].register_forward_hook(hook_for(key))
+
+    def loss_of(out):
+        if j['probs']:
+            return F.nll_loss(torch.log(out.clamp(1e-7, 1)), y)
+        return F.cross_entropy(out, y)
+
+    opt = optimizer(model.parameters(), j)
+    model.train()
+    for step in range(j['steps']):
+        state['step'] = step
+        state['record'] = 'train' if step == 0 else None
+        opt.zero_grad()
+        loss = loss_of(model(x))
+        loss.backward()
+        res['loss/%d' % step] = loss.detach().reshape([])
+        if step == 0:
+            for name, p in model.named_parameters():
+                if p.grad is not None:
+                    res['grad/' + name] = p.grad.detach().clone()
+            # Eval mode before the first update, as netc's side does (netc-side.ts says why).
+            model.eval()
+            state['record'] = 'eval'
+            with torch.no_grad():
+                model(x)
+            model.train()
+        opt.step()
+    state['record'] = None
+    for k, v in model.state_dict().items():
+        if not k.endswith('num_batches_tracked'):
+            res['final/' + k] = v.detach().clone()
+    write_st(out, res)
+
+
+def run_schedules(items, path):
+    res = {}
+    for s in items:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=s['lr'], momentum=0.9)
+        total = s['epochs'] * s['steps_per_epoch']
+        kind, sch, per_step = s['schedule'], None, False
+        if kind == 'step':
+            sch = torch.optim.lr_scheduler.StepLR(opt, step_size=s['step_size'], gamma=s['gamma'])
+        elif kind == 'cosine':
+            sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s['epochs'])
+        elif kind == 'onecycle':
+            sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s['lr'], total_steps=total, cycle_momentum=False)
+            per_step = True
+        lrs = []
+        for e in range(s['epochs']):
+            for k in range(s['steps_per_epoch']):
+                lrs.append(opt.param_groups[0]['lr'])
+                opt.step()
+                if per_step:
+                    sch.step()
+            if sch is not None and not per_step:
+                sch.step()
+        res['lr/' + s['id']] = torch.tensor(lrs, dtype=torch.float64)
+    write_st(path, res)
+
+
+def main():
+    jobs = json.load(open(sys.argv[1]))
+    errors = {}
+    for j in jobs['nets']:
+        try:
+            run_net(j, torch.float64, j['out'])
+            # PyTorch's own float32 error on each tensor tells an ill-conditioned tensor from a bug.
+            run_net(j, torch.float32, j['out32'])
+        except Exception as e:
+            errors[j['id']] = '%s: %s' % (type(e).__name__, str(e).split('\n')[0][:300])
+    try:
+        run_schedules(jobs['schedules'], jobs['schedules_out'])
+    except Exception as e:
+        errors['schedules'] = '%s: %s' % (type(e).__name__, e)
+    print(json.dumps({'torch': torch.__version__, 'errors': errors}))
+
+
+main()
+`;
+
+export interface PythonNetJob {
+  id: string;
+  module: string;
+  inputs: string;
+  masks: string | null;
+  out: string;
+  out32: string;
+  optimizer: string;
+  lr: number;
+  momentum: number;
+  weight_decay: number;
+  steps: number;
+  probs: boolean;
+  probes: string[];
+  masked: Record<string, number>;
+}
+
+export interface PythonScheduleJob {
+  id: string;
+  schedule: string;
+  lr: number;
+  epochs: number;
+  steps_per_epoch: number;
+  step_size: number;
+  gamma: number;
+}
+
+/** Runs the reference for every job; returns torch's version and per-job errors. */
+export function runPython(dir: string, nets: PythonNetJob[], schedules: PythonScheduleJob[]): { torch: string; errors: Record<string, string>; schedulesOut: string } {
+  const script = join(dir, 'reference.py');
+  writeFileSync(script, SCRIPT);
+  const schedulesOut = join(dir, 'schedules.ref.safetensors');
+  writeFileSync(join(dir, 'pyjobs.json'), JSON.stringify({ nets, schedules, schedules_out: schedulesOut }));
+  const r = spawnSync(pythonBinary(), [script, join(dir, 'pyjobs.json')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new Error(`cannot run ${pythonBinary()}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`the PyTorch reference failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; errors: Record<string, string> };
+  return { ...result, schedulesOut };
+}

@@ -1,0 +1,66 @@
+/**
+ * `netc verify` over every stdlib net against PyTorch float64: forward (train and eval), loss,
+ * gradients, one momentum-SGD step, BN running statistics. ImageNet nets run at 3x32x32, batch 2
+ * (small enough for CI; tensors made ill-conditioned by the tiny maps are judged against PyTorch's
+ * own float32 error, see docs/verify.md). Backend: wasm with the native addon when it is built,
+ * else wasm (the default training backend); tfjs-node too when it loads. One Python process for all.
+ * NETC_VERIFY_FULL=1 adds the cpu backend and the nets that need 224x224 (the VGG family).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { VerifyReport } from '../../src/verify/engine.js';
+import type { VerifyBackend } from '../../src/verify/spec.js';
+import { failures, NO_TORCH, ran, ROOT, verifyCases, type Case } from './helpers.js';
+
+const FULL = process.env['NETC_VERIFY_FULL'] === '1';
+/** Nets whose own input fits (CIFAR, MNIST sizes). */
+const NATIVE_INPUT = new Set(['lenet5', 'resnet20_cifar', 'resnet50_cifar', 'se_resnet50_cifar', 'densenet_bc_cifar']);
+/** Need 224x224 (a fixed 7x7 pool or a 25088-wide classifier): only with NETC_VERIFY_FULL=1. */
+const LARGE = new Set(['vgg11', 'vgg16', 'vgg16_bn', 'vgg19', 'vgg16_gap', 'vgg19_gap']);
+
+/**
+ * Open disagreements found by this test (see docs/verify.md, "Known limits"): asserted to still fail,
+ * so that a fix shows up as a test to move back into the passing set. At 3x32x32 densenet121's
+ * last blocks are 1x1 maps (batch norm over 2 values per channel, gradients ~50x off, beyond 10x
+ * PyTorch's own float32 error); googlenet's loss is 3e-4 off; the two bottleneck CIFAR nets have a few
+ * BN gradients in their last stages 1e-2 to 6e-2 off, beyond 10x PyTorch's float32 error.
+ */
+const KNOWN: Record<string, string> = {
+  densenet121: 'densenet121 at 3x32x32: 1x1 maps in the last blocks',
+  googlenet: 'googlenet: loss and (at 64x64 and 96x96) inception4a gradients',
+  resnet50_cifar: 'resnet50_cifar: layer4 BN gradients',
+  se_resnet50_cifar: 'se_resnet50_cifar: layer3.5 gradients',
+};
+
+const nets = readdirSync(join(ROOT, 'stdlib'))
+  .filter((f) => f.endsWith('.net'))
+  .map((f) => f.slice(0, -4))
+  .filter((n) => !['prelude', 'resnet', 'densenet', 'inception', 'se', 'vgg'].includes(n));
+const cases: Case[] = nets
+  .filter((n) => FULL || !LARGE.has(n))
+  .map((n) => ({ id: n, file: `stdlib/${n}.net`, input: NATIVE_INPUT.has(n) ? undefined : LARGE.has(n) ? [3, 224, 224] : [3, 32, 32], job: { steps: 1 } }));
+const native = existsSync(join(ROOT, 'native', 'build', 'Release', 'netc_native.node'));
+const backends: VerifyBackend[] = [native ? 'wasm+native' : 'wasm', 'node', ...(FULL ? (['cpu', 'wasm'] as VerifyBackend[]) : [])];
+
+let report: VerifyReport;
+beforeAll(async () => {
+  if (NO_TORCH) return;
+  report = await verifyCases(cases, backends);
+}, 900_000);
+
+describe(`netc verify: every stdlib net against PyTorch float64 (${backends.join(', ')})${NO_TORCH}`, () => {
+  it('covers every net of stdlib/ (the VGG family only with NETC_VERIFY_FULL=1)', () => {
+    expect(nets.length).toBeGreaterThanOrEqual(18);
+    for (const n of nets) expect(cases.some((c) => c.id === n) || LARGE.has(n)).toBe(true);
+  });
+  for (const c of cases) {
+    const test = KNOWN[c.id] ? it.fails : it;
+    const title = `${c.id}${c.input ? ` at ${c.input.join('x')}` : ''}${KNOWN[c.id] ? ` (known open disagreement, expected to fail: ${KNOWN[c.id]})` : ''}`;
+    test.skipIf(NO_TORCH)(title, () => {
+      const n = report.nets.find((x) => x.id === c.id)!;
+      expect(ran(n).length).toBeGreaterThan(0);
+      expect(n.status, failures(n)).toBe('pass');
+    });
+  }
+});
