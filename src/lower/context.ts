@@ -36,6 +36,10 @@ export interface CustomLayers {
   ChannelScale: LayerConstructor<{ name?: string }>;
   /** [batch, C] -> [batch, 1, 1, C]: keeps PyTorch's 1x1 map after global pooling. */
   ToMap11: LayerConstructor<{ name?: string }>;
+  /** Grouped and/or dilated convolution (tfjs has neither gradient); 'valid' padding. */
+  GroupedConv2D: LayerConstructor<{ filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }>;
+  /** PyTorch's AdaptiveAvgPool2d for any sizes (upsampling too). */
+  AdaptiveAvgPool2D: LayerConstructor<{ size: [number, number]; name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */
   TorchBatchNorm: LayerConstructor<{ torchMomentum: number; epsilon: number; name?: string }>;
 }

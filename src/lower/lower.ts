@@ -12,7 +12,7 @@ import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.j
 import { opByKey } from '../ops/index.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { ChannelScale, NegInfPadding2D, registerCustomLayers, ToMap11 } from './custom-layers.js';
+import { AdaptiveAvgPool2D, ChannelScale, GroupedConv2D, NegInfPadding2D, registerCustomLayers, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 
 export { LowerError };
@@ -133,7 +133,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, GroupedConv2D, AdaptiveAvgPool2D },
   };
 
   for (const node of graph.nodes) {

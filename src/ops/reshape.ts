@@ -1,5 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { LowerError, pair } from '../lower/helpers.js';
+import { pair } from '../lower/helpers.js';
 import { slot } from '../export/template.js';
 import type { OpDef } from './op.js';
 import { requireFeatureMap } from './window.js';
@@ -82,7 +82,8 @@ export const adaptiveAvgpool: OpDef = {
     const [oh, ow] = pair(node.attrs['size'], 1);
     if (oh === 1 && ow === 1) return globalPool(ctx, node, x!);
     if (h! % oh !== 0 || w! % ow !== 0) {
-      throw new LowerError(node, `adaptive average pool from ${h}x${w} to ${oh}x${ow} is not a uniform pool and has no tfjs lowering`);
+      // Overlapping or growing windows (7x7 from VGG's 1x1 on CIFAR): netc's general layer.
+      return new ctx.custom.AdaptiveAvgPool2D({ size: [oh, ow], name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
     }
     const k: [number, number] = [h! / oh, w! / ow];
     return ctx.layers.layers.averagePooling2d({ poolSize: k, strides: k, padding: 'valid', name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
