@@ -2,7 +2,7 @@
 //
 // Usage: bench/train-zoo [--nets a,b,...] [--batch N] [--steps N] [--backends wasm+native,wasm,cpu,node]
 //                        [--torch-threads N] [--no-torch] [--profile NET] [--dist DIR] [--json FILE]
-//                        [--seconds S] [--timeout S]
+//                        [--seconds S] [--timeout S] [--force]
 //
 // Each net trains --steps steps (default 2; more until --seconds, default 3, have passed; one warm-up step first) on CIFAR-size input (3x32x32), or the net's own
 // input where that is no larger (lenet5: 1x28x28), 10 classes, random data, SGD with momentum, the
@@ -10,13 +10,16 @@
 // child process of its own, so memory figures do not mix. The PyTorch column trains the module
 // `netc export NET --to pytorch` writes for the same .net file (bench/zoo_torch.py), so no second
 // implementation is needed; Debian's torch, --torch-threads threads (default 2).
-// Memory: "peak" is the most bytes tfjs held in tensors during one step (tf.profile's peakBytes);
+// Memory: "peak" is the most bytes tensors held during one step: on wasm the backend's live
+// allocations (shared data counted once), elsewhere tf.profile's peakBytes (which counts a tensor
+// that shares another's data again, so it overstates);
 // "heap" is the wasm heap's size at the end (it only grows: the real high-water mark, fragmentation
 // included, which is what meets the 4 GiB wasm32 ceiling); "estimate" is netc's (src/train/memory.ts).
 // The pure-JS cpu backend is ~1000x slower than the others: it runs only nets under 50 MMACs per
 // sample unless --backends names it.
 // --profile NET: where one step of NET spends its time, per kernel (tf.profile), and the time
 // outside kernels (tape bookkeeping, JS), on the first backend.
+// --force: train even where netc's estimate says it will not fit (to measure the real peak).
 // --dist DIR: the compiled netc to measure (default ./dist), e.g. a build of main for "before" figures.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -64,9 +67,29 @@ async function child() {
   if (!graph || r.diagnostics.some((d) => d.severity === 'error')) out({ error: 'does not compile' });
   const choice = await selectBackend(backend === 'wasm+native' ? 'wasm' : backend);
   const label = choice.convolutions ? `${choice.name}+native` : choice.name;
+  // On wasm, the bytes tensors really hold (shared data counted once): the backend's own mallocs.
+  const live = { now: 0, peak: 0, sizes: new Map() };
+  if (choice.name === 'wasm') {
+    const wasm = tf.backend().wasm;
+    // The raw exports: emscripten's _malloc/_free stubs replace themselves on first call.
+    const malloc = wasm.asm?.malloc ?? wasm._malloc.bind(wasm);
+    const free = wasm.asm?.free ?? wasm._free.bind(wasm);
+    wasm._malloc = (n) => {
+      const p = malloc(n);
+      live.sizes.set(p >>> 0, n);
+      live.now += n;
+      if (live.now > live.peak) live.peak = live.now;
+      return p;
+    };
+    wasm._free = (p) => {
+      live.now -= live.sizes.get(p >>> 0) ?? 0;
+      live.sizes.delete(p >>> 0);
+      return free(p);
+    };
+  }
   const estimate = estimateTrainingMemory(sizeOfGraph(graph), { optimizer: 'momentum', batchSize: batch }, choice.name);
   const base = { net, input, backend: label, batch, estimate: estimate.bytes, limit: estimate.limit };
-  if (estimate.bytes > estimate.limit) out({ ...base, refused: true });
+  if (estimate.bytes > estimate.limit && !flag('--force')) out({ ...base, refused: true });
   let model;
   try {
     model = lowerGraph(graph, { seed: 0 }).model;
@@ -109,10 +132,11 @@ async function child() {
     let done = 0;
     while (done < steps || performance.now() - t0 < minMs) { step(); done++; }
     const ips = (batch * done) / ((performance.now() - t0) / 1000);
+    live.peak = live.now;
     const info = await tf.profile(() => { step(); });
-    out({ ...base, imagesPerSecond: ips, peakBytes: info.peakBytes, heapBytes: heap() });
+    out({ ...base, imagesPerSecond: ips, peakBytes: choice.name === 'wasm' ? live.peak : info.peakBytes, heapBytes: heap() });
   } catch (e) {
-    out({ ...base, error: String(e.message).split('\n')[0], heapBytes: heap() });
+    out({ ...base, error: String(e.message).split('\n')[0], peakBytes: live.peak || null, heapBytes: heap() });
   }
 }
 
@@ -120,7 +144,8 @@ async function child() {
 function runChild(net, backend, batch, steps, extra = []) {
   const env = { ...process.env };
   if (backend === 'wasm') env.NETC_NATIVE = '0';
-  const p = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', dist, ...extra], {
+  const pass = ['--seconds', arg('--seconds', '3'), ...(flag('--force') ? ['--force'] : [])];
+  const p = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', dist, ...pass, ...extra], {
     encoding: 'utf8', env, timeout: Number(arg('--timeout', 900)) * 1000, maxBuffer: 1 << 26,
   });
   const line = (p.stdout || '').trim().split('\n').pop();

@@ -5,3 +5,7 @@
  * registry of the same tfjs-core instance, so importing it once makes training possible.
  */
 import '@tensorflow/tfjs';
+
+// After the registrations above (it overrides the ReLU gradient): backprop that frees as it goes.
+import { installEagerBackprop } from './tape.js';
+installEagerBackprop();

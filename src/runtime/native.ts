@@ -274,16 +274,17 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     addon.reluGrad(heap(b, dy), heap(b, x), heap(b, out));
     return out;
   });
+  // It reads the ReLU's saved output, not its input (y > 0 exactly where x > 0; src/runtime/tape.ts).
   tf.registerGradient({
     kernelName: 'Relu',
-    inputsToSave: ['x'],
+    outputsToSave: [true],
     gradFunc: (dy, saved) => {
-      const [x] = saved;
+      const [y] = saved;
       const d = dy as tfc.Tensor;
-      if (tf.getBackend() === 'wasm' && d.dtype === 'float32' && x.dtype === 'float32') {
-        return { x: () => tf.engine().runKernel('NetcReluGrad', { dy: d, x }) as tfc.Tensor };
+      if (tf.getBackend() === 'wasm' && d.dtype === 'float32' && y.dtype === 'float32') {
+        return { x: () => tf.engine().runKernel('NetcReluGrad', { dy: d, x: y }) as tfc.Tensor };
       }
-      return { x: () => tf.mul(d, tf.cast(tf.step(x), 'float32')) };
+      return { x: () => tf.mul(d, tf.cast(tf.step(y), 'float32')) };
     },
   });
 
