@@ -64,7 +64,8 @@ async function child() {
   const input = inputOf(own);
   const r = compileFile(join(ROOT, 'stdlib', `${net}.net`), { args: { classes: 10 }, input });
   const graph = r.graphs[0];
-  if (!graph || r.diagnostics.some((d) => d.severity === 'error')) out({ error: 'does not compile' });
+  const bad = r.diagnostics.find((d) => d.severity === 'error');
+  if (!graph || bad) out({ error: `does not compile at ${input.join('x')}: ${bad?.message ?? 'no graph'}` });
   const choice = await selectBackend(backend === 'wasm+native' ? 'wasm' : backend);
   const label = choice.convolutions ? `${choice.name}+native` : choice.name;
   // On wasm, the bytes tensors really hold (shared data counted once): the backend's own mallocs.

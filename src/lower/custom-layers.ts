@@ -216,11 +216,32 @@ export function adaptiveMatrix(out: number, size: number): tf.Tensor2D {
   return tf.tensor2d(m, [out, size]);
 }
 
+/**
+ * The sum of same-shaped tensors (the residual `+`). tfjs's Add/AddN gradients save every input
+ * only to read their shapes for broadcasting; the IR's `+` never broadcasts, so this sum saves
+ * nothing and passes dy to each input: a ResNet bottleneck's last BN output is no longer kept for
+ * the backward pass (measured on resnet50_cifar: 0.73 -> see README).
+ */
+export class Sum extends tfl.layers.Layer {
+  static className = 'NetcSum';
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (s as tfl.Shape[])[0]!;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const xs = Array.isArray(inputs) ? inputs : [inputs];
+    const sum = tf.customGrad(((...args: tf.Tensor[]) => ({
+      value: xs.length === 2 ? tf.add(args[0]!, args[1]!) : tf.addN(args.slice(0, xs.length)),
+      gradFunc: (dy: tf.Tensor) => xs.map(() => tf.clone(dy)),
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return sum(...xs);
+  }
+}
+
 let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, GroupedConv2D, AdaptiveAvgPool2D]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, GroupedConv2D, AdaptiveAvgPool2D, Sum]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

@@ -21,6 +21,7 @@ export const conv: OpDef = {
     { name: 'bias', type: 'bool', default: true, doc: 'learn an additive bias (PyTorch default: true)' },
   ],
   torchType: () => 'Conv2d',
+  keeps: { input: true },
   attrs: (args) => ({
     out: args['out'] as number,
     kernel: pair(args['k'] as number, 1),

@@ -11,6 +11,7 @@ export const flatten: OpDef = {
   arity: 1,
   params: [],
   torchType: () => 'Flatten',
+  keeps: { input: true },
   infer: (_attrs, [input]) => [input!.reduce((a, b) => a * b, 1)],
   lower: (ctx, node, [x]) => ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor,
   pytorch: { module: () => ['nn.Flatten()'] },
@@ -37,6 +38,7 @@ export const gap: OpDef = {
   params: [],
   torchType: () => 'AdaptiveAvgPool2d',
   attrs: () => ({ size: [1, 1] }),
+  keeps: { input: true },
   infer(_attrs, [input], ctx) {
     if (!requireFeatureMap('gap', input!, ctx)) return null;
     return [input[0], 1, 1];
@@ -59,6 +61,7 @@ export const adaptiveAvgpool: OpDef = {
   nameBase: 'avgpool',
   arity: 1,
   params: [{ name: 'size', type: 'int|pair', positional: true, doc: 'output size, or (h, w)' }],
+  keeps: { input: true },
   torchType: () => 'AdaptiveAvgPool2d',
   attrs: (args) => ({ size: typeof args['size'] === 'number' ? [args['size'], args['size']] : (args['size'] as unknown as number[]) }),
   infer(attrs, [input], ctx) {

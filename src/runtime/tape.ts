@@ -67,6 +67,9 @@ export function nodesFromXToY(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNo
   return out;
 }
 
+/** Off: tfjs's own engine.gradients (for tests that compare the two). */
+export const eagerBackprop = { enabled: true };
+
 export function installEagerBackprop(): void {
   const engine = tf.engine() as unknown as EngineLike;
   if (engine.netcEagerBackprop) return;
@@ -74,7 +77,7 @@ export function installEagerBackprop(): void {
   const original = engine.gradients.bind(engine);
 
   engine.gradients = function gradients(f, xs, dy, allowNoGradients = false) {
-    if (this.state.gradientDepth !== 0) return original(f, xs, dy, allowNoGradients);
+    if (this.state.gradientDepth !== 0 || !eagerBackprop.enabled) return original(f, xs, dy, allowNoGradients);
     if (xs.length === 0) throw new Error('gradients() received an empty list of xs.');
     if (dy != null && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
     const y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
@@ -86,8 +89,10 @@ export function installEagerBackprop(): void {
     }
     return this.tidy('backward', () => {
       const grad = new Map<number, Tensor>();
+      const held = new Set<Tensor>();
       const seed = dy ?? tf.onesLike(y);
       grad.set(y.id, seed);
+      held.add(seed);
       for (let i = tape.length - 1; i >= 0; i--) {
         const node = tape[i]!;
         const dys = node.outputs.map((o) => grad.get(o.id) ?? null);
@@ -96,18 +101,19 @@ export function installEagerBackprop(): void {
         const spent: Tensor[] = [];
         for (const [name, x] of Object.entries(node.inputs)) {
           if (!(name in thunks)) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(thunks)}.`);
-          const dx = this.tidy(() => thunks[name]!());
+          let dx = this.tidy(() => thunks[name]!());
+          // A gradient that hands back a tensor already held (dy itself) gets its own handle, so
+          // that freeing one entry never frees another.
+          if (held.has(dx)) dx = tf.clone(dx);
           if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
           if (!tf.util.arraysEqual(dx.shape, x.shape)) {
             throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
           }
           const current = grad.get(x.id);
-          if (current == null) {
-            grad.set(x.id, dx);
-          } else {
-            grad.set(x.id, tf.add(current, dx));
-            spent.push(current, dx);
-          }
+          const next = current == null ? dx : tf.add(current, dx);
+          if (current != null) spent.push(current, dx);
+          grad.set(x.id, next);
+          held.add(next);
         }
         // This node was the only reader of its outputs' gradients and of its saved tensors.
         for (const o of node.outputs) {
@@ -115,12 +121,16 @@ export function installEagerBackprop(): void {
           grad.delete(o.id);
           if (g != null) spent.push(g);
         }
+        for (const t of spent) held.delete(t);
         const live = new Set<Tensor>([seed]);
         for (const x of Object.values(node.inputs)) {
           const g = grad.get(x.id);
           if (g) live.add(g);
         }
-        for (const t of spent) if (!live.has(t)) t.dispose();
+        for (const t of spent) {
+          if (live.has(t)) held.add(t);
+          else t.dispose();
+        }
         for (const t of node.saved ?? []) t.dispose();
       }
       const grads = xs.map((x) => grad.get(x.id)!);
