@@ -15,6 +15,7 @@ import { compileFile } from '../dist/api.js';
 import { lowerGraph } from '../dist/lower/lower.js';
 import { selectBackend, describeBackend } from '../dist/runtime/backend.js';
 import { nativeCounters } from '../dist/runtime/native.js';
+import { kernelTimes } from './kernel-times.mjs';
 
 const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
 const flag = (k) => process.argv.includes(k);
@@ -85,13 +86,7 @@ for (const t of torchThreads) {
 
 if (flag('--profile')) {
   const info = await tf.profile(() => { step(); });
-  const byKernel = new Map();
-  for (const k of info.kernels) {
-    const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-    e.ms += Number(k.kernelTimeMs) || 0;
-    e.n++;
-    byKernel.set(k.name, e);
-  }
+  const byKernel = kernelTimes(info);
   const total = [...byKernel.values()].reduce((a, e) => a + e.ms, 0);
   console.log(`\nprofile of one step: ${total.toFixed(0)} ms in kernels`);
   for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {

@@ -26,6 +26,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { kernelTimes } from './kernel-times.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
@@ -119,13 +120,7 @@ async function child() {
       const t0 = performance.now();
       const info = await tf.profile(() => { step(); });
       const wall = performance.now() - t0;
-      const byKernel = new Map();
-      for (const k of info.kernels) {
-        const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-        e.ms += Number(k.kernelTimeMs) || 0;
-        e.n++;
-        byKernel.set(k.name, e);
-      }
+      const byKernel = kernelTimes(info);
       out({ ...base, describe: describeBackend(choice)[0], wallMs: wall, kernels: [...byKernel].map(([name, e]) => ({ name, ...e })) });
     }
     const minMs = Number(arg('--seconds', 3)) * 1000;

@@ -1,5 +1,5 @@
 /**
- * Will this network train in memory at this batch size? A conservative estimate checked before
+ * Will this network train in memory at this batch size? An estimate checked before
  * tfjs allocates anything, so that an impossible run ends with the numbers and a batch size that
  * fits instead of an out-of-memory crash (or a wasm "Cannot enlarge memory" abort) minutes later.
  *
@@ -11,9 +11,10 @@
  *
  * Layer outputs nothing reads are freed as the forward pass goes (src/lower/lower.ts), and saved
  * tensors and gradients as the backward pass goes (src/runtime/tape.ts), so what a step holds at its
- * peak is about what the gradients keep. Measured by bench/train-zoo (live wasm allocations, one
- * step, momentum SGD), estimate/measured: resnet50_cifar at 128 3.80/3.65 GB, densenet_bc_cifar
- * at 32 KEEP_DENSE, resnet20_cifar at 64 KEEP_R20.
+ * peak is about what the gradients keep. Estimate / measured by bench/train-zoo --force (live wasm
+ * allocations in one step, momentum SGD, 3x32x32): resnet50_cifar at batch 128 4.17 / 3.65 GB,
+ * densenet_bc_cifar at 32 2.23 / 2.40 GB, googlenet at 64 131 / 133 MB, resnet20_cifar at 64
+ * 123 / 113 MB. (DenseNet's 8% above the estimate is not pinned down yet.)
  *
  * The limit is the machine's memory (os.totalmem), and on the wasm backend at most 4 GiB: a wasm32
  * heap cannot grow beyond 65536 pages of 64 KiB, and tfjs-backend-wasm keeps every tensor in it.
