@@ -2,7 +2,7 @@
 //
 // Usage: bench/train-zoo [--nets a,b,...] [--batch N] [--steps N] [--backends wasm+native,wasm,cpu,node]
 //                        [--torch-threads N] [--no-torch] [--profile NET] [--dist DIR] [--json FILE]
-//                        [--seconds S] [--timeout S] [--force]
+//                        [--seconds S] [--timeout S] [--force] [--compare DIR]
 //
 // Each net trains --steps steps (default 2; more until --seconds, default 3, have passed; one warm-up step first) on CIFAR-size input (3x32x32), or the net's own
 // input where that is no larger (lenet5: 1x28x28), 10 classes, random data, SGD with momentum, the
@@ -20,6 +20,8 @@
 // --profile NET: where one step of NET spends its time, per kernel (tf.profile), and the time
 // outside kernels (tape bookkeeping, JS), on the first backend.
 // --force: train even where netc's estimate says it will not fit (to measure the real peak).
+// --compare DIR: also measure the compiled netc in DIR (e.g. main's dist), each net right before
+// --dist's, against the same PyTorch run: a before/after table from one window of machine load.
 // --dist DIR: the compiled netc to measure (default ./dist), e.g. a build of main for "before" figures.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -137,11 +139,11 @@ async function child() {
 }
 
 // ---- the table ---------------------------------------------------------------------------------
-function runChild(net, backend, batch, steps, extra = []) {
+function runChild(net, backend, batch, steps, extra = [], from = dist) {
   const env = { ...process.env };
   if (backend === 'wasm') env.NETC_NATIVE = '0';
   const pass = ['--seconds', arg('--seconds', '3'), ...(flag('--force') ? ['--force'] : [])];
-  const p = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', dist, ...pass, ...extra], {
+  const p = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', from, ...pass, ...extra], {
     encoding: 'utf8', env, timeout: Number(arg('--timeout', 900)) * 1000, maxBuffer: 1 << 26,
   });
   const line = (p.stdout || '').trim().split('\n').pop();
@@ -158,7 +160,10 @@ function torchRun(net, input, batch, steps, threads, dir) {
   const file = join(dir, `${net}.py`);
   const ex = spawnSync(process.execPath, [join(ROOT, 'bin', 'netc.js'), 'export', join(ROOT, 'stdlib', `${net}.net`), '--to', 'pytorch', '--set', 'classes=10', '--input', input.join('x'), '--out', file], { encoding: 'utf8' });
   if (ex.status !== 0) return { error: `export failed: ${(ex.stderr || '').trim().split('\n')[0]}` };
-  const p = spawnSync(py, [join(ROOT, 'bench', 'zoo_torch.py'), file, ...input.map(String), '10', String(batch), String(steps), String(threads), arg('--seconds', '3')], { encoding: 'utf8', timeout: 900_000 });
+  // Idle OpenMP workers sleep, as netc's oneDNN ones do (src/runtime/native.ts): spinning ones
+  // collapse PyTorch's throughput on a loaded machine.
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+  const p = spawnSync(py, [join(ROOT, 'bench', 'zoo_torch.py'), file, ...input.map(String), '10', String(batch), String(steps), String(threads), arg('--seconds', '3')], { encoding: 'utf8', timeout: 900_000, env });
   if (p.status !== 0) return { error: (p.stderr || p.error?.message || '').trim().split('\n').pop() };
   return JSON.parse(p.stdout.trim().split('\n').pop());
 }
@@ -199,10 +204,11 @@ async function parent() {
   const dir = mkdtempSync(join(tmpdir(), 'netc-zoo-'));
   const rows = [];
   const gib = (b) => (b == null ? '-' : `${(b / 1024 ** 3).toFixed(2)}G`);
+  const compare = arg('--compare') ? resolve(arg('--compare')) : null;
   const header = ['net', 'input', 'backend', 'batch', 'netc img/s', 'torch img/s', 'ratio', 'peak', 'heap', 'estimate', 'load', 'note'];
-  const widths = [18, 8, 12, 5, 10, 11, 6, 7, 7, 8, 5, 0];
+  const widths = [18, 8, 18, 5, 10, 11, 6, 7, 7, 8, 5, 0];
   const line = (cells) => cells.map((c, i) => (i < 4 || i === 11 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ');
-  console.log(`netc ${dist} vs PyTorch ${threads} thread(s); ${steps} timed steps after a warm-up; memory in GiB`);
+  console.log(`netc ${dist}${compare ? ` (rows "before": ${compare}, same window)` : ''} vs PyTorch ${threads} thread(s), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; ${steps}+ timed steps (${arg('--seconds', 3)}+ s) after a warm-up; memory in GiB`);
   console.log(line(header));
   for (const net of nets) {
     const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;
@@ -215,13 +221,16 @@ async function parent() {
         console.log(line([net, input.join('x'), backend, batch, '-', '-', '-', '-', '-', '-', '-', rows.at(-1).skipped]));
         continue;
       }
-      const load = loadavg()[0];
-      const r = runChild(net, backend, batch, steps);
-      const tips = torch?.imagesPerSecond;
-      const ratio = r.imagesPerSecond && tips ? r.imagesPerSecond / tips : null;
-      const note = r.refused ? `refused: estimate over ${gib(r.limit)}` : r.error ? `error: ${r.error}` : torch?.error ? `torch: ${torch.error}` : '';
-      rows.push({ ...r, torch, ratio, load });
-      console.log(line([net, input.join('x'), r.backend ?? backend, batch, r.imagesPerSecond?.toFixed(1) ?? '-', tips?.toFixed(1) ?? '-', ratio?.toFixed(2) ?? '-', gib(r.peakBytes), gib(r.heapBytes), gib(r.estimate), load.toFixed(1), note]));
+      for (const from of compare ? [compare, dist] : [dist]) {
+        const load = loadavg()[0];
+        const r = runChild(net, backend, batch, steps, [], from);
+        const tips = torch?.imagesPerSecond;
+        const ratio = r.imagesPerSecond && tips ? r.imagesPerSecond / tips : null;
+        const note = r.refused ? `refused: estimate over ${gib(r.limit)}` : r.error ? `error: ${r.error}` : torch?.error ? `torch: ${torch.error}` : '';
+        const label = `${r.backend ?? backend}${compare ? (from === compare ? ' before' : ' after') : ''}`;
+        rows.push({ ...r, dist: from, torch, ratio, load });
+        console.log(line([net, input.join('x'), label, batch, r.imagesPerSecond?.toFixed(1) ?? '-', tips?.toFixed(1) ?? '-', ratio?.toFixed(2) ?? '-', gib(r.peakBytes), gib(r.heapBytes), gib(r.estimate), load.toFixed(1), note]));
+      }
     }
   }
   if (arg('--json')) writeFileSync(arg('--json'), JSON.stringify(rows, null, 2));
