@@ -38,6 +38,12 @@ export interface CustomLayers {
   PositionScale: LayerConstructor<{ factors: number[][]; name?: string }>;
   /** [batch, C] -> [batch, 1, 1, C]: keeps PyTorch's 1x1 map after global pooling. */
   ToMap11: LayerConstructor<{ name?: string }>;
+  /** Grouped and/or dilated convolution (tfjs has neither gradient); 'valid' padding. */
+  GroupedConv2D: LayerConstructor<{ filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }>;
+  /** PyTorch's AdaptiveAvgPool2d for any sizes (upsampling too). */
+  AdaptiveAvgPool2D: LayerConstructor<{ size: [number, number]; name?: string }>;
+  /** Sum of same-shaped tensors that keeps none of them for its gradient. */
+  Sum: LayerConstructor<{ name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */
   TorchBatchNorm: LayerConstructor<{ torchMomentum: number; epsilon: number; name?: string }>;
 }

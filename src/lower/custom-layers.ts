@@ -99,11 +99,173 @@ export class ToMap11 extends tfl.layers.Layer {
   }
 }
 
+/**
+ * A convolution tfjs cannot train as one layer: grouped (1 < groups), or dilated (1 < dilation, also
+ * with stride > 1). tfjs's conv2d refuses dilation together with stride, and its Conv2D and
+ * depthwise gradients assert dilation 1 on every backend. So:
+ * - dilation: the kernel is expanded to its dilated extent (d*(k-1)+1, zeros between the taps) by
+ *   reshape/pad/slice, whose gradients every backend has; the convolution is then undilated. It
+ *   costs (d(k-1)+1)^2 / k^2 more multiply-adds (2.8x for k=3, d=2); no stdlib net dilates.
+ * - groups: one convolution per group on that group's channels, concatenated (PyTorch's output
+ *   order: group g owns out-channels [g*out/groups, (g+1)*out/groups)); a depthwise conv
+ *   (groups = in-channels) is one tfjs depthwise conv where the backend has its gradients.
+ * The kernel is [kh, kw, in/groups, out], the layout a conv2d layer's kernel has at groups=1, so
+ * export and initialisation treat it as a `kernel`. Input padding is the lowering's (zero-padding
+ * layer); this layer convolves 'valid'.
+ */
+export class GroupedConv2D extends tfl.layers.Layer {
+  static className = 'NetcGroupedConv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  readonly useBias: boolean;
+  private kernel!: ReturnType<tfl.layers.Layer['addWeight']>;
+  private bias: ReturnType<tfl.layers.Layer['addWeight']> | null = null;
+
+  constructor(args: { filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }) {
+    super(args);
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize;
+    this.strides = args.strides;
+    this.dilation = args.dilation;
+    this.groups = args.groups;
+    this.useBias = args.useBias;
+  }
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const cin = (inputShape as tfl.Shape)[3] as number;
+    const [kh, kw] = this.kernelSize;
+    this.kernel = this.addWeight('kernel', [kh, kw, cin / this.groups, this.filters], 'float32', tfl.initializers.glorotUniform({}));
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', tfl.initializers.zeros());
+    this.built = true;
+  }
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const [n, h, w] = s as tfl.Shape;
+    const size = (x: number | null, axis: 0 | 1) =>
+      x == null ? null : Math.floor((x - this.dilation[axis] * (this.kernelSize[axis] - 1) - 1) / this.strides[axis]) + 1;
+    return [n, size(h, 0), size(w, 1), this.filters];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    return tf.tidy(() => {
+      const k = dilateKernel(this.kernel.read() as tf.Tensor4D, this.dilation);
+      const g = this.groups;
+      const cin = x.shape[3];
+      let y: tf.Tensor4D;
+      if (g === 1) {
+        y = tf.conv2d(x, k, this.strides, 'valid');
+      } else if (g === cin && hasDepthwiseGradients()) {
+        y = tf.depthwiseConv2d(x, tf.reshape(k, [k.shape[0], k.shape[1], cin, this.filters / cin]) as tf.Tensor4D, this.strides, 'valid');
+      } else {
+        const xs = tf.split(x, g, 3);
+        const ks = tf.split(k, g, 3);
+        y = tf.concat(xs.map((xg, i) => tf.conv2d(xg as tf.Tensor4D, ks[i] as tf.Tensor4D, this.strides, 'valid')), 3);
+      }
+      return this.bias ? tf.add(y, this.bias.read()) : y;
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    const { filters, kernelSize, strides, dilation, groups, useBias } = this;
+    return { ...super.getConfig(), filters, kernelSize, strides, dilation, groups, useBias };
+  }
+}
+
+/** Whether the current backend can differentiate a depthwise convolution (wasm only with netc's native addon). */
+function hasDepthwiseGradients(): boolean {
+  const b = tf.getBackend();
+  return tf.getKernel('DepthwiseConv2dNativeBackpropFilter', b) != null && tf.getKernel('DepthwiseConv2dNativeBackpropInput', b) != null;
+}
+
+/** [kh, kw, i, o] -> [d_h(kh-1)+1, d_w(kw-1)+1, i, o] with zeros between the taps (differentiable ops only). */
+function dilateKernel(k: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
+  if (dh === 1 && dw === 1) return k;
+  const [kh, kw, ci, co] = k.shape;
+  const x = ci * co;
+  // Along H: [kh, 1, kw*x] padded to [kh, dh, kw*x], rows flattened, the trailing zeros cut.
+  let t = tf.reshape(k, [kh, 1, kw * x]);
+  t = tf.pad(t, [[0, 0], [0, dh - 1], [0, 0]]);
+  const eh = dh * (kh - 1) + 1;
+  t = tf.slice(tf.reshape(t, [kh * dh, kw * x]), [0, 0], [eh, kw * x]);
+  // Along W, the same on [eh*kw, 1, x].
+  t = tf.pad(tf.reshape(t, [eh * kw, 1, x]), [[0, 0], [0, dw - 1], [0, 0]]);
+  const ew = dw * (kw - 1) + 1;
+  t = tf.slice(tf.reshape(t, [eh, kw * dw, x]), [0, 0, 0], [eh, ew, x]);
+  return tf.reshape(t, [eh, ew, ci, co]);
+}
+
+/**
+ * PyTorch's AdaptiveAvgPool2d for any input and output size (also upsampling, 1x1 -> 7x7 as VGG
+ * on CIFAR-size input): output cell i averages input rows [floor(i*H/oh), ceil((i+1)*H/oh)), and
+ * likewise along W. The windows are rectangles, so the pool is y = A_h x A_w^T per sample and
+ * channel: two matrix products with constant averaging matrices, differentiable everywhere.
+ * (The lowering uses a plain average pool where the windows are uniform and disjoint.)
+ */
+export class AdaptiveAvgPool2D extends tfl.layers.Layer {
+  static className = 'NetcAdaptiveAvgPool2D';
+  readonly size: [number, number];
+  constructor(args: { size: [number, number]; name?: string }) {
+    super(args);
+    this.size = args.size;
+  }
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const [n, , , c] = s as tfl.Shape;
+    return [n, this.size[0], this.size[1], c];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const [n, h, w, c] = x.shape;
+    const [oh, ow] = this.size;
+    return tf.tidy(() => {
+      // [H, N*W*C] -> A_h -> [oh, N, W, C] -> [W, N*oh*C] -> A_w -> [ow, N, oh, C] -> [N, oh, ow, C]
+      const rows = tf.matMul(adaptiveMatrix(oh, h), tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]));
+      const t = tf.transpose(tf.reshape(rows, [oh, n, w, c]), [2, 1, 0, 3]);
+      const cols = tf.matMul(adaptiveMatrix(ow, w), tf.reshape(t, [w, n * oh * c]));
+      return tf.transpose(tf.reshape(cols, [ow, n, oh, c]), [1, 2, 0, 3]);
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), size: this.size };
+  }
+}
+
+/** [out, in]: row i averages input cells [floor(i*in/out), ceil((i+1)*in/out)) (PyTorch's windows). */
+export function adaptiveMatrix(out: number, size: number): tf.Tensor2D {
+  const m = new Float32Array(out * size);
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * size) / out);
+    const end = Math.ceil(((i + 1) * size) / out);
+    for (let j = start; j < end; j++) m[i * size + j] = 1 / (end - start);
+  }
+  return tf.tensor2d(m, [out, size]);
+}
+
+/**
+ * The sum of same-shaped tensors (the residual `+`). tfjs's Add/AddN gradients save every input
+ * only to read their shapes for broadcasting; the IR's `+` never broadcasts, so this sum saves
+ * nothing and passes dy to each input: a ResNet bottleneck's last BN output is no longer kept for
+ * the backward pass (measured on resnet50_cifar: 0.73 -> see README).
+ */
+export class Sum extends tfl.layers.Layer {
+  static className = 'NetcSum';
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (s as tfl.Shape[])[0]!;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const xs = Array.isArray(inputs) ? inputs : [inputs];
+    const sum = tf.customGrad(((...args: tf.Tensor[]) => ({
+      value: xs.length === 2 ? tf.add(args[0]!, args[1]!) : tf.addN(args.slice(0, xs.length)),
+      gradFunc: (dy: tf.Tensor) => xs.map(() => tf.clone(dy)),
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return sum(...xs);
+  }
+}
+
 let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

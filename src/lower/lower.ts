@@ -12,7 +12,7 @@ import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.j
 import { opByKey } from '../ops/index.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { ChannelScale, NegInfPadding2D, PositionScale, registerCustomLayers, ToMap11 } from './custom-layers.js';
+import { AdaptiveAvgPool2D, ChannelScale, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 
 export { LowerError };
@@ -135,7 +135,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum },
   };
 
   for (const node of graph.nodes) {
@@ -152,8 +152,58 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   if (input == null) throw new Error(`graph ${graph.net} has no input node`);
   const output = values.get(graph.output)!;
   const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
+  releaseActivationsInTraining(model);
   initialiseWeights(graph, owners, opts.seed ?? 0);
   return { model, owners, outputs: values };
+}
+
+/**
+ * Frees each layer output during a training forward pass as soon as its last consumer has run.
+ *
+ * tfjs-layers' executor frees intermediate outputs as it goes only at inference; in training mode it
+ * keeps every layer output until the forward pass ends, so a step's peak was all activations at once
+ * (measured: 0.96x the IR's activation count on resnet50_cifar). The backward pass never reads these
+ * tensors: a kernel's gradient reads the clones the engine saved for it (sharing the data), and
+ * tfjs's own forward scope disposes the originals before backprop starts anyway. So releasing an
+ * output after its last consumer keeps exactly what the gradients saved (see also
+ * src/runtime/tape.ts, which frees those during backprop).
+ */
+function releaseActivationsInTraining(model: tfl.LayersModel): void {
+  type Node = { inputTensors: ST[]; outputTensors: ST[] };
+  const consumers = new Map<number, number>();
+  for (const layer of model.layers) {
+    for (const node of (layer as unknown as { inboundNodes: Node[] }).inboundNodes) {
+      for (const t of node.inputTensors) consumers.set(t.id, (consumers.get(t.id) ?? 0) + 1);
+    }
+  }
+  const remaining = new WeakMap<tf.Tensor, number>();
+  for (const layer of model.layers) {
+    const nodes = (layer as unknown as { inboundNodes: Node[] }).inboundNodes;
+    // Layers applied once (every layer the lowering makes); others keep tfjs's behaviour.
+    if (nodes.length !== 1 || layer.getClassName() === 'InputLayer') continue;
+    const outs = nodes[0]!.outputTensors;
+    const call = layer.call.bind(layer);
+    layer.call = (inputs, kwargs) => {
+      const result = call(inputs, kwargs);
+      if (!kwargs?.['training']) return result;
+      const produced = Array.isArray(result) ? result : [result];
+      produced.forEach((t, i) => {
+        const n = consumers.get(outs[i]?.id ?? -1);
+        if (n) remaining.set(t, n);
+      });
+      for (const t of Array.isArray(inputs) ? inputs : [inputs]) {
+        const left = remaining.get(t);
+        if (left == null) continue;
+        if (left > 1) {
+          remaining.set(t, left - 1);
+        } else {
+          remaining.delete(t);
+          if (!t.kept && !produced.includes(t)) t.dispose();
+        }
+      }
+      return result;
+    };
+  }
 }
 
 /** Sets every owned layer's weights from the IR's init specs (PyTorch's defaults). */

@@ -5,9 +5,10 @@ import { slot, type Template } from '../export/template.js';
 import type { OpDef, ParamSpec } from './op.js';
 
 /** Elementwise activations: shape-preserving, no weights. */
-function activation(name: string, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[]): OpDef {
+function activation(name: string, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[], keeps: OpDef['keeps'] = { input: true }): OpDef {
   return {
     name,
+    keeps,
     aliases,
     summary,
     nameBase: name,
@@ -27,22 +28,24 @@ function activation(name: string, torchType: string, summary: string, lower: Low
   };
 }
 
-export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'));
+// What the gradients keep: ReLU its output (src/runtime/tape.ts), sigmoid/tanh/softmax their output,
+// SiLU and GELU (composed of several kernels) their input and one more tensor, the rest their input.
+export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true });
 export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
 export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
   (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: num(node.attrs['slope'], 0.01), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
   { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], torchName: 'negative_slope', doc: 'slope for x < 0' },
 ], ['leaky_relu']);
-export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)', lowerActivation('sigmoid'));
-export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)', lowerActivation('tanh'));
-export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)', lowerActivation('gelu'));
-export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', lowerActivation('swish'), [], ['swish']);
-export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'));
+export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)', lowerActivation('sigmoid'), [], undefined, { output: true });
+export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)', lowerActivation('tanh'), [], undefined, { output: true });
+export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)', lowerActivation('gelu'), [], undefined, { input: true, extra: 1 });
+export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', lowerActivation('swish'), [], ['swish'], { input: true, extra: 1 });
+export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true });
 export const dropout: OpDef = {
   ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',
     (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: num(node.attrs['p'], 0.5), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
     { name: 'p', type: 'float', positional: true, default: 0.5, doc: 'drop probability, 0 <= p < 1' },
-  ]),
+  ], undefined, { input: true, extra: 1 }), // x * mask: the product keeps both
   randomMask: { probability: 'p' },
   infer(attrs, [input], ctx) {
     const p = attrs['p'] as number;

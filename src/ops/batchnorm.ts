@@ -6,6 +6,7 @@ import type { OpDef } from './op.js';
 
 export const batchnorm: OpDef = {
   name: 'bn',
+  keeps: { input: true },
   aliases: ['batchnorm'],
   summary: 'batch normalisation (nn.BatchNorm2d on feature maps, nn.BatchNorm1d on vectors), affine',
   nameBase: 'bn',

@@ -1,4 +1,4 @@
-import { bool, LowerError, num, pair as attrPair, zeroPad } from '../lower/helpers.js';
+import { bool, num, pair as attrPair, zeroPad } from '../lower/helpers.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { isDefaultPair, pairParts, slot, type Template } from '../export/template.js';
 import type { OpDef } from './op.js';
@@ -21,6 +21,7 @@ export const conv: OpDef = {
     { name: 'bias', type: 'bool', default: true, doc: 'learn an additive bias (PyTorch default: true)' },
   ],
   torchType: () => 'Conv2d',
+  keeps: { input: true },
   attrs: (args) => ({
     out: args['out'] as number,
     kernel: pair(args['k'] as number, 1),
@@ -75,35 +76,28 @@ export const conv: OpDef = {
     },
   },
   lower(ctx, node, [x]) {
-    const [cin] = ctx.inputShape(node);
     const out = num(node.attrs['out'], 0);
     const groups = num(node.attrs['groups'], 1);
     const kernel = attrPair(node.attrs['kernel'], 1);
     const strides = attrPair(node.attrs['stride'], 1);
     const dilation = attrPair(node.attrs['dilation'], 1);
     const useBias = bool(node.attrs['bias'], true);
-    if ((dilation[0] > 1 || dilation[1] > 1) && (strides[0] > 1 || strides[1] > 1)) {
-      throw new LowerError(node, 'a conv with both dilation and stride > 1 has no tfjs lowering');
-    }
     const pad = attrPair(node.attrs['padding'], 0);
-    // tfjs 'same' equals PyTorch's symmetric padding only at stride 1 with p = d*(k-1)/2; it saves a
+    const dilated = dilation[0] > 1 || dilation[1] > 1;
+    if (groups > 1 || dilated) {
+      // tfjs trains neither grouped nor dilated convolutions (its gradients assert dilation 1): netc's layer.
+      const layer = new ctx.custom.GroupedConv2D({ filters: out, kernelSize: kernel, strides, dilation, groups, useBias, name: ctx.layerName(node) });
+      ctx.own(node, layer);
+      return layer.apply(zeroPad(ctx, node, x!, pad)) as SymbolicTensor;
+    }
+    // tfjs 'same' equals PyTorch's symmetric padding only at stride 1 with p = (k-1)/2; it saves a
     // pad and its gradient's slice per conv. Otherwise pad explicitly and convolve 'valid'.
-    const same = strides[0] === 1 && strides[1] === 1 && pad[0] * 2 === dilation[0] * (kernel[0] - 1) && pad[1] * 2 === dilation[1] * (kernel[1] - 1);
+    const same = strides[0] === 1 && strides[1] === 1 && pad[0] * 2 === kernel[0] - 1 && pad[1] * 2 === kernel[1] - 1;
     const y = same ? x! : zeroPad(ctx, node, x!, pad);
     const padding = same ? ('same' as const) : ('valid' as const);
     // Zeros: lowerGraph sets every owned layer's weights with PyTorch's init right after; tfjs's own
     // (truncated-normal) init of the same weights was thrown away and took 20 s for VGG-16.
-    const placeholder = { kernelInitializer: 'zeros', depthwiseInitializer: 'zeros', biasInitializer: 'zeros' } as const;
-    let layer;
-    if (groups === 1) {
-      const { depthwiseInitializer: _, ...init } = placeholder;
-      layer = ctx.layers.layers.conv2d({ filters: out, kernelSize: kernel, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node), ...init });
-    } else if (groups === cin && out % cin === 0) {
-      const { kernelInitializer: _, ...init } = placeholder;
-      layer = ctx.layers.layers.depthwiseConv2d({ kernelSize: kernel, depthMultiplier: out / cin!, strides, dilationRate: dilation, padding, useBias, name: ctx.layerName(node), ...init });
-    } else {
-      throw new LowerError(node, `grouped conv (groups=${groups}, ${cin} in, ${out} out) has no tfjs lowering; only groups=1 or depthwise`);
-    }
+    const layer = ctx.layers.layers.conv2d({ filters: out, kernelSize: kernel, strides, padding, useBias, name: ctx.layerName(node), kernelInitializer: 'zeros', biasInitializer: 'zeros' });
     ctx.own(node, layer);
     return layer.apply(y) as SymbolicTensor;
   },

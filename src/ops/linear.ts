@@ -5,6 +5,7 @@ import type { OpDef } from './op.js';
 
 export const linear: OpDef = {
   name: 'linear',
+  keeps: { input: true },
   aliases: ['fc', 'dense'],
   summary: 'fully connected layer (nn.Linear); in-features come from the input',
   nameBase: 'fc',

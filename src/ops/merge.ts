@@ -32,11 +32,13 @@ export const add: OpDef = {
     return first!;
   },
   pytorch: { expr: (args) => args.join(' + ') },
-  lower: (ctx, node, inputs) => (inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.add({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor)),
+  // netc's sum: tfjs's Add would keep both inputs for its gradient only to read their shapes.
+  lower: (ctx, node, inputs) => (inputs.length === 1 ? inputs[0]! : (new ctx.custom.Sum({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor)),
 };
 
 /** `a ++ b` and `[a | b]`: concatenation along channels (features for flat inputs). */
 export const concat: OpDef = {
+  keeps: { input: true },
   name: 'concat', internal: true, summary: 'concatenation along channels', nameBase: 'cat', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, inputs, ctx) {
@@ -58,6 +60,7 @@ export const concat: OpDef = {
 
 /** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
 export const scale: OpDef = {
+  keeps: { input: true },
   name: 'scale', internal: true, summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, [a, b], ctx) {

@@ -57,6 +57,12 @@ export interface OpDef {
   macs?(attrs: Record<string, AttrValue>, inputs: Shape[], output: Shape): number;
   /** Kernel extent, stride and dilation along H, for the receptive field. Absent: pointwise. */
   window?(attrs: Record<string, AttrValue>, inputs: Shape[]): { kernel: number; stride: number; dilation: number };
+  /**
+   * What a training step keeps of this op for its gradient, as lowered: each input, the output,
+   * and `extra` more tensors of the output's size (a dropout mask). Absent: nothing. The memory
+   * estimate (src/train/memory.ts) reads it.
+   */
+  keeps?: { input?: boolean; output?: boolean; extra?: number };
   /** The op forwards its input unchanged and creates no node (`identity`). */
   elided?: boolean;
   /**

@@ -1,5 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { LowerError, pair } from '../lower/helpers.js';
+import { pair } from '../lower/helpers.js';
 import { slot } from '../export/template.js';
 import type { OpDef } from './op.js';
 import { requireFeatureMap } from './window.js';
@@ -11,6 +11,7 @@ export const flatten: OpDef = {
   arity: 1,
   params: [],
   torchType: () => 'Flatten',
+  keeps: { input: true },
   infer: (_attrs, [input]) => [input!.reduce((a, b) => a * b, 1)],
   lower: (ctx, node, [x]) => ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor,
   pytorch: { module: () => ['nn.Flatten()'] },
@@ -37,6 +38,7 @@ export const gap: OpDef = {
   params: [],
   torchType: () => 'AdaptiveAvgPool2d',
   attrs: () => ({ size: [1, 1] }),
+  keeps: { input: true },
   infer(_attrs, [input], ctx) {
     if (!requireFeatureMap('gap', input!, ctx)) return null;
     return [input[0], 1, 1];
@@ -59,6 +61,7 @@ export const adaptiveAvgpool: OpDef = {
   nameBase: 'avgpool',
   arity: 1,
   params: [{ name: 'size', type: 'int|pair', positional: true, doc: 'output size, or (h, w)' }],
+  keeps: { input: true },
   torchType: () => 'AdaptiveAvgPool2d',
   attrs: (args) => ({ size: typeof args['size'] === 'number' ? [args['size'], args['size']] : (args['size'] as unknown as number[]) }),
   infer(attrs, [input], ctx) {
@@ -82,7 +85,8 @@ export const adaptiveAvgpool: OpDef = {
     const [oh, ow] = pair(node.attrs['size'], 1);
     if (oh === 1 && ow === 1) return globalPool(ctx, node, x!);
     if (h! % oh !== 0 || w! % ow !== 0) {
-      throw new LowerError(node, `adaptive average pool from ${h}x${w} to ${oh}x${ow} is not a uniform pool and has no tfjs lowering`);
+      // Overlapping or growing windows (7x7 from VGG's 1x1 on CIFAR): netc's general layer.
+      return new ctx.custom.AdaptiveAvgPool2D({ size: [oh, ow], name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
     }
     const k: [number, number] = [h! / oh, w! / ow];
     return ctx.layers.layers.averagePooling2d({ poolSize: k, strides: k, padding: 'valid', name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;

@@ -12,16 +12,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hasKernel, RELU_GRAD } from './node-kernels.js';
+import { installEagerBackprop } from './tape.js';
 
+// dx = dy where y > 0, from the ReLU's saved output, not its input (y > 0 exactly where x > 0, and
+// the output is what the next layer keeps anyway, so the tape (tape.ts) holds one tensor, not two).
 tf.registerGradient({
   kernelName: 'Relu',
-  inputsToSave: ['x'],
+  outputsToSave: [true],
   gradFunc: (dy, saved) => {
-    const [x] = saved;
+    const [y] = saved;
     const d = dy as tf.Tensor;
-    if (d.dtype === 'float32' && x!.dtype === 'float32' && hasKernel(tf, RELU_GRAD)) {
-      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x: x! }) as tf.Tensor };
+    if (d.dtype === 'float32' && y!.dtype === 'float32' && hasKernel(tf, RELU_GRAD)) {
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x: y! }) as tf.Tensor };
     }
-    return { x: () => tf.mul(d, tf.cast(tf.step(x!), 'float32')) };
+    return { x: () => tf.mul(d, tf.cast(tf.step(y!), 'float32')) };
   },
 });
+
+// Backprop that frees each gradient and saved tensor as soon as its node has run.
+installEagerBackprop();

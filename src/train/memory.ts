@@ -1,20 +1,32 @@
 /**
- * Will this network train in memory at this batch size? A conservative estimate checked before
+ * Will this network train in memory at this batch size? An estimate checked before
  * tfjs allocates anything, so that an impossible run ends with the numbers and a batch size that
  * fits instead of an out-of-memory crash (or a wasm "Cannot enlarge memory" abort) minutes later.
  *
- *   bytes = params * 4 * k                 k = 2 (weights, gradients) + optimizer slots per weight
- *         + activations * batch * 4 * 2    every layer output per sample, kept for the backward pass
- *         + input * batch * 4
+ *   bytes = params * 4 * k                       k = 2 (weights, gradients) + optimizer slots per weight
+ *         + (kept + in flight) * batch * 4 * 1.1 per sample: the layer outputs the gradients read
+ *         + input * batch * 4                    (each op's `keeps`), and 2x the largest output
+ *                                                for the gradients being passed back at any moment;
+ *                                                1.1 for temporaries inside kernels
+ *
+ * Layer outputs nothing reads are freed as the forward pass goes (src/lower/lower.ts), and saved
+ * tensors and gradients as the backward pass goes (src/runtime/tape.ts), so what a step holds at its
+ * peak is about what the gradients keep. Estimate / measured by bench/train-zoo --force (live wasm
+ * allocations in one step, momentum SGD, 3x32x32): resnet50_cifar at batch 128 4.17 / 3.65 GB,
+ * densenet_bc_cifar at 32 2.23 / 2.40 GB, googlenet at 64 131 / 133 MB, resnet20_cifar at 64
+ * 123 / 113 MB. (DenseNet's 8% above the estimate is not pinned down yet.)
  *
  * The limit is the machine's memory (os.totalmem), and on the wasm backend at most 4 GiB: a wasm32
  * heap cannot grow beyond 65536 pages of 64 KiB, and tfjs-backend-wasm keeps every tensor in it.
  */
 import { totalmem } from 'node:os';
 import type { IRGraph } from '../ir/types.js';
+import { opByKey } from '../ops/index.js';
 import type { RunConfig } from './config.js';
 
 export const GiB = 1024 ** 3;
+/** Temporaries inside kernels and gradient sums beyond the count (calibrated: see above). */
+const SLACK = 1.1;
 export const WASM_HEAP_LIMIT = 4 * GiB;
 
 /** Optimizer state per trainable weight, as tfjs keeps it. */
@@ -33,6 +45,10 @@ export interface NetSize {
   params: number;
   /** Elements of all layer outputs, per sample. */
   activations: number;
+  /** Elements per sample a training step keeps for its backward pass. */
+  kept: number;
+  /** Elements per sample of gradients in flight: 2x the largest layer output. */
+  transient: number;
   /** Elements of one input sample. */
   input: number;
 }
@@ -42,24 +58,43 @@ const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 export function sizeOfGraph(graph: IRGraph): NetSize {
   let params = 0;
   let activations = 0;
+  let largest = 0;
+  const keptIds = new Set<number>();
+  let extra = 0;
   for (const n of graph.nodes) {
     for (const w of n.weights) params += product(w.shape);
-    if (n.op !== 'input' && n.shape) activations += product(n.shape);
+    if (n.inputs.length === 0 || !n.shape) continue;
+    const size = product(n.shape);
+    activations += size;
+    largest = Math.max(largest, size);
+    const keeps = opByKey(n.op).keeps;
+    if (keeps?.output) keptIds.add(n.id);
+    if (keeps?.input) for (const i of n.inputs) keptIds.add(i);
+    extra += (keeps?.extra ?? 0) * size;
   }
-  return { params, activations, input: product(graph.input) };
+  let kept = extra;
+  // The network input is counted in `input`.
+  for (const id of keptIds) if (graph.nodes[id]!.inputs.length > 0) kept += product(graph.nodes[id]!.shape ?? []);
+  return { params, activations, kept, transient: 2 * largest, input: product(graph.input) };
 }
 
 /** The same numbers from a tfjs model (a resumed run has no IR graph). */
 export function sizeOfModel(model: { countParams(): number; layers: { outputShape: unknown }[]; inputs: { shape: (number | null)[] }[] }): NetSize {
   let activations = 0;
+  let largest = 0;
   for (const l of model.layers) {
     const os = l.outputShape as (number | null)[] | (number | null)[][];
     const shapes = (Array.isArray(os[0]) ? os : [os]) as (number | null)[][];
-    for (const s of shapes) activations += product(s.slice(1).map((d) => d ?? 1));
+    for (const s of shapes) {
+      const size = product(s.slice(1).map((d) => d ?? 1));
+      activations += size;
+      largest = Math.max(largest, size);
+    }
   }
   const input = product(model.inputs[0].shape.slice(1).map((d) => d ?? 1));
-  // The input layer's "output" is the input itself, counted separately.
-  return { params: model.countParams(), activations: activations - input, input };
+  // The input layer's "output" is the input itself, counted separately. A model loaded from a
+  // checkpoint keeps every layer output through its forward pass (no IR: no release as it goes).
+  return { params: model.countParams(), activations: activations - input, kept: activations - input, transient: 2 * largest, input };
 }
 
 export interface MemoryEstimate {
@@ -76,7 +111,7 @@ export interface MemoryEstimate {
 export function estimateTrainingMemory(size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): MemoryEstimate {
   const k = 2 + OPTIMIZER_SLOTS[cfg.optimizer];
   const paramBytes = size.params * 4 * k;
-  const perSample = size.activations * 4 * 2 + size.input * 4;
+  const perSample = (size.kept + size.transient) * 4 * SLACK + size.input * 4;
   const activationBytes = perSample * cfg.batchSize;
   const machine = totalmem();
   let limit = machine;
@@ -110,10 +145,13 @@ export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, '
   const lines = [
     `training ${net} at batch size ${cfg.batchSize} needs about ${fmt(e.bytes)}, more than ${e.limitWhy}:`,
     `  parameters:  ${n(size.params)} x 4 bytes x ${e.k} (${slotNames[e.k - 2]}) = ${fmt(e.paramBytes)}`,
-    `  activations: ${n(size.activations)} per sample x 4 bytes x 2 (forward, backward) x ${cfg.batchSize} = ${fmt(e.activationBytes)}`,
+    `  activations: ${n(size.kept)} of ${n(size.activations)} per sample kept for the backward pass + ${n(size.transient)} in flight, x 4 bytes x ${SLACK} x ${cfg.batchSize} = ${fmt(e.activationBytes)}`,
   ];
   if (e.fits >= 1) lines.push(`help: --batch-size ${largestPowerOfTwo(e.fits)} fits (at most ${e.fits} would)`);
   else lines.push(`help: the parameters alone (${fmt(e.paramBytes)}) exceed the limit: use a smaller network${e.k > 2 ? ', or --optimizer sgd (no optimizer state)' : ''}`);
+  if (e.limit === WASM_HEAP_LIMIT && backend === 'wasm') {
+    lines.push('help: the node backend (tfjs-node) keeps tensors outside the wasm heap, with no 4 GiB ceiling: `npm run setup:tfjs-node`, then --backend node');
+  }
   lines.push(e.limit === WASM_HEAP_LIMIT && backend === 'wasm' ? '(--memory-limit GIB can lower this bound, not raise it; another --backend can)' : '(the estimate can be overridden with --memory-limit GIB)');
   return lines.join('\n');
 }
