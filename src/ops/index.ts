@@ -12,7 +12,7 @@ export const OPS: readonly OpDef[] = [
   conv, batchnorm, linear, maxpool, avgpool,
   reshape.gap, reshape.adaptiveAvgpool, reshape.flatten, reshape.identity,
   activations.relu, activations.relu6, activations.leakyrelu, activations.sigmoid, activations.tanh,
-  activations.gelu, activations.silu, activations.softmax, activations.dropout,
+  activations.gelu, activations.silu, activations.hardswish, activations.hardsigmoid, activations.softmax, activations.dropout,
   merge.input, merge.add, merge.concat, merge.scale,
 ];
 
