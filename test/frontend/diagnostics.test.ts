@@ -193,7 +193,10 @@ describe('what is not an error', () => {
     const { STDLIB } = await import('./helpers.js');
     for (const f of readdirSync(STDLIB).filter((n) => n.endsWith('.net'))) {
       const { diagnostics } = compileFile(`${STDLIB}/${f}`);
-      expect(diagnostics.map((d) => `${f}: ${d.code} ${d.message}`)).toEqual([]);
+      // torchvision's squeezenet1_0 never reads the last row and column of a 224 input (7x7 stride-2 conv,
+      // no padding: 109 windows cover 0..222); the warning is true, and test/stdlib checks it is the only one.
+      const known = f === 'squeezenet1_0.net' ? diagnostics.filter((d) => d.code !== 'NET2005') : diagnostics;
+      expect(known.map((d) => `${f}: ${d.code} ${d.message}`)).toEqual([]);
     }
   });
 });
