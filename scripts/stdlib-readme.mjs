@@ -36,6 +36,8 @@ export const NETWORKS = {
   resnext50_32x4d: ['torchvision resnext50_32x4d: grouped 3x3 convs, 32 groups of width 4', 'xie2017'],
   wide_resnet50_2: ['torchvision wide_resnet50_2: ResNet-50 with bottlenecks twice as wide', 'zagoruyko2016'],
   mobilenet_v2: ['torchvision mobilenet_v2: inverted residuals, depthwise convs, ReLU6', 'sandler2018'],
+  mobilenet_v3_small: ['torchvision mobilenet_v3_small: squeeze-and-excitation, hardswish', 'howard2019'],
+  mobilenet_v3_large: ['torchvision mobilenet_v3_large: squeeze-and-excitation, hardswish', 'howard2019'],
 };
 
 export const PAPERS = {
@@ -50,6 +52,7 @@ export const PAPERS = {
   xie2017: 'Xie, Girshick, Dollár, Tu & He, *Aggregated Residual Transformations for Deep Neural Networks*, CVPR 2017',
   zagoruyko2016: 'Zagoruyko & Komodakis, *Wide Residual Networks*, BMVC 2016',
   sandler2018: 'Sandler, Howard, Zhu, Zhmoginov & Chen, *MobileNetV2: Inverted Residuals and Linear Bottlenecks*, CVPR 2018',
+  howard2019: 'Howard et al., *Searching for MobileNetV3*, ICCV 2019',
   zhou2016: 'Zhou, Khosla, Lapedriza, Oliva & Torralba, *Learning Deep Features for Discriminative Localization*, CVPR 2016',
 };
 
