@@ -260,7 +260,7 @@ class PytorchWriter {
         else {
           const functional = opByKey(node.op).pytorch?.expr;
           if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
-          expr = functional(args, this.tree.inputShapes(node));
+          expr = functional(args, this.tree.inputShapes(node), node.attrs);
         }
       }
       // Values read for the last time free their names.

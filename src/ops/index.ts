@@ -1,6 +1,8 @@
 import type { OpDef } from './op.js';
 import * as activations from './activations.js';
 import { batchnorm } from './batchnorm.js';
+import { channelShuffle } from './channel_shuffle.js';
+import { chunk } from './chunk.js';
 import { conv } from './conv.js';
 import { linear } from './linear.js';
 import * as merge from './merge.js';
@@ -13,6 +15,7 @@ export const OPS: readonly OpDef[] = [
   reshape.gap, reshape.adaptiveAvgpool, reshape.flatten, reshape.identity,
   activations.relu, activations.relu6, activations.leakyrelu, activations.sigmoid, activations.tanh,
   activations.gelu, activations.silu, activations.hardswish, activations.hardsigmoid, activations.softmax, activations.dropout,
+  chunk, channelShuffle,
   merge.input, merge.add, merge.concat, merge.scale,
 ];
 

@@ -64,6 +64,6 @@ export interface OpDef {
   /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */
   pytorch?: {
     module?(node: IRNode, inputs: Shape[]): Template;
-    expr?(args: string[], inputs: Shape[]): string;
+    expr?(args: string[], inputs: Shape[], attrs: Record<string, AttrValue>): string;
   };
 }

@@ -195,25 +195,17 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
    * with `+` or `++` continues the combination on the line above.
    */
   private stage = this.RULE('stage', (): Stage => {
-    const label = this.OPTION(() => {
-      const name = this.SUBRULE(this.labelName);
-      this.CONSUME(T.Colon);
-      return name;
-    });
-    const first = this.SUBRULE(this.product);
-    let left: Stage = label
-      ? { kind: 'label', label: label.image, labelRange: tokenRange(label), body: first, range: cover(tokenRange(label), first) }
-      : first;
+    let left = this.SUBRULE(this.operand);
     this.MANY({
       GATE: () => {
         const next = this.LA(1).tokenType === T.Newline ? this.LA(2).tokenType : this.LA(1).tokenType;
         return next === T.Plus || next === T.PlusPlus;
       },
       DEF: () => {
-        this.OPTION2(() => this.CONSUME(T.Newline));
+        this.OPTION(() => this.CONSUME(T.Newline));
         const op = this.OR([{ ALT: () => this.CONSUME(T.PlusPlus) }, { ALT: () => this.CONSUME(T.Plus) }]);
         this.MANY2(() => this.CONSUME2(T.Newline));
-        const right = this.SUBRULE2(this.product);
+        const right = this.SUBRULE2(this.operand);
         left = {
           kind: 'combine', op: op?.tokenType === T.Plus ? '+' : '++', opRange: tokenRange(op), left, right,
           range: cover(left, right),
@@ -221,6 +213,18 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
       },
     });
     return left;
+  }, { recoveryValueFunc: ERROR_STAGE });
+
+  /** `[label:] product`: one operand of `+`/`++`, the label naming it alone. */
+  private operand = this.RULE('operand', (): Stage => {
+    const label = this.OPTION(() => {
+      const name = this.SUBRULE(this.labelName);
+      this.CONSUME(T.Colon);
+      return name;
+    });
+    const body = this.SUBRULE(this.product);
+    if (!label) return body;
+    return { kind: 'label', label: label.image, labelRange: tokenRange(label), body, range: cover(tokenRange(label), body) };
   }, { recoveryValueFunc: ERROR_STAGE });
 
   /** A label: a name, a keyword (`block:`, torchvision's MBConv names), or a whole number (`0:`, a Sequential index). */
@@ -276,9 +280,14 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     const test = this.SUBRULE(this.expr);
     this.CONSUME(T.RParen);
     const then = this.SUBRULE(this.term);
-    const otherwise = this.OPTION(() => {
-      this.CONSUME(T.Else);
-      return this.SUBRULE2(this.term);
+    // `else` may start the next line.
+    const otherwise = this.OPTION({
+      GATE: () => this.LA(1).tokenType === T.Else || (this.LA(1).tokenType === T.Newline && this.LA(2).tokenType === T.Else),
+      DEF: () => {
+        this.OPTION2(() => this.CONSUME(T.Newline));
+        this.CONSUME(T.Else);
+        return this.SUBRULE2(this.term);
+      },
     });
     return { kind: 'if', test, then, else: otherwise, range: cover(tokenRange(keyword), otherwise ?? then) };
   }, { recoveryValueFunc: ERROR_STAGE });

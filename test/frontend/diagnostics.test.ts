@@ -92,6 +92,9 @@ const CASES: Case[] = [
   { code: 'NET2011', what: 'pool padding over half the window', source: 'net n : [4, 9, 9] < maxpool 3 pad=2 >\n', span: 'pad=2', message: ['padding 2', 'window 3'] },
   // per axis: 1 <= 3//2 along height, but 2 > 1//2 along width.
   { code: 'NET2011', what: 'pool padding over half the window along one axis', source: 'net n : [4, 9, 9] < maxpool (3,1) pad=(1,2) >\n', span: 'pad=(1,2)', message: ['padding 2', 'window 1', 'width'] },
+  { code: 'NET2013', what: 'a chunk that does not divide the channels', source: 'net n : [116, 4, 4] < chunk 3 0 >\n', span: '3', message: ['chunk 3', '116 channels'] },
+  { code: 'NET2013', what: 'a chunk index out of range', source: 'net n : [116, 4, 4] < chunk 2 2 >\n', span: '2', occurrence: 2, message: ['index 2', '0 to 1'] },
+  { code: 'NET2013', what: 'a shuffle that does not divide the channels', source: 'net n : [6, 4, 4] < channel_shuffle 4 >\n', span: '4', occurrence: 3, message: ['channel_shuffle 4', '6 channels'] },
   { code: 'NET2012', what: 'a dropout probability of 1.5', source: 'net n : [4, 9, 9] < dropout 1.5 >\n', span: '1.5', message: ['1.5'] },
   { code: 'NET3001', what: 'a division by zero', source: 'net n(z=0) : [4, 9, 9] < conv 8 // z k=1 >\n', span: '8 // z', message: ['8 // 0'] },
   // flatten: 4*9*9 = 324 features.

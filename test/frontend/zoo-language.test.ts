@@ -141,3 +141,31 @@ describe('conditional stages: if (test) stage [else stage]', () => {
     expect(r.diagnostics.map((d) => d.code)).toEqual(['NET1003']);
   });
 });
+
+describe('chunk and channel_shuffle (ShuffleNetV2): functions, no summary row', () => {
+  it('shapes, no rows, and PyTorch expressions', () => {
+    const g = graphOf('net n : [8, 4, 4] < chunk 2 0 ++ < chunk 2 1; conv 4 k=1 >; channel_shuffle 2 >');
+    expect(node(g, 'chunk1').shape).toEqual([4, 4, 4]);
+    expect(g.nodes[g.output]!.shape).toEqual([8, 4, 4]);
+    const code = exportPytorch(g, { source: 'n.net' });
+    expect(code).toContain('.chunk(2, dim=1)[0]');
+    expect(code).toContain('.chunk(2, dim=1)[1]');
+    expect(code).toContain('.unflatten(1, (2, -1)).transpose(1, 2).flatten(1, 2)');
+  });
+  it('lower to the same channel order as PyTorch', async () => {
+    await selectBackend('cpu');
+    // Channels 0..5 of a 1x1 map (channels-last in tfjs). chunk 2 1 keeps channels 3, 4, 5.
+    // channel_shuffle 2 views [2, 3] = [[0,1,2],[3,4,5]], transposes to [[0,3],[1,4],[2,5]]: 0, 3, 1, 4, 2, 5.
+    // channel_shuffle 3 views [3, 2] = [[0,1],[2,3],[4,5]] -> [[0,2,4],[1,3,5]]: 0, 2, 4, 1, 3, 5.
+    const x = tf.tensor4d([0, 1, 2, 3, 4, 5], [1, 1, 1, 6]);
+    const run = (body: string) => [...(lowerGraph(graphOf(`net n : [6, 1, 1] < ${body} >`)).model.predict(x) as tf.Tensor).dataSync()];
+    expect(run('chunk 2 1')).toEqual([3, 4, 5]);
+    expect(run('chunk 3 0')).toEqual([0, 1]);
+    expect(run('channel_shuffle 2')).toEqual([0, 3, 1, 4, 2, 5]);
+    expect(run('channel_shuffle 3')).toEqual([0, 2, 4, 1, 3, 5]);
+  });
+  it('a label may stand before any operand of + or ++; else may start a line', () => {
+    const g = graphOf('block U(s) < if (s == 1) < chunk 2 0 ++ b2: < chunk 2 1; conv 4 k=1 > >\n  else < b1: conv 4 k=1 ++ b2: conv 4 k=1 > >\nnet n : [8, 4, 4] < U(2) >');
+    expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual(['u.b1', 'u.b2']);
+  });
+});
