@@ -7,6 +7,7 @@ import { conv } from './conv.js';
 import { linear } from './linear.js';
 import * as merge from './merge.js';
 import { avgpool, maxpool } from './pool.js';
+import { stochasticDepth } from './stochastic_depth.js';
 import * as reshape from './reshape.js';
 
 /** The op table. Every pass looks operations up here. */
@@ -15,7 +16,7 @@ export const OPS: readonly OpDef[] = [
   reshape.gap, reshape.adaptiveAvgpool, reshape.flatten, reshape.identity,
   activations.relu, activations.relu6, activations.leakyrelu, activations.sigmoid, activations.tanh,
   activations.gelu, activations.silu, activations.hardswish, activations.hardsigmoid, activations.softmax, activations.dropout,
-  chunk, channelShuffle,
+  chunk, channelShuffle, stochasticDepth,
   merge.input, merge.add, merge.concat, merge.scale,
 ];
 

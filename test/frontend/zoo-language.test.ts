@@ -169,3 +169,28 @@ describe('chunk and channel_shuffle (ShuffleNetV2): functions, no summary row', 
     expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual(['u.b1', 'u.b2']);
   });
 });
+
+describe('stochastic_depth (EfficientNet): a row, identity in eval, per-sample drop while training', () => {
+  it('keeps the shape, has a StochasticDepth row and no weights, exports torchvision.ops.StochasticDepth', () => {
+    const g = graphOf('net n : [4, 8, 8] < < conv 4 k=1; sd: stochastic_depth 0.1 > + identity >');
+    expect(node(g, 'sd').shape).toEqual([4, 8, 8]);
+    expect(node(g, 'sd').weights).toEqual([]);
+    const code = exportPytorch(g, { source: 'n.net' });
+    expect(code).toMatch(/^import torchvision$/m);
+    expect(code).toContain('torchvision.ops.StochasticDepth(0.1, "row")');
+  });
+  it('a probability of 1 is NET2012 and an unknown mode NET1003', () => {
+    expect(compile('net n : [4] < stochastic_depth 1 >').diagnostics.map((d) => d.code)).toEqual(['NET2012']);
+    expect(compile('net n : [4] < stochastic_depth 0.1 mode="col" >').diagnostics.map((d) => d.code)).toEqual(['NET1003']);
+  });
+  it('lowers to the identity in inference and to whole-row drops scaled by 1/(1-p) in training', async () => {
+    await selectBackend('cpu');
+    const { model } = lowerGraph(graphOf('net n : [4] < stochastic_depth 0.5 >'));
+    const x = tf.ones([64, 4]);
+    expect([...(model.predict(x) as tf.Tensor).dataSync()].every((v) => v === 1)).toBe(true);
+    const y = (model.apply(x, { training: true }) as tf.Tensor).arraySync() as number[][];
+    // Each row is all 0 (dropped) or all 1 / (1 - 0.5) = 2 (kept); with 64 rows both happen (else p = 2^-63).
+    for (const row of y) expect(row.every((v) => v === row[0]) && (row[0] === 0 || row[0] === 2)).toBe(true);
+    expect(new Set(y.map((r) => r[0]))).toEqual(new Set([0, 2]));
+  });
+});

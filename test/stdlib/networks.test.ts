@@ -32,7 +32,7 @@ const FILE_FOR: Record<string, string> = { vgg_gap_seed003: 'vgg16_gap' };
 /** Built by torchvision itself; their state dicts load into torchvision's models. */
 const TORCHVISION = new Set([
   'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'densenet121', 'googlenet',
-  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0',
+  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0',
 ]);
 
 /**
@@ -41,11 +41,9 @@ const TORCHVISION = new Set([
  */
 const EXPECTED_WARNINGS: Record<string, string[]> = { squeezenet1_0: ['warning NET2005', 'warning NET2005'] };
 
-/** Issue 13's networks whose stdlib file is still to be written (language constructs missing). */
-const NOT_YET = new Set(['efficientnet_b0']);
 
 const REFERENCES: Reference[] = readdirSync(REFERENCE)
-  .filter((f) => f.endsWith('.json') && !NOT_YET.has(f.slice(0, -'.json'.length)))
+  .filter((f) => f.endsWith('.json'))
   .sort()
   .map((f) => JSON.parse(readFileSync(join(REFERENCE, f), 'utf8')) as Reference);
 
@@ -78,7 +76,7 @@ describe('reference data', () => {
       'lenet5', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'vgg19_gap', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152',
       'resnet50_cifar', 'se_resnet50_cifar', 'densenet121', 'densenet_bc_cifar', 'googlenet', 'resnet20_cifar',
       // issue 13
-      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0',
+      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0',
     ]) expect(names).toContain(n);
     for (const n of names) expect(existsSync(fileOf(n)), fileOf(n)).toBe(true);
   });
