@@ -39,6 +39,7 @@ export const NETWORKS = {
   mobilenet_v3_small: ['torchvision mobilenet_v3_small: squeeze-and-excitation, hardswish', 'howard2019'],
   mobilenet_v3_large: ['torchvision mobilenet_v3_large: squeeze-and-excitation, hardswish', 'howard2019'],
   shufflenet_v2_x1_0: ['torchvision shufflenet_v2_x1_0: channel split (chunk) and channel shuffle', 'ma2018'],
+  inception_v3: ['torchvision inception_v3 without the auxiliary classifier: factorised 1x7/7x1 convolutions', 'szegedy2016'],
   efficientnet_b0: ['torchvision efficientnet_b0: MBConv, SiLU, squeeze-and-excitation, stochastic depth', 'tan2019'],
 };
 
@@ -56,6 +57,7 @@ export const PAPERS = {
   sandler2018: 'Sandler, Howard, Zhu, Zhmoginov & Chen, *MobileNetV2: Inverted Residuals and Linear Bottlenecks*, CVPR 2018',
   howard2019: 'Howard et al., *Searching for MobileNetV3*, ICCV 2019',
   ma2018: 'Ma, Zhang, Zheng & Sun, *ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design*, ECCV 2018',
+  szegedy2016: 'Szegedy, Vanhoucke, Ioffe, Shlens & Wojna, *Rethinking the Inception Architecture for Computer Vision*, CVPR 2016',
   tan2019: 'Tan & Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks*, ICML 2019',
   zhou2016: 'Zhou, Khosla, Lapedriza, Oliva & Torralba, *Learning Deep Features for Discriminative Localization*, CVPR 2016',
 };

@@ -67,6 +67,19 @@ export interface ElaborateOptions {
 
 class Limit extends Error {}
 
+/** Whether a stage labels any of its own layers (not looking into the definitions it calls). */
+function hasLabel(stage: Stage): boolean {
+  switch (stage.kind) {
+    case 'label': return true;
+    case 'seq': return stage.stages.some(hasLabel);
+    case 'group': case 'repeat': return hasLabel(stage.body);
+    case 'branches': return stage.branches.some(hasLabel);
+    case 'combine': return hasLabel(stage.left) || hasLabel(stage.right);
+    case 'if': return hasLabel(stage.then) || (stage.else !== undefined && hasLabel(stage.else));
+    default: return false;
+  }
+}
+
 export class Elaborator {
   private nodes: IRNode[] = [];
   private modules: ModuleInstance[] = [];
@@ -162,7 +175,11 @@ export class Elaborator {
         return count < 0 ? { node: x.node, shape: null } : flow;
       }
       case 'branches': {
-        const outs = stage.branches.map((b, i) => this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame)));
+        // A branch is the Sequential `branchN` (torchvision's GoogLeNet), unless labels inside it name its
+        // layers directly (Inception-v3's branch1x1, branch5x5_1, ...: attributes of the block itself).
+        const outs = stage.branches.map((b, i) => (hasLabel(b)
+          ? this.stage(b, x, frame)
+          : this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame))));
         if (outs.length === 1) return outs[0]!;
         return this.merge('concat', outs, this.span(frame, stage.range));
       }

@@ -88,6 +88,19 @@ describe('names for torchvision module paths', () => {
     expect(names('net n : [6] < fc: < 0: linear 10 > >')).toEqual(['fc.0']);
     expect(names('net n : [6] < fc: < linear 10 > >')).toEqual(['fc']);
   });
+  it('branches are branchN Sequentials unless labels inside name their layers (Inception-v3)', () => {
+    expect(names('block I [ conv 4 k=1 | < conv 4 k=1; conv 4 k=3 pad=1 > ]\nnet n : [3, 8, 8] < I >')).toEqual([
+      'i.branch1', 'i.branch2.0', 'i.branch2.1',
+    ]);
+    expect(names('block I [ b1x1: conv 4 k=1 | < b5_1: conv 4 k=1; b5_2: conv 4 k=3 pad=1 > | < avgpool 3 stride=1 pad=1; bp: conv 4 k=1 > ]\nnet n : [3, 8, 8] < I >')).toEqual([
+      'i.b1x1', 'i.b5_1', 'i.b5_2', 'i.bp',
+    ]);
+  });
+  it('automatic names: conv and bn always numbered, other ops numbered when repeated, aliases named by their op', () => {
+    expect(graphOf('block B < conv 4 k=1; batchnorm; relu; linear 3; swish; swish >\nnet n : [3, 1, 1] < B >').nodes.slice(1).map((n) => n.name)).toEqual([
+      'b.conv1', 'b.bn1', 'b.relu', 'b.fc', 'b.silu1', 'b.silu2',
+    ]);
+  });
   it('a label before `+` names only the first operand', () => {
     const g = graphOf('net n : [4, 8, 8] < a: <conv 4 k=1> + <conv 4 k=1> >');
     expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual(['a', 'conv1']);

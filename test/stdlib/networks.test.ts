@@ -32,7 +32,7 @@ const FILE_FOR: Record<string, string> = { vgg_gap_seed003: 'vgg16_gap' };
 /** Built by torchvision itself; their state dicts load into torchvision's models. */
 const TORCHVISION = new Set([
   'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'densenet121', 'googlenet',
-  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0',
+  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
 ]);
 
 /**
@@ -76,7 +76,7 @@ describe('reference data', () => {
       'lenet5', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'vgg19_gap', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152',
       'resnet50_cifar', 'se_resnet50_cifar', 'densenet121', 'densenet_bc_cifar', 'googlenet', 'resnet20_cifar',
       // issue 13
-      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0',
+      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
     ]) expect(names).toContain(n);
     for (const n of names) expect(existsSync(fileOf(n)), fileOf(n)).toBe(true);
   });
