@@ -1,7 +1,7 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type * as tfc from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LowerContext } from '../lower/context.js';
+import { lazyLayer } from './lazy-layer.js';
 import type { OpDef } from './op.js';
 
 /**
@@ -41,13 +41,11 @@ export const chunk: OpDef = {
 };
 
 type SliceArgs = { begin: number; size: number; name?: string };
-let ChannelSlice: (new (args: SliceArgs) => tfl.layers.Layer) | undefined;
 
-/** A channels-last slice layer, made on first use so that loading the op table never loads tfjs. */
-function channelSlice(ctx: LowerContext): new (args: SliceArgs) => tfl.layers.Layer {
-  if (ChannelSlice) return ChannelSlice;
+/** Channels-last slice: `size` channels from `begin`. */
+const channelSlice = lazyLayer<SliceArgs>((ctx) => {
   const tf = ctx.tf;
-  class NetcChannelSlice extends ctx.layers.layers.Layer {
+  return class NetcChannelSlice extends ctx.layers.layers.Layer {
     static className = 'NetcChannelSlice';
     private readonly begin: number;
     private readonly size: number;
@@ -68,8 +66,5 @@ function channelSlice(ctx: LowerContext): new (args: SliceArgs) => tfl.layers.La
     override getConfig() {
       return { ...super.getConfig(), begin: this.begin, size: this.size };
     }
-  }
-  tf.serialization.registerClass(NetcChannelSlice as unknown as tfc.serialization.SerializableConstructor<tfc.serialization.Serializable>);
-  ChannelSlice = NetcChannelSlice;
-  return ChannelSlice;
-}
+  };
+});

@@ -2,7 +2,7 @@ import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type * as tfc from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { slot } from '../export/template.js';
-import type { LowerContext } from '../lower/context.js';
+import { lazyLayer } from './lazy-layer.js';
 import type { OpDef } from './op.js';
 
 const MODES = ['row', 'batch'];
@@ -46,13 +46,10 @@ export const stochasticDepth: OpDef = {
 };
 
 type DropPathArgs = { p: number; mode: string; name?: string };
-let DropPath: (new (args: DropPathArgs) => tfl.layers.Layer) | undefined;
 
-/** The tfjs layer, made on first use so that loading the op table never loads tfjs. */
-function dropPathLayer(ctx: LowerContext): new (args: DropPathArgs) => tfl.layers.Layer {
-  if (DropPath) return DropPath;
+const dropPathLayer = lazyLayer<DropPathArgs>((ctx) => {
   const tf = ctx.tf;
-  class NetcStochasticDepth extends ctx.layers.layers.Layer {
+  return class NetcStochasticDepth extends ctx.layers.layers.Layer {
     static className = 'NetcStochasticDepth';
     private readonly p: number;
     private readonly mode: string;
@@ -75,8 +72,5 @@ function dropPathLayer(ctx: LowerContext): new (args: DropPathArgs) => tfl.layer
     override getConfig() {
       return { ...super.getConfig(), p: this.p, mode: this.mode };
     }
-  }
-  tf.serialization.registerClass(NetcStochasticDepth as unknown as tfc.serialization.SerializableConstructor<tfc.serialization.Serializable>);
-  DropPath = NetcStochasticDepth;
-  return DropPath;
-}
+  };
+});
