@@ -1,7 +1,4 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type * as tfc from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { lazyLayer } from './lazy-layer.js';
 import type { OpDef } from './op.js';
 
 /**
@@ -34,37 +31,20 @@ export const chunk: OpDef = {
   },
   pytorch: { expr: ([x], _inputs, attrs) => `${x}.chunk(${attrs['n']}, dim=1)[${attrs['index']}]` },
   lower(ctx, node, [x]) {
+    // Built-in layers only (a saved model loads without netc's classes): bring channels to the rows
+    // axis, crop the rows outside the slice, and put the channels back last.
+    const L = ctx.layers.layers;
+    const input = ctx.inputShape(node);
     const size = node.shape![0]!;
-    const Slice = channelSlice(ctx);
-    return new Slice({ begin: size * (node.attrs['index'] as number), size, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
+    const begin = size * (node.attrs['index'] as number);
+    const cropping: [[number, number], [number, number]] = [[begin, input[0]! - begin - size], [0, 0]];
+    if (input.length === 1) {
+      const map = L.reshape({ targetShape: [input[0]!, 1, 1], name: ctx.layerName(node, 'map') }).apply(x!) as SymbolicTensor;
+      const cropped = L.cropping2D({ cropping, name: ctx.layerName(node, 'crop') }).apply(map) as SymbolicTensor;
+      return L.reshape({ targetShape: [size], name: ctx.layerName(node) }).apply(cropped) as SymbolicTensor;
+    }
+    const rows = L.permute({ dims: [3, 1, 2], name: ctx.layerName(node, 'rows') }).apply(x!) as SymbolicTensor;
+    const cropped = L.cropping2D({ cropping, name: ctx.layerName(node, 'crop') }).apply(rows) as SymbolicTensor;
+    return L.permute({ dims: [2, 3, 1], name: ctx.layerName(node) }).apply(cropped) as SymbolicTensor;
   },
 };
-
-type SliceArgs = { begin: number; size: number; name?: string };
-
-/** Channels-last slice: `size` channels from `begin`. */
-const channelSlice = lazyLayer<SliceArgs>((ctx) => {
-  const tf = ctx.tf;
-  return class NetcChannelSlice extends ctx.layers.layers.Layer {
-    static className = 'NetcChannelSlice';
-    private readonly begin: number;
-    private readonly size: number;
-    constructor(args: SliceArgs) {
-      super(args);
-      this.begin = args.begin;
-      this.size = args.size;
-    }
-    override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
-      const shape = (Array.isArray(s[0]) ? s[0] : s) as tfl.Shape;
-      return [...shape.slice(0, -1), this.size];
-    }
-    override call(inputs: tfc.Tensor | tfc.Tensor[]): tfc.Tensor {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const last = x.rank - 1;
-      return tf.slice(x, x.shape.map((_, i) => (i === last ? this.begin : 0)), x.shape.map((d, i) => (i === last ? this.size : -1)));
-    }
-    override getConfig() {
-      return { ...super.getConfig(), begin: this.begin, size: this.size };
-    }
-  };
-});

@@ -1,8 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type * as tfc from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { slot } from '../export/template.js';
-import { lazyLayer } from './lazy-layer.js';
 import type { OpDef } from './op.js';
 
 const MODES = ['row', 'batch'];
@@ -40,37 +37,10 @@ export const stochasticDepth: OpDef = {
     module: (node) => ['torchvision.ops.StochasticDepth(', slot(node.attrs['p'] as number, 'p'), `, ${JSON.stringify(node.attrs['mode'])})`],
   },
   lower(ctx, node, [x]) {
-    const Layer = dropPathLayer(ctx);
-    return new Layer({ p: node.attrs['p'] as number, mode: node.attrs['mode'] as string, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
+    // Dropout whose noise has shape [N, 1, 1, 1] (row: one draw per sample; null is the batch size) or
+    // [1, 1, 1, 1] (batch) is torchvision's Bernoulli(1 - p) mask divided by 1 - p; identity in inference.
+    const ones = node.shape!.map(() => 1);
+    const noiseShape = [node.attrs['mode'] === 'row' ? null : 1, ...ones] as unknown as number[];
+    return ctx.layers.layers.dropout({ rate: node.attrs['p'] as number, noiseShape, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor;
   },
 };
-
-type DropPathArgs = { p: number; mode: string; name?: string };
-
-const dropPathLayer = lazyLayer<DropPathArgs>((ctx) => {
-  const tf = ctx.tf;
-  return class NetcStochasticDepth extends ctx.layers.layers.Layer {
-    static className = 'NetcStochasticDepth';
-    private readonly p: number;
-    private readonly mode: string;
-    constructor(args: DropPathArgs) {
-      super(args);
-      this.p = args.p;
-      this.mode = args.mode;
-    }
-    override call(inputs: tfc.Tensor | tfc.Tensor[], kwargs: { training?: boolean }): tfc.Tensor {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      if (!kwargs?.training || this.p === 0) return x;
-      return tf.tidy(() => {
-        const keep = 1 - this.p;
-        // torchvision: noise ~ Bernoulli(keep) of shape [N, 1, 1, 1] (row) or [1, 1, 1, 1] (batch), divided by keep.
-        const shape = [this.mode === 'row' ? x.shape[0]! : 1, ...x.shape.slice(1).map(() => 1)];
-        const mask = tf.floor(tf.add(tf.randomUniform(shape), keep));
-        return tf.mul(x, tf.div(mask, keep));
-      });
-    }
-    override getConfig() {
-      return { ...super.getConfig(), p: this.p, mode: this.mode };
-    }
-  };
-});
