@@ -7,7 +7,6 @@ import type { OpDef } from './op.js';
  */
 export const chunk: OpDef = {
   name: 'chunk',
-  aliases: ['split'],
   summary: "the i-th of n equal channel slices: x.chunk(n, dim=1)[i] (a function: no module, no summary row)",
   nameBase: 'chunk',
   arity: 1,

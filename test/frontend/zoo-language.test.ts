@@ -176,6 +176,9 @@ describe('chunk and channel_shuffle (ShuffleNetV2): functions, no summary row', 
     expect(run('chunk 3 0')).toEqual([0, 1]);
     expect(run('channel_shuffle 2')).toEqual([0, 3, 1, 4, 2, 5]);
     expect(run('channel_shuffle 3')).toEqual([0, 2, 4, 1, 3, 5]);
+    // A flat input [6]: features 2, 3 are the second of three slices.
+    const flat = lowerGraph(graphOf('net n : [6] < chunk 3 1 >')).model.predict(tf.tensor2d([[0, 1, 2, 3, 4, 5]])) as tf.Tensor;
+    expect([...flat.dataSync()]).toEqual([2, 3]);
   });
   it('a label may stand before any operand of + or ++; else may start a line', () => {
     const g = graphOf('block U(s) < if (s == 1) < chunk 2 0 ++ b2: < chunk 2 1; conv 4 k=1 > >\n  else < b1: conv 4 k=1 ++ b2: conv 4 k=1 > >\nnet n : [8, 4, 4] < U(2) >');
