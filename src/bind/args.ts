@@ -98,15 +98,24 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
       if (typeof value !== 'number' || !Number.isFinite(value)) fail('a number');
       return value;
     case 'int':
+      return checkInt(spec, value, fail);
     case 'int|pair':
-      if (typeof value !== 'number' || !Number.isInteger(value)) fail('an integer');
-      // Beyond 2^53 integers are no longer exact, and every count computed from them would be wrong.
-      if (!Number.isSafeInteger(value)) fail('an integer of at most 9007199254740991 (2^53 - 1)');
-      if ((value as number) < 0 || ((value as number) === 0 && ['out', 'k', 'stride', 'groups', 'dilation', 'size'].includes(spec.name))) {
-        fail(spec.name === 'pad' ? 'zero or more' : 'a positive integer');
-      }
+      if (!Array.isArray(value)) return checkInt(spec, value, fail);
+      // `(h, w)`: one value per spatial axis, each held to the scalar's rules.
+      if (value.length !== 2) fail('an integer or a pair (h, w)');
+      value.forEach((v) => checkInt(spec, v, () => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`)));
       return value;
   }
+}
+
+function checkInt(spec: ParamSpec, value: Value, fail: (wanted: string) => never): Value {
+  if (typeof value !== 'number' || !Number.isInteger(value)) fail(spec.type === 'int|pair' ? 'an integer or a pair (h, w)' : 'an integer');
+  // Beyond 2^53 integers are no longer exact, and every count computed from them would be wrong.
+  if (!Number.isSafeInteger(value)) fail('an integer of at most 9007199254740991 (2^53 - 1)');
+  if ((value as number) < 0 || ((value as number) === 0 && ['out', 'k', 'stride', 'groups', 'dilation', 'size'].includes(spec.name))) {
+    fail(spec.name === 'pad' ? 'zero or more' : 'a positive integer');
+  }
+  return value;
 }
 
 /** The candidate nearest to `word` by edit distance, if it is plausibly a typo. */

@@ -2,7 +2,7 @@ import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape, Span } from '..
 import type { DiagnosticBag, RelatedSpan } from '../diagnostics/diagnostic.js';
 import { CALLABLE_OPS, opByKey, type OpDef } from '../ops/index.js';
 import type { Value } from '../ops/op.js';
-import type { Arg, BlockDecl, CallStage, DefDecl, NetDecl, Range, Stage } from '../syntax/ast.js';
+import type { Arg, BlockDecl, CallStage, DefDecl, IfStage, NetDecl, Range, Stage } from '../syntax/ast.js';
 import { checkType, closest, declFormals, matchArgs, opFormals, SHORTCUT_FORMALS } from './args.js';
 import type { Definition, LoadedFile } from './program.js';
 import { describeValue, type Env, EvalError, evaluate, Unknown } from './values.js';
@@ -36,6 +36,12 @@ interface Frame {
   env: Env;
 }
 
+/**
+ * The label `_`: a Sequential of its own, named by its position like an unlabelled layer (torchvision's
+ * Conv2dNormActivation inside a block's `conv` Sequential: `conv.0.0`, `conv.0.1`, `conv.1.0`, ...).
+ */
+const POSITIONAL = '_';
+
 export const MAX_REPEAT = 10_000;
 export const MAX_NESTING = 64;
 /** The layer cap (src/check/limits.ts holds every check budget). */
@@ -62,6 +68,19 @@ export interface ElaborateOptions {
 }
 
 class Limit extends Error {}
+
+/** Whether a stage labels any of its own layers (not looking into the definitions it calls). */
+function hasLabel(stage: Stage): boolean {
+  switch (stage.kind) {
+    case 'label': return true;
+    case 'seq': return stage.stages.some(hasLabel);
+    case 'group': case 'repeat': return hasLabel(stage.body);
+    case 'branches': return stage.branches.some(hasLabel);
+    case 'combine': return hasLabel(stage.left) || hasLabel(stage.right);
+    case 'if': return hasLabel(stage.then) || (stage.else !== undefined && hasLabel(stage.else));
+    default: return false;
+  }
+}
 
 export class Elaborator {
   private nodes: IRNode[] = [];
@@ -193,11 +212,27 @@ export class Elaborator {
         return count < 0 ? { node: x.node, shape: null } : flow;
       }
       case 'branches': {
-        const outs = stage.branches.map((b, i) => this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame)));
+        // A branch is the Sequential `branchN` (torchvision's GoogLeNet), unless labels inside it name its
+        // layers directly (Inception-v3's branch1x1, branch5x5_1, ...: attributes of the block itself).
+        const outs = stage.branches.map((b, i) => (hasLabel(b)
+          ? this.stage(b, x, frame)
+          : this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame))));
         if (outs.length === 1) return outs[0]!;
         return this.merge('concat', outs, this.span(frame, stage.range));
       }
+      case 'if': {
+        const chosen = this.choose(stage, frame);
+        return chosen === null ? x : chosen === 'error' ? { node: x.node, shape: null } : this.stage(chosen, x, frame);
+      }
       case 'combine': {
+        if (stage.op !== '*') {
+          // `body + if (cond) identity`: an absent operand leaves the other one alone (torchvision's
+          // "residual only when stride 1 and in == out").
+          const [left, right] = [this.present(stage.left, frame), this.present(stage.right, frame)];
+          if (left === 'error' || right === 'error') return { node: x.node, shape: null };
+          if (left === null || right === null) return left === null && right === null ? x : this.stage((left ?? right)!, x, frame);
+          if (left !== stage.left || right !== stage.right) return this.stage({ ...stage, left, right }, x, frame);
+        }
         if (stage.op === '*' && this.isValueName(stage.right, frame)) {
           const count = this.count({ kind: 'name', name: (stage.right as CallStage).name, range: stage.right.range }, frame);
           let flow = x;
@@ -223,6 +258,32 @@ export class Elaborator {
     }
   }
 
+  /** The branch an `if` stage takes here: a stage, null when it is absent (false, no `else`), 'error' when the test fails. */
+  private choose(stage: IfStage, frame: Frame): Stage | null | 'error' {
+    const v = this.evaluate(stage.test, frame.env, frame.file);
+    if (v === undefined) return 'error';
+    if (typeof v !== 'boolean') {
+      this.report(frame, 'NET1003', `\`if\` needs a condition that is true or false, got ${describeValue(v)}`, stage.test.range, {
+        help: 'compare something, e.g. `if (stride == 1 and in.c == c) ...`',
+      });
+      return 'error';
+    }
+    return v ? stage.then : stage.else ?? null;
+  }
+
+  /** An operand of `+`/`++` with its `if` (possibly labelled or grouped) decided: null when absent. */
+  private present(stage: Stage, frame: Frame): Stage | null | 'error' {
+    if (stage.kind === 'if') {
+      const chosen = this.choose(stage, frame);
+      return chosen === null || chosen === 'error' ? chosen : this.present(chosen, frame);
+    }
+    if (stage.kind === 'label' || stage.kind === 'group') {
+      const body = this.present(stage.body, frame);
+      return body === null || body === 'error' ? body : body === stage.body ? stage : { ...stage, body };
+    }
+    return stage;
+  }
+
   private isValueName(s: Stage, frame: Frame): boolean {
     return s.kind === 'call' && s.args.length === 0 && frame.env.values.has(s.name);
   }
@@ -241,7 +302,10 @@ export class Elaborator {
     return v;
   }
 
-  /** Elaborate `body` in a fresh Sequential scope; a single resulting child takes the label itself. */
+  /**
+   * Elaborate `body` in a fresh Sequential scope. A single unlabelled child takes the label itself
+   * (`fc: linear 10` is `fc`); a single labelled one stays inside (`fc: < 0: linear 10 >` is `fc.0`).
+   */
   private labeled(label: string, x: Flow, frame: Frame, body: (x: Flow) => Flow): Flow {
     const parent = this.scope;
     const parentModule = this.module;
@@ -254,8 +318,9 @@ export class Elaborator {
     } finally {
       this.scope = parent;
       const named = inner.children.filter((c) => !c.internal);
-      if (inner.children.length === 1 && named.length === 1) {
-        parent.children.push({ ...named[0]!, label });
+      if (inner.children.length === 1 && named.length === 1 && named[0]!.label === undefined) {
+        // `_:` names by position, as if unlabelled.
+        parent.children.push(label === POSITIONAL ? named[0]! : { ...named[0]!, label });
       } else if (inner.children.length > 0) {
         const id = this.modules.length;
         const last = this.nodes.length - 1;
@@ -266,7 +331,9 @@ export class Elaborator {
         for (let n = firstNode; n < this.nodes.length; n++) if (this.nodes[n]!.module === parentModule) this.nodes[n]!.module = id;
         for (let m = firstModule; m < id; m++) if (this.modules[m]!.parent === parentModule) this.modules[m]!.parent = id;
         inner.module = id;
-        parent.children.push({ label, base: label, numbered: false, internal: false, scope: inner });
+        parent.children.push(label === POSITIONAL
+          ? { base: POSITIONAL, numbered: false, internal: false, scope: inner }
+          : { label, base: label, numbered: false, internal: false, scope: inner });
       }
     }
   }
@@ -525,7 +592,7 @@ export class Elaborator {
       let name: string;
       if (child.label) name = child.label;
       else if (child.internal) name = counts.get(child.base)! > 1 ? `${child.base}${k}` : child.base;
-      else if (scope.kind === 'sequential') name = String(index);
+      else if (scope.kind === 'sequential' || child.base === POSITIONAL) name = String(index);
       else name = child.numbered || counts.get(child.base)! > 1 ? `${child.base}${k}` : child.base;
       if (!child.internal) index++;
       const full = prefix ? `${prefix}.${name}` : name;

@@ -51,6 +51,9 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
         expr(e.test);
         expr(e.then);
         return expr(e.else);
+      case 'tuple':
+        e.items.forEach(expr);
+        return;
       case 'apply':
         if (!FUNCTION_NAMES.includes(e.name)) {
           diagnostics.error('NET1001', `unknown function \`${e.name}\``, at(e.nameRange), { help: `functions: ${FUNCTION_NAMES.join(', ')}` });
@@ -69,8 +72,19 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
       case 'seq':
         return s.stages.forEach((x) => stage(x));
       case 'group':
-      case 'label':
         return stage(s.body);
+      case 'label':
+        if (!/^(\d+|[A-Za-z_][A-Za-z0-9_]*)$/.test(s.label)) {
+          diagnostics.error('NET1014', `\`${s.label}\` cannot be a label: a label is a name or a whole number`, at(s.labelRange), {
+            help: 'write a name (`stem:`) or a Sequential index (`0:`)',
+          });
+        }
+        return stage(s.body);
+      case 'if':
+        expr(s.test);
+        stage(s.then, shortcutAllowed);
+        if (s.else) stage(s.else, shortcutAllowed);
+        return;
       case 'repeat':
         stage(s.body);
         return expr(s.count);
@@ -142,6 +156,7 @@ function findRecursion(program: Program, diagnostics: DiagnosticBag): void {
         if (callee && callee.kind !== 'net') out.push({ callee, range: s.nameRange });
       } else if (s.kind === 'seq') s.stages.forEach(walk);
       else if (s.kind === 'group' || s.kind === 'label' || s.kind === 'repeat') walk(s.body);
+      else if (s.kind === 'if') { walk(s.then); if (s.else) walk(s.else); }
       else if (s.kind === 'branches') s.branches.forEach(walk);
       else if (s.kind === 'combine') { walk(s.left); walk(s.right); }
     };

@@ -40,6 +40,7 @@ export const FUNCTION_NAMES = Object.keys(FUNCTIONS);
 const SHAPE_FIELDS: Record<string, number> = { c: 0, h: 1, w: 2 };
 
 export function describeValue(v: Value): string {
+  if (Array.isArray(v)) return `the tuple (${v.join(', ')})`;
   if (typeof v === 'string') return `the string "${v}"`;
   if (typeof v === 'boolean') return `the boolean ${v}`;
   return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
@@ -120,6 +121,8 @@ export function evaluate(expr: Expr, env: Env): Value {
     }
     case 'binary':
       return binary(expr, env);
+    case 'tuple':
+      return expr.items.map((item) => number(evaluate(item, env), item.range, 'a tuple item'));
   }
 }
 
@@ -131,8 +134,8 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
   }
   const a = evaluate(expr.left, env);
   const b = evaluate(expr.right, env);
-  if (expr.op === '==') return a === b;
-  if (expr.op === '!=') return a !== b;
+  if (expr.op === '==') return same(a, b);
+  if (expr.op === '!=') return !same(a, b);
   const what = `\`${expr.op}\``;
   const x = number(a, expr.left.range, what);
   const y = number(b, expr.right.range, what);
@@ -151,6 +154,12 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
       return finite(x - y * Math.floor(x / y), expr);
     }
   }
+}
+
+/** Equality of values; tuples compare item by item. */
+function same(a: Value, b: Value): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
 }
 
 /** Arithmetic that leaves the float range (`1e200 * 1e200`) is an error, not Infinity or NaN flowing into shapes. */

@@ -225,6 +225,23 @@ Global average pooling is \`gap\`, \`adaptive_avgpool 1\`, or an \`avgpool\` who
 map with no padding (seed 003's \`avgpool 7\` on 7x7 maps, stdlib/vgg16_gap.net). A final softmax
 after the linear layer is fine. Retrain with such a head to get class activation maps.`,
   },
+  NET1014: {
+    title: 'not a label',
+    explanation: `A label names the layer, block or group after it in the summary and in the PyTorch export. It is a
+name (\`stem:\`, and keywords too: \`block:\`) or a whole number (\`0:\`, an index of a PyTorch Sequential):
+
+    net n : [3, 32, 32] < 1.5: conv 8 k=3 >      # error: \`1.5\` cannot be a label
+    net n : [3, 32, 32] < features: < 0: < conv 8 k=3; bn; relu >; conv 8 k=1 > >    # features.0.0, features.0.1, ..., features.1`,
+  },
+  NET2013: {
+    title: 'channels do not divide',
+    explanation: `\`chunk n i\` takes the i-th of n equal channel slices and \`channel_shuffle g\` interleaves g channel
+groups; both need the channels to be a multiple of n (or g), and i must be below n.
+
+    net n : [116, 28, 28] < chunk 3 0 >            # error: chunk 3 does not divide the 116 channels evenly
+    net n : [116, 28, 28] < chunk 2 2 >            # error: chunk index 2 is out of range: 0 to 1
+    net n : [116, 28, 28] < chunk 2 1; channel_shuffle 2 >    # ok: [58, 28, 28]`,
+  },
 };
 
 export function explain(code: string): string | undefined {

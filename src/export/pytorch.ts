@@ -260,7 +260,7 @@ class PytorchWriter {
         else {
           const functional = opByKey(node.op).pytorch?.expr;
           if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
-          expr = functional(args, this.tree.inputShapes(node));
+          expr = functional(args, this.tree.inputShapes(node), node.attrs);
         }
       }
       // Values read for the last time free their names.
@@ -329,7 +329,7 @@ class PytorchWriter {
   render(header: string): string {
     this.collect();
     const netClass = pascal(this.graph.net);
-    const used = new Set<string>([netClass, 'nn', 'torch', 'OrderedDict', 'build']);
+    const used = new Set<string>([netClass, 'nn', 'torch', 'torchvision', 'OrderedDict', 'build']);
     const counts = new Map<string, number>();
     for (const cls of this.classes) {
       if (cls.type === '\u0000net') {
@@ -347,7 +347,9 @@ class PytorchWriter {
     }
     const classes = this.classes.map((cls) => this.renderClass(cls).join('\n'));
     const imports = classes.some((c) => c.includes('OrderedDict([')) ? ['from collections import OrderedDict', ''] : [];
-    return [header, '', ...imports, 'import torch', 'from torch import nn', '', '', classes.join('\n\n\n')].join('\n');
+    // torchvision only where an op's module lives there (StochasticDepth).
+    const vision = classes.some((c) => c.includes('torchvision.')) ? ['import torchvision'] : [];
+    return [header, '', ...imports, 'import torch', ...vision, 'from torch import nn', '', '', classes.join('\n\n\n')].join('\n');
   }
 
   private renderClass(cls: { type: string; instances: Instance[]; name: string; params: Param[] }): string[] {

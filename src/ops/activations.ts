@@ -40,6 +40,21 @@ export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.S
 export const tanh = activation('tanh', 'Tanh', 'hyperbolic tangent (nn.Tanh)', lowerActivation('tanh'), [], undefined, { output: true });
 export const gelu = activation('gelu', 'GELU', 'Gaussian error linear unit, exact erf form (nn.GELU)', lowerActivation('gelu'), [], undefined, { input: true, extra: 1 });
 export const silu = activation('silu', 'SiLU', 'x * sigmoid(x), a.k.a. swish (nn.SiLU)', lowerActivation('swish'), [], ['swish'], { input: true, extra: 1 });
+/**
+ * PyTorch's hard sigmoid relu6(x + 3) / 6 (tfjs's 'hardSigmoid' is Keras's, slope 0.2: a different function),
+ * built from layers every backend trains: rescale, relu6, rescale.
+ */
+function lowerHardSigmoid(ctx: Parameters<Lowering>[0], node: Parameters<Lowering>[1], x: SymbolicTensor, suffix = ''): SymbolicTensor {
+  const L = ctx.layers.layers;
+  const shifted = L.rescaling({ scale: 1, offset: 3, name: ctx.layerName(node, `${suffix}shift`) }).apply(x) as SymbolicTensor;
+  const clipped = L.activation({ activation: 'relu6', name: ctx.layerName(node, `${suffix}relu6`) }).apply(shifted) as SymbolicTensor;
+  return L.rescaling({ scale: 1 / 6, offset: 0, name: suffix ? ctx.layerName(node, `${suffix}scale`) : ctx.layerName(node) }).apply(clipped) as SymbolicTensor;
+}
+export const hardsigmoid = activation('hardsigmoid', 'Hardsigmoid', 'relu6(x + 3) / 6 (nn.Hardsigmoid)',
+  (ctx, node, [x]) => lowerHardSigmoid(ctx, node, x!), [], ['hard_sigmoid'], { extra: 1 }); // relu6 keeps x + 3
+export const hardswish = activation('hardswish', 'Hardswish', 'x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)',
+  (ctx, node, [x]) => ctx.layers.layers.multiply({ name: ctx.layerName(node) }).apply([x!, lowerHardSigmoid(ctx, node, x!, 'gate_')]) as SymbolicTensor,
+  [], ['hard_swish'], { input: true, extra: 2 }); // the product keeps x and the gate, relu6 keeps x + 3
 export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true });
 export const dropout: OpDef = {
   ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',

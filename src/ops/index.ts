@@ -1,10 +1,13 @@
 import type { OpDef } from './op.js';
 import * as activations from './activations.js';
 import { batchnorm } from './batchnorm.js';
+import { channelShuffle } from './channel_shuffle.js';
+import { chunk } from './chunk.js';
 import { conv } from './conv.js';
 import { linear } from './linear.js';
 import * as merge from './merge.js';
 import { avgpool, maxpool } from './pool.js';
+import { stochasticDepth } from './stochastic_depth.js';
 import * as reshape from './reshape.js';
 
 /** The op table. Every pass looks operations up here. */
@@ -12,7 +15,8 @@ export const OPS: readonly OpDef[] = [
   conv, batchnorm, linear, maxpool, avgpool,
   reshape.gap, reshape.adaptiveAvgpool, reshape.flatten, reshape.identity,
   activations.relu, activations.relu6, activations.leakyrelu, activations.sigmoid, activations.tanh,
-  activations.gelu, activations.silu, activations.softmax, activations.dropout,
+  activations.gelu, activations.silu, activations.hardswish, activations.hardsigmoid, activations.softmax, activations.dropout,
+  chunk, channelShuffle, stochasticDepth,
   merge.input, merge.add, merge.concat, merge.scale,
 ];
 

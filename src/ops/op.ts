@@ -3,8 +3,8 @@ import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Template } from '../export/template.js';
 import type { LowerContext } from '../lower/context.js';
 
-/** A value of the language: numbers (int or float), booleans, strings. */
-export type Value = number | boolean | string;
+/** A value of the language: numbers (int or float), booleans, strings, and tuples of numbers (`(1, 7)`: per-axis values). */
+export type Value = number | boolean | string | number[];
 
 export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int|pair';
 
@@ -75,6 +75,6 @@ export interface OpDef {
   /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */
   pytorch?: {
     module?(node: IRNode, inputs: Shape[]): Template;
-    expr?(args: string[], inputs: Shape[]): string;
+    expr?(args: string[], inputs: Shape[], attrs: Record<string, AttrValue>): string;
   };
 }

@@ -35,14 +35,17 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
     }),
     infer(attrs, [input], ctx) {
       if (!requireFeatureMap(name, input!, ctx)) return null;
-      const [k] = pairAttr(attrs, 'kernel');
-      const [p] = pairAttr(attrs, 'padding');
-      if (p > Math.floor(k / 2)) {
-        ctx.error('NET2011', `padding ${p} is more than half the window ${k}`, {
-          at: 'pad',
-          help: `PyTorch requires pad <= kernel/2; use pad=${Math.floor(k / 2)} or less`,
-        });
-        return null;
+      const kernel = pairAttr(attrs, 'kernel');
+      const padding = pairAttr(attrs, 'padding');
+      for (const axis of [0, 1]) {
+        const [k, p] = [kernel[axis]!, padding[axis]!];
+        if (p > Math.floor(k / 2)) {
+          ctx.error('NET2011', `padding ${p} is more than half the window ${k}${kernel[0] === kernel[1] && padding[0] === padding[1] ? '' : ` along ${axis ? 'width' : 'height'}`}`, {
+            at: 'pad',
+            help: `PyTorch requires pad <= kernel/2; use pad=${Math.floor(k / 2)} or less`,
+          });
+          return null;
+        }
       }
       const size = windowOutput(input, attrs, ctx, attrs['ceil'] as boolean);
       return size && [input[0], size[0], size[1]];

@@ -63,6 +63,7 @@ export type Stage =
   | BranchStage
   | CombineStage
   | RepeatStage
+  | IfStage
   | ErrorStage;
 
 export interface SeqStage {
@@ -128,6 +129,18 @@ export interface RepeatStage {
   range: Range;
 }
 
+/**
+ * `if (test) then [else otherwise]`: a stage chosen when the definition is instantiated. Without `else`, a false
+ * test makes the stage absent: in a sequence the input passes through, as an operand of `+`/`++` it is left out.
+ */
+export interface IfStage {
+  kind: 'if';
+  test: Expr;
+  then: Stage;
+  else?: Stage;
+  range: Range;
+}
+
 /** Where the parser recovered from a syntax error. */
 export interface ErrorStage {
   kind: 'error';
@@ -144,6 +157,8 @@ export type Expr =
   | { kind: 'binary'; op: BinaryOp; left: Expr; right: Expr; opRange: Range; range: Range }
   | { kind: 'conditional'; test: Expr; then: Expr; else: Expr; range: Range }
   | { kind: 'apply'; name: string; nameRange: Range; args: Expr[]; range: Range }
+  /** `(1, 7)`: per-axis values (height, width) for `k`, `stride`, `pad`, `dilation`. */
+  | { kind: 'tuple'; items: Expr[]; range: Range }
   | { kind: 'error'; range: Range };
 
 export type BinaryOp =

@@ -113,6 +113,9 @@ export function limitTreeDepth(items: Item[], limit = MAX_TREE_DEPTH): DepthProb
       case 'apply':
         e.args = e.args.map((a) => expr(a, depth + 1)!);
         break;
+      case 'tuple':
+        e.items = e.items.map((a) => expr(a, depth + 1)!);
+        break;
       default:
         break;
     }
@@ -141,6 +144,11 @@ export function limitTreeDepth(items: Item[], limit = MAX_TREE_DEPTH): DepthProb
         break;
       case 'branches':
         s.branches = s.branches.map((x) => stage(x, depth + 1)!);
+        break;
+      case 'if':
+        s.test = expr(s.test, depth + 1)!;
+        s.then = stage(s.then, depth + 1)!;
+        s.else = stage(s.else, depth + 1);
         break;
       case 'combine':
         s.left = stage(s.left, depth + 1)!;

@@ -123,7 +123,7 @@ const EXPRESSION_RULES = new Set([
   'expr', 'disjunction', 'conjunction', 'negation', 'comparison', 'additive', 'multiplicative', 'unary', 'primary',
   'countExpr', 'numberLiteral', 'parenExpr', 'parenArg', 'commandArg',
 ]);
-const STAGE_RULES = new Set(['stage', 'combination', 'product', 'term', 'lineSeq', 'multiSeq']);
+const STAGE_RULES = new Set(['stage', 'operand', 'labelName', 'product', 'term', 'conditionalStage', 'lineSeq', 'multiSeq']);
 
 function syntaxMessage(kind: string, chevrotainMessage: string, token: IToken, ruleStack: string[]): string {
   const found = describe(token);

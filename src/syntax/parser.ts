@@ -228,31 +228,51 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     this.OR([{ ALT: () => this.CONSUME(T.Semicolon) }, { ALT: () => this.CONSUME(T.Newline) }]);
   });
 
+  /**
+   * `[label:] a + b ++ c` (lowest precedence, left-associative). A label names only the operand it is written
+   * before (`a: x + y` labels `x`); to name a whole combination, group it: `a: < x + y >`. A line that starts
+   * with `+` or `++` continues the combination on the line above.
+   */
   private stage = this.RULE('stage', (): Stage => {
-    const label = this.OPTION(() => {
-      const name = this.CONSUME(T.Identifier);
-      this.CONSUME(T.Colon);
-      return name;
-    });
-    const body = this.SUBRULE(this.combination);
-    if (!label) return body;
-    return { kind: 'label', label: label.image, labelRange: tokenRange(label), body, range: cover(tokenRange(label), body) };
-  }, { recoveryValueFunc: () => ({ kind: 'error' as const, range: NO_RANGE }) });
-
-  /** `a + b`, `a ++ b` (lowest precedence, left-associative). */
-  private combination = this.RULE('combination', (): Stage => {
-    let left = this.SUBRULE(this.product);
-    this.MANY(() => {
-      const op = this.OR([{ ALT: () => this.CONSUME(T.PlusPlus) }, { ALT: () => this.CONSUME(T.Plus) }]);
-      this.MANY2(() => this.CONSUME(T.Newline));
-      const right = this.SUBRULE2(this.product);
-      left = {
-        kind: 'combine', op: op?.tokenType === T.Plus ? '+' : '++', opRange: tokenRange(op), left, right,
-        range: cover(left, right),
-      };
+    let left = this.SUBRULE(this.operand);
+    this.MANY({
+      GATE: () => {
+        const next = this.LA(1).tokenType === T.Newline ? this.LA(2).tokenType : this.LA(1).tokenType;
+        return next === T.Plus || next === T.PlusPlus;
+      },
+      DEF: () => {
+        this.OPTION(() => this.CONSUME(T.Newline));
+        const op = this.OR([{ ALT: () => this.CONSUME(T.PlusPlus) }, { ALT: () => this.CONSUME(T.Plus) }]);
+        this.MANY2(() => this.CONSUME2(T.Newline));
+        const right = this.SUBRULE2(this.operand);
+        left = {
+          kind: 'combine', op: op?.tokenType === T.Plus ? '+' : '++', opRange: tokenRange(op), left, right,
+          range: cover(left, right),
+        };
+      },
     });
     return left;
   }, { recoveryValueFunc: ERROR_STAGE });
+
+  /** `[label:] product`: one operand of `+`/`++`, the label naming it alone. */
+  private operand = this.RULE('operand', (): Stage => {
+    const label = this.OPTION(() => {
+      const name = this.SUBRULE(this.labelName);
+      this.CONSUME(T.Colon);
+      return name;
+    });
+    const body = this.SUBRULE(this.product);
+    if (!label) return body;
+    return { kind: 'label', label: label.image, labelRange: tokenRange(label), body, range: cover(tokenRange(label), body) };
+  }, { recoveryValueFunc: ERROR_STAGE });
+
+  /** A label: a name, a keyword (`block:`, torchvision's MBConv names), or a whole number (`0:`, a Sequential index). */
+  private labelName = this.RULE('labelName', (): IToken =>
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+      ...[T.Block, T.Net, T.Def, T.Use, T.In, T.True, T.False, T.And, T.Or, T.Not, T.If, T.Else].map((t) => ({ ALT: () => this.CONSUME(t) })),
+    ]));
 
   /** `a * b` (scale) and `a * 3` (repetition: a number or a parenthesised expression; a bare name is decided later). */
   private product = this.RULE('product', (): Stage => {
@@ -288,8 +308,28 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     this.OR([
       { ALT: () => this.SUBRULE(this.group) },
       { ALT: () => this.SUBRULE(this.branches) },
+      { ALT: () => this.SUBRULE(this.conditionalStage) },
       { ALT: () => this.SUBRULE(this.call) },
     ]), { recoveryValueFunc: () => ({ kind: 'error' as const, range: NO_RANGE }) });
+
+  /** `if (test) stage [else stage]`: the condition is evaluated where the definition is used. */
+  private conditionalStage = this.RULE('conditionalStage', (): Stage => {
+    const keyword = this.CONSUME(T.If);
+    this.CONSUME(T.LParen);
+    const test = this.SUBRULE(this.expr);
+    this.CONSUME(T.RParen);
+    const then = this.SUBRULE(this.term);
+    // `else` may start the next line.
+    const otherwise = this.OPTION({
+      GATE: () => this.LA(1).tokenType === T.Else || (this.LA(1).tokenType === T.Newline && this.LA(2).tokenType === T.Else),
+      DEF: () => {
+        this.OPTION2(() => this.CONSUME(T.Newline));
+        this.CONSUME(T.Else);
+        return this.SUBRULE2(this.term);
+      },
+    });
+    return { kind: 'if', test, then, else: otherwise, range: cover(tokenRange(keyword), otherwise ?? then) };
+  }, { recoveryValueFunc: ERROR_STAGE });
 
   private group = this.RULE('group', (): Stage => {
     const open = this.CONSUME(T.Less);
@@ -476,11 +516,20 @@ class NetParser extends chevrotain.EmbeddedActionsParser {
     return { kind: 'number', value: Number(token.image), range: tokenRange(token) };
   }, { recoveryValueFunc: ERROR_VALUE });
 
+  /** `(expr)`, or `(a, b)`: a tuple of per-axis values. */
   private parenExpr = this.RULE('parenExpr', (): Expr => {
     const open = this.CONSUME(T.LParen);
     const inner = this.SUBRULE(this.expr);
+    const rest: Expr[] = [];
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      const next = this.SUBRULE2(this.expr);
+      this.ACTION(() => rest.push(next));
+    });
     const close = this.CONSUME(T.RParen);
-    return { ...inner, range: cover(tokenRange(open), tokenRange(close)) };
+    const range = cover(tokenRange(open), tokenRange(close));
+    if (rest.length === 0) return { ...inner, range };
+    return { kind: 'tuple', items: [inner, ...rest], range };
   }, { recoveryValueFunc: ERROR_VALUE });
 
   private primary = this.RULE('primary', (): Expr =>

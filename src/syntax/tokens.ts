@@ -18,6 +18,8 @@ export const False = keyword('false');
 export const And = keyword('and');
 export const Or = keyword('or');
 export const Not = keyword('not');
+export const If = keyword('if');
+export const Else = keyword('else');
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\f]+/, group: Lexer.SKIPPED });
 export const DocComment = createToken({ name: 'DocComment', pattern: /##[^\n]*/, group: 'comments' });
@@ -53,7 +55,7 @@ export const Dot = createToken({ name: 'Dot', pattern: /\./, label: "'.'" });
 
 export const allTokens: TokenType[] = [
   WhiteSpace, DocComment, Comment, Newline,
-  Use, Def, Block, Net, In, True, False, And, Or, Not,
+  Use, Def, Block, Net, In, True, False, And, Or, Not, If, Else,
   NumberLiteral, StringLiteral, Identifier,
   PlusPlus, Plus, Minus, Star, SlashSlash, Slash, Percent,
   EqEq, NotEq, LessEq, GreaterEq, Less, Greater, Equals,

@@ -20,6 +20,7 @@ torch.set_num_threads(4)
 # How test/reference/generate.py built each torchvision network.
 TORCHVISION = {
     'googlenet': lambda: torchvision.models.googlenet(aux_logits=False, init_weights=False, transform_input=False),
+    'inception_v3': lambda: torchvision.models.inception_v3(aux_logits=False, init_weights=False),
 }
 
 

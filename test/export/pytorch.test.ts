@@ -24,12 +24,20 @@ const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio:
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)]`;
 
 /** The stdlib networks built by torchvision itself (their references are torchvision's state dicts). */
-const TORCHVISION = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'densenet121', 'googlenet'];
+const TORCHVISION = [
+  'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'densenet121', 'googlenet',
+  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
+];
 /** Tutorial networks whose references come from the seeds' own PyTorch code. */
 const TUTORIAL = ['lenet5', 'vgg19_gap', 'resnet20_cifar', 'resnet50_cifar', 'se_resnet50_cifar', 'densenet_bc_cifar'];
 /** Outputs compared with torchvision's own model, at a small input to keep the run short. */
-const COMPARE = new Set(['resnet18', 'densenet121', 'googlenet']);
+const COMPARE = new Set(['resnet18', 'densenet121', 'googlenet', 'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3']);
 const SMALL = [3, 64, 64];
+/**
+ * Where 64x64 is too small: alexnet's features end at 1x1 there, and its adaptive pool would have to upsample to 6x6;
+ * inception_v3's unpadded reductions need at least 75x75.
+ */
+const INPUT: Record<string, number[]> = { alexnet: [3, 224, 224], inception_v3: [3, 75, 75] };
 
 interface Reference { name: string; totalParams: number; stateDict: [string, number[]][] }
 interface Checked {
@@ -56,12 +64,12 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-export-'));
   const jobs = [];
   for (const name of [...TORCHVISION, ...TUTORIAL]) {
-    const input = TORCHVISION.includes(name) ? SMALL : undefined;
+    const input = TORCHVISION.includes(name) ? INPUT[name] ?? SMALL : undefined;
     const text = exportPytorch(compile(name, input), { source: `stdlib/${name}.net` });
     code.set(name, text);
     const file = join(dir, `${name}.py`);
     writeFileSync(file, text);
-    jobs.push({ name, file, compare: COMPARE.has(name), input: SMALL });
+    jobs.push({ name, file, compare: COMPARE.has(name), input: INPUT[name] ?? SMALL });
   }
   if (!TORCH_OK) return;
   writeFileSync(join(dir, 'jobs.json'), JSON.stringify(jobs));

@@ -62,6 +62,10 @@ const CASES: Case[] = [
   { code: 'NET1009', what: 'a net parameter without a default', source: 'net m(c) : [3, 8, 8] < conv c k=1 >\n', span: 'c', occurrence: 1, message: ['`c`'] },
   { code: 'NET1010', what: 'shortcut outside +', source: 'block B(c) < conv3x3 c; shortcut >\n', span: 'shortcut', message: ['`shortcut`', '`+`'] },
   { code: 'NET1011', what: 'a repetition over the limit', source: 'net n : [3, 8, 8] < relu * 20000 >\n', span: '20000', message: ['20000', '10000'] },
+  { code: 'NET1014', what: 'a decimal number as a label', source: 'net n : [3, 8, 8] < 1.5: conv 8 k=1 >\n', span: '1.5', message: ['`1.5`', 'label'] },
+  { code: 'NET1003', what: 'an `if` whose test is a number', source: 'net n(t=6) : [3, 8, 8] < if (t) relu >\n', span: 't', occurrence: 2, message: ['`if`', 'integer 6'] },
+  { code: 'NET1003', what: 'a kernel tuple of three', source: 'net n : [3, 8, 8] < conv 8 k=(1,3,3) >\n', span: '(1,3,3)', message: ['pair (h, w)', 'tuple (1, 3, 3)'] },
+  { code: 'NET1003', what: 'arithmetic on a tuple', source: 'net n : [3, 8, 8] < conv 8 k=(1,3)*2 >\n', span: '(1,3)', message: ['needs a number', 'tuple (1, 3)'] },
   { code: 'NET1013', what: 'a net used as a layer', source: 'net a : [3, 8, 8] < relu >\nnet b : [3, 8, 8] < a >\n', span: 'a', occurrence: 2, message: ['`a`'] },
   {
     code: 'NET2001', what: 'a residual add whose body changes the size', source: 'block Bad(c) < conv3x3 c stride=2; bn > + identity\nnet n : [16, 8, 8] < Bad(16) >\n',
@@ -86,6 +90,11 @@ const CASES: Case[] = [
   // body: conv k=3 stride 2 on 9: floor(6/2) + 1 = 4; 9/4 is not whole.
   { code: 'NET2010', what: 'a shortcut with no whole stride', source: 'net n : [4, 9, 9] < <conv 8 k=3 stride=2> + shortcut >\n', span: 'shortcut', message: ['[4, 9, 9]', '[8, 4, 4]', '9x9 to 4x4'] },
   { code: 'NET2011', what: 'pool padding over half the window', source: 'net n : [4, 9, 9] < maxpool 3 pad=2 >\n', span: 'pad=2', message: ['padding 2', 'window 3'] },
+  // per axis: 1 <= 3//2 along height, but 2 > 1//2 along width.
+  { code: 'NET2011', what: 'pool padding over half the window along one axis', source: 'net n : [4, 9, 9] < maxpool (3,1) pad=(1,2) >\n', span: 'pad=(1,2)', message: ['padding 2', 'window 1', 'width'] },
+  { code: 'NET2013', what: 'a chunk that does not divide the channels', source: 'net n : [116, 4, 4] < chunk 3 0 >\n', span: '3', message: ['chunk 3', '116 channels'] },
+  { code: 'NET2013', what: 'a chunk index out of range', source: 'net n : [116, 4, 4] < chunk 2 2 >\n', span: '2', occurrence: 2, message: ['index 2', '0 to 1'] },
+  { code: 'NET2013', what: 'a shuffle that does not divide the channels', source: 'net n : [6, 4, 4] < channel_shuffle 4 >\n', span: '4', occurrence: 3, message: ['channel_shuffle 4', '6 channels'] },
   { code: 'NET2012', what: 'a dropout probability of 1.5', source: 'net n : [4, 9, 9] < dropout 1.5 >\n', span: '1.5', message: ['1.5'] },
   { code: 'NET3001', what: 'a division by zero', source: 'net n(z=0) : [4, 9, 9] < conv 8 // z k=1 >\n', span: '8 // z', message: ['8 // 0'] },
   // flatten: 4*9*9 = 324 features.
@@ -187,7 +196,10 @@ describe('what is not an error', () => {
     const { STDLIB } = await import('./helpers.js');
     for (const f of readdirSync(STDLIB).filter((n) => n.endsWith('.net'))) {
       const { diagnostics } = compileFile(`${STDLIB}/${f}`);
-      expect(diagnostics.map((d) => `${f}: ${d.code} ${d.message}`)).toEqual([]);
+      // torchvision's squeezenet1_0 never reads the last row and column of a 224 input (7x7 stride-2 conv,
+      // no padding: 109 windows cover 0..222); the warning is true, and test/stdlib checks it is the only one.
+      const known = f === 'squeezenet1_0.net' ? diagnostics.filter((d) => d.code !== 'NET2005') : diagnostics;
+      expect(known.map((d) => `${f}: ${d.code} ${d.message}`)).toEqual([]);
     }
   });
 });

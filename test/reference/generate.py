@@ -396,6 +396,19 @@ NETWORKS = [
     # off here, as it is for torchvision's googlenet() without weights.
     ("googlenet", lambda: M.googlenet(aux_logits=False, init_weights=False, transform_input=False),
      [3, 224, 224], 6624904, 1498376192),
+    # Issue 13, torchvision's classification zoo. Params as torchvision 0.14's model docs state them.
+    ("alexnet", lambda: M.alexnet(), [3, 224, 224], 61100840, None),
+    ("squeezenet1_0", lambda: M.squeezenet1_0(), [3, 224, 224], 1248424, None),
+    ("resnext50_32x4d", lambda: M.resnext50_32x4d(), [3, 224, 224], 25028904, None),
+    ("wide_resnet50_2", lambda: M.wide_resnet50_2(), [3, 224, 224], 68883240, None),
+    ("mobilenet_v2", lambda: M.mobilenet_v2(), [3, 224, 224], 3504872, None),
+    ("mobilenet_v3_small", lambda: M.mobilenet_v3_small(), [3, 224, 224], 2542856, None),
+    ("mobilenet_v3_large", lambda: M.mobilenet_v3_large(), [3, 224, 224], 5483032, None),
+    ("shufflenet_v2_x1_0", lambda: M.shufflenet_v2_x1_0(), [3, 224, 224], 2278604, None),
+    ("efficientnet_b0", lambda: M.efficientnet_b0(), [3, 224, 224], 5288548, None),
+    # Without the auxiliary classifier (27,161,264 params with it); init_weights=False only skips
+    # scipy's truncated-normal initialisation, the architecture is the same.
+    ("inception_v3", lambda: M.inception_v3(aux_logits=False, init_weights=False), [3, 299, 299], 23834568, None),
     ("resnet20_cifar", lambda: ResNetCifar(3, 10), [3, 32, 32], None, None),
     # the seed's literal VGG "19" (13 convs, see VGGGAP); not in the issue
     ("vgg_gap_seed003", lambda: VGGGAP([2, 2, 3, 3, 3]), [3, 224, 224], None, None),

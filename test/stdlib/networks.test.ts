@@ -32,7 +32,15 @@ const FILE_FOR: Record<string, string> = { vgg_gap_seed003: 'vgg16_gap' };
 /** Built by torchvision itself; their state dicts load into torchvision's models. */
 const TORCHVISION = new Set([
   'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'densenet121', 'googlenet',
+  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
 ]);
+
+/**
+ * Warnings that are true of torchvision's own definition. squeezenet1_0's first conv (7x7, stride 2, no
+ * padding) on 224: floor((224 - 7) / 2) + 1 = 109 windows read rows 0..222, so row 223 is never read.
+ */
+const EXPECTED_WARNINGS: Record<string, string[]> = { squeezenet1_0: ['warning NET2005', 'warning NET2005'] };
+
 
 const REFERENCES: Reference[] = readdirSync(REFERENCE)
   .filter((f) => f.endsWith('.json'))
@@ -43,8 +51,8 @@ const fileOf = (name: string) => join(STDLIB, `${FILE_FOR[name] ?? name}.net`);
 
 function compile(name: string, options: { args?: Record<string, number>; input?: number[] } = {}) {
   const result = compileFile(fileOf(name), options);
-  const problems = result.diagnostics.map((d) => `${d.severity} ${d.code}: ${d.message}`);
-  expect(problems).toEqual([]);
+  const problems = result.diagnostics.map((d) => `${d.severity} ${d.code}`);
+  expect(problems, result.diagnostics.map((d) => d.message).join('\n')).toEqual(EXPECTED_WARNINGS[name] ?? []);
   expect(result.graphs).toHaveLength(1);
   return result.graphs[0]!;
 }
@@ -67,6 +75,8 @@ describe('reference data', () => {
     for (const n of [
       'lenet5', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'vgg19_gap', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152',
       'resnet50_cifar', 'se_resnet50_cifar', 'densenet121', 'densenet_bc_cifar', 'googlenet', 'resnet20_cifar',
+      // issue 13
+      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
     ]) expect(names).toContain(n);
     for (const n of names) expect(existsSync(fileOf(n)), fileOf(n)).toBe(true);
   });
@@ -76,7 +86,7 @@ describe.each(REFERENCES.map((r) => [r.name, r] as const))('%s', (name, ref) => 
   let graph: IRGraph;
   let summary: ReturnType<typeof summarize>;
 
-  it('compiles with no errors and no warnings, at the reference input', () => {
+  it('compiles with no errors and no warnings (but torchvision\'s own), at the reference input', () => {
     graph = compile(name);
     summary = summarize(graph, 'torch');
     expect(graph.input).toEqual(ref.input);
