@@ -3,12 +3,13 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Backend-sensitive tests (numerics of the lowering, training gradients against PyTorch, end-to-end
- * training, `netc verify`) run once per backend; everything else once. Each run is a project named
+ * training) run once per backend; everything else once. (`netc verify`'s tests need no project of
+ * their own: verify itself runs every backend present, each in a worker, in one call.) Each run is a project named
  * after its backend, so the output says where a test ran (`|node| ...`). Select some with
  * `npm test -- --project node` (NETC_TEST_BACKENDS=node,wasm does the same through test/run.mjs).
  * test/backend.ts turns NETC_TEST_BACKEND into the backend, or into a skip with the reason.
  */
-const perBackend = ['test/lower/numerics.test.ts', 'test/runtime/gradients.test.ts', 'test/train/lenet-e2e.test.ts', 'test/verify/**/*.test.ts'];
+const perBackend = ['test/lower/numerics.test.ts', 'test/runtime/gradients.test.ts', 'test/train/lenet-e2e.test.ts'];
 
 export default defineConfig({
   test: {

@@ -22,6 +22,12 @@ type ST = tfl.SymbolicTensor;
 export interface LowerOptions {
   /** Seed for weight initialisation. */
   seed?: number;
+  /**
+   * Keep every layer output of a training forward pass alive until the pass ends (tfjs's own
+   * behaviour), for callers that read intermediate outputs, such as `netc verify`'s probe model.
+   * Default: each output is freed once its last consumer has run.
+   */
+  keepActivations?: boolean;
 }
 
 export interface Lowered {
@@ -152,7 +158,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   if (input == null) throw new Error(`graph ${graph.net} has no input node`);
   const output = values.get(graph.output)!;
   const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
-  releaseActivationsInTraining(model);
+  if (!opts.keepActivations) releaseActivationsInTraining(model);
   initialiseWeights(graph, owners, opts.seed ?? 0);
   return { model, owners, outputs: values };
 }

@@ -53,7 +53,7 @@ export const outputsProbabilities = (graph: IRGraph) => graph.nodes[graph.output
 
 export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: Int32Array; classes: number }): Map<string, Named> {
   const out = new Map<string, Named>();
-  const { model, outputs } = lowerGraph(graph, { seed: job.seed });
+  const { model, outputs } = lowerGraph(graph, { seed: job.seed, keepActivations: true });
   const list = probes(graph);
   // Every node's value is an output of the probe model, so dropout's input is there too.
   const ids = graph.nodes.filter((n) => n.op !== 'input' && outputs.has(n.id) && outputs.get(n.id) !== model.inputs[0]).map((n) => n.id);

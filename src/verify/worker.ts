@@ -39,6 +39,7 @@ async function main(dir: string, backend: string): Promise<void> {
       writeTensors(join(outDir, `${job.id}.safetensors`), runNetc(graph, job, { x: inputs.get('x')!, y, classes }));
     } catch (e) {
       status.errors[job.id] = String((e as Error).message ?? e).split('\n')[0]!;
+      if (process.env['NETC_VERIFY_DEBUG']) console.error((e as Error).stack);
     }
     status.seconds[job.id] = (performance.now() - t0) / 1000;
   }

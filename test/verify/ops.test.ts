@@ -12,16 +12,8 @@ import { failures, NO_TORCH, ran, verifyCases, type Case } from './helpers.js';
 const F = 'test/verify/fixtures';
 const OPS: Case[] = [
   ...['maxpool_pad', 'maxpool_ceil', 'avgpool_pad', 'avgpool_ceil', 'adaptive'].map((net) => ({ id: net, file: `${F}/pools.net`, net })),
-  { id: 'depthwise', file: `${F}/convs.net`, net: 'depthwise' },
+  ...['depthwise', 'grouped', 'dilated'].map((net) => ({ id: net, file: `${F}/convs.net`, net })),
   ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
-];
-/**
- * What netc cannot train yet: verify must say so (an error with the reason), never pass it.
- * Dilated convs: tfjs's Conv2D gradient refuses dilation > 1 on every backend.
- */
-const REFUSED: (Case & { reason: RegExp })[] = [
-  { id: 'grouped', file: `${F}/convs.net`, net: 'grouped', reason: /has no tfjs lowering/ },
-  { id: 'dilated', file: `${F}/convs.net`, net: 'dilated', reason: /dilation rates greater than 1 are not yet supported in gradients/ },
 ];
 /** Kernels a backend lacks are an error for that backend (plain wasm has no depthwise gradient). */
 const MISSING_KERNEL = /not registered for backend/;
@@ -38,7 +30,7 @@ const SCHEDULES: ScheduleJob[] = (['step', 'cosine', 'onecycle'] as const).flatM
 let report: VerifyReport;
 beforeAll(async () => {
   if (NO_TORCH) return;
-  report = await verifyCases([...OPS, ...REFUSED, ...OPTIM_CASES], ['cpu', 'wasm', 'wasm+native', 'node'], SCHEDULES);
+  report = await verifyCases([...OPS, ...OPTIM_CASES], ['cpu', 'wasm', 'wasm+native', 'node'], SCHEDULES);
 }, 600_000);
 
 const net = (id: string) => report.nets.find((n) => n.id === id);
@@ -55,16 +47,6 @@ describe(`netc verify: ops against PyTorch float64${NO_TORCH}`, () => {
         if (b.status === 'error') expect(b.reason, b.backend).toMatch(MISSING_KERNEL);
         else if (b.status !== 'unavailable') expect(b.status, failures(n)).toBe('pass');
       }
-    });
-  }
-});
-
-describe(`netc verify: what netc cannot lower is an error, not a pass${NO_TORCH}`, () => {
-  for (const c of REFUSED) {
-    it.skipIf(NO_TORCH)(c.id, () => {
-      const n = net(c.id)!;
-      expect(n.status).toBe('error');
-      expect(failures(n)).toMatch(c.reason);
     });
   }
 });
