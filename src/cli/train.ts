@@ -280,6 +280,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       }
       cfg.net = graph.net;
       cfg.args = graph.args as RunConfig['args'];
+      cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
       const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
       if (problem) {
         process.stderr.write(`netc: ${problem}\n`);
@@ -328,9 +329,10 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const lastOp = graph ? graph.nodes[graph.output].op : null;
   try {
-    const r = await train({ config: cfg, model, dataset, runDir, io, resume, outputsProbabilities: lastOp === 'softmax' });
+    // A run made before the flag was recorded: its model's last layer says (a softmax activation).
+    const outputsProbabilities = cfg.outputsProbabilities ?? model.layers.at(-1)?.getConfig()['activation'] === 'softmax';
+    const r = await train({ config: cfg, model, dataset, runDir, io, resume, outputsProbabilities });
     if (r.interrupted) {
       io.log(`interrupted; checkpoint in ${join(runDir, 'checkpoints', 'last')}; continue with: netc train --resume ${runDir}`);
       return signalCode || EXIT_SIGINT;

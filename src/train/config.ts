@@ -24,6 +24,11 @@ export interface RunConfig {
   subset?: number;
   /** Test on the first n test images only (--test-subset). */
   testSubset?: number;
+  /**
+   * The net's output is probabilities (it ends in softmax), so the loss is NLL of log p rather than
+   * cross-entropy of logits. Recorded so that a resumed run, which rebuilds no IR, keeps its loss.
+   */
+  outputsProbabilities?: boolean;
   seed: number;
   out: string;
 }

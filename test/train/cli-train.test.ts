@@ -67,3 +67,23 @@ describe('netc train tells what it does', () => {
     expect(bad.stderr).toContain('netc: tiny outputs [5] per sample, but fashion-mnist-sample has 10 classes: drop --set classes=5 to fit it to the data, or --set classes=10');
   });
 });
+
+describe('a net that ends in softmax keeps its loss across --resume', () => {
+  it('records outputsProbabilities in config.json, and a resumed run (no IR rebuilt) trains with the same loss', async () => {
+    writeFileSync(join(dir, 'soft.net'), 'net soft(classes=10) : [1, 28, 28] <\n  conv 4 k=3 stride=2; relu; gap\n  linear classes; softmax\n>\n');
+    const soft = join(dir, 'soft-run');
+    const common = ['--backend', 'wasm', '--subset', '64', '--test-subset', '16', '--batch-size', '32', '--seed', '3'];
+    const first = await netcInProcess(['train', join(dir, 'soft.net'), ...common, '--epochs', '1', '--out', soft]);
+    expect(first.status, first.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(soft, 'config.json'), 'utf8')).outputsProbabilities).toBe(true);
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).outputsProbabilities).toBe(false);
+    // Two epochs at once vs one, then one more after --resume: the same losses only if the resumed
+    // epoch used the softmax net's loss (NLL of log p), not cross-entropy of its outputs as logits.
+    const whole = join(dir, 'soft-whole');
+    expect((await netcInProcess(['train', join(dir, 'soft.net'), ...common, '--epochs', '2', '--out', whole])).status).toBe(0);
+    const resumed = await netcInProcess(['train', '--resume', soft, '--epochs', '2']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const losses = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).trainLoss as number);
+    expect(losses(soft)).toEqual(losses(whole));
+  }, 120_000);
+});
