@@ -1,3 +1,4 @@
+import type { Code } from '../diagnostics/catalog.js';
 import type { Arg, ParamDecl, Range } from '../syntax/ast.js';
 import type { ParamSpec, Value } from '../ops/op.js';
 import { describeValue, EvalError } from './values.js';
@@ -22,7 +23,7 @@ export function declFormals(params: ParamDecl[]): Formal[] {
 }
 
 export interface ArgProblem {
-  code: string;
+  code: Code;
   message: string;
   range: Range;
   help?: string;

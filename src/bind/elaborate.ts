@@ -1,3 +1,4 @@
+import type { Code } from '../diagnostics/catalog.js';
 import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape, Span } from '../ir/types.js';
 import type { DiagnosticBag, RelatedSpan } from '../diagnostics/diagnostic.js';
 import { CALLABLE_OPS, opByKey, type OpDef } from '../ops/index.js';
@@ -537,7 +538,7 @@ export class Elaborator {
   // ---- nodes, shapes, names ----
 
   private infer(op: OpDef, attrs: Record<string, AttrValue>, inputs: Shape[], span: Span, argRanges: Map<string, Span>): Shape | null {
-    const report = (severity: 'error' | 'warning') => (code: string, message: string, opts: { at?: string; help?: string; notes?: string[] } = {}) => {
+    const report = (severity: 'error' | 'warning') => (code: Code, message: string, opts: { at?: string; help?: string; notes?: string[] } = {}) => {
       const at = opts.at ? argRanges.get(opts.at) : undefined;
       this.diagnostics.add({
         code, severity, message, span: at ?? span, help: opts.help, notes: opts.notes ?? [], related: this.context(),
@@ -616,11 +617,11 @@ export class Elaborator {
     return this.instantiating.slice(1).reverse().map((i) => ({ span: i.span, label: i.label }));
   }
 
-  private report(frame: Frame, code: string, message: string, range: Range, extra: { help?: string } = {}): void {
+  private report(frame: Frame, code: Code, message: string, range: Range, extra: { help?: string } = {}): void {
     this.reportSpan(code, message, this.span(frame, range), extra);
   }
 
-  private reportSpan(code: string, message: string, span: Span, extra: { help?: string } = {}): void {
+  private reportSpan(code: Code, message: string, span: Span, extra: { help?: string } = {}): void {
     this.diagnostics.add({ code, severity: 'error', message, span, help: extra.help, related: this.context() });
   }
 

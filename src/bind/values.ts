@@ -1,3 +1,4 @@
+import type { Code } from '../diagnostics/catalog.js';
 import type { Expr, Range } from '../syntax/ast.js';
 import type { Value } from '../ops/op.js';
 import type { Shape } from '../ir/types.js';
@@ -10,7 +11,7 @@ export interface Env {
 }
 
 export interface EvalProblem {
-  code: string;
+  code: Code;
   message: string;
   range: Range;
   help?: string;

@@ -4,7 +4,7 @@ export interface CodeInfo {
   explanation: string;
 }
 
-export const CATALOG: Record<string, CodeInfo> = {
+export const CATALOG = {
   NET0001: {
     title: 'unexpected character',
     explanation: `The file contains a character that is not part of the language, such as \`$\` or an unclosed string.
@@ -242,10 +242,19 @@ groups; both need the channels to be a multiple of n (or g), and i must be below
     net n : [116, 28, 28] < chunk 2 2 >            # error: chunk index 2 is out of range: 0 to 1
     net n : [116, 28, 28] < chunk 2 1; channel_shuffle 2 >    # ok: [58, 28, 28]`,
   },
-};
+} as const satisfies Record<string, CodeInfo>;
+
+/** A diagnostic code: a key of the catalog, so a typo does not compile. */
+export type Code = keyof typeof CATALOG;
+
+export function isCode(code: string): code is Code {
+  return Object.hasOwn(CATALOG, code);
+}
 
 export function explain(code: string): string | undefined {
-  const info = CATALOG[code.toUpperCase()];
+  const upper = code.toUpperCase();
+  if (!isCode(upper)) return undefined;
+  const info: CodeInfo = CATALOG[upper];
   if (!info) return undefined;
   return `${code.toUpperCase()}: ${info.title}\n\n${info.explanation}\n`;
 }

@@ -1,4 +1,5 @@
 import type { Span } from '../ir/types.js';
+import type { Code } from './catalog.js';
 import { MAX_STORED_DIAGNOSTICS, MAX_TEXT_CHARS } from '../check/limits.js';
 
 export type Severity = 'error' | 'warning' | 'info' | 'hint';
@@ -10,7 +11,7 @@ export interface RelatedSpan {
 
 /** One finding about the user's files. Never an exception: passes collect these and carry on. */
 export interface Diagnostic {
-  code: string;
+  code: Code;
   severity: Severity;
   /** Lowercase, one line, with the numbers that disagree. */
   message: string;
@@ -65,11 +66,11 @@ export class DiagnosticBag {
     });
   }
 
-  error(code: string, message: string, span: Span, extra: Partial<Diagnostic> = {}): void {
+  error(code: Code, message: string, span: Span, extra: Partial<Diagnostic> = {}): void {
     this.add({ code, severity: 'error', message, span, ...extra });
   }
 
-  warning(code: string, message: string, span: Span, extra: Partial<Diagnostic> = {}): void {
+  warning(code: Code, message: string, span: Span, extra: Partial<Diagnostic> = {}): void {
     this.add({ code, severity: 'warning', message, span, ...extra });
   }
 

@@ -1,3 +1,4 @@
+import type { Code } from '../diagnostics/catalog.js';
 import type { AttrValue, IRNode, Shape, WeightSpec } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Template } from '../export/template.js';
@@ -25,8 +26,8 @@ export interface ParamSpec {
 
 /** Where shape rules report problems; `at` names the argument whose value is at fault, if any. */
 export interface ShapeContext {
-  error(code: string, message: string, opts?: { at?: string; help?: string; notes?: string[] }): void;
-  warning(code: string, message: string, opts?: { at?: string; help?: string; notes?: string[] }): void;
+  error(code: Code, message: string, opts?: { at?: string; help?: string; notes?: string[] }): void;
+  warning(code: Code, message: string, opts?: { at?: string; help?: string; notes?: string[] }): void;
 }
 
 /**

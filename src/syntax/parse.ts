@@ -1,3 +1,4 @@
+import type { Code } from '../diagnostics/catalog.js';
 import type { IToken } from 'chevrotain';
 import type { Item, Range, SourceFile } from './ast.js';
 import { dropTooDeep, limitTreeDepth } from './depth.js';
@@ -6,7 +7,7 @@ import { DocComment, Identifier, netLexer, significantNewlines } from './tokens.
 import { MAX_IDENTIFIER_CHARS } from '../check/limits.js';
 
 export interface SyntaxError {
-  code: string;
+  code: Code;
   message: string;
   range: Range;
   help?: string;
