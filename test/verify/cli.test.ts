@@ -68,7 +68,7 @@ describe('netc verify CLI', () => {
   }, 120_000);
 
   it.skipIf(NO_TORCH)(`a net netc cannot train: exit 1 and the reason, in the human table${NO_TORCH}`, () => {
-    const r = netc(['test/verify/fixtures/convs.net', '--net', 'grouped', '--backend', 'cpu', '--schedule', 'step']);
+    const r = netc(['test/verify/fixtures/untrainable.net', '--backend', 'cpu', '--schedule', 'step']);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/cpu\s+ERROR\s+.*has no tfjs lowering/);
     expect(r.stdout).toMatch(/verdict: FAIL/);

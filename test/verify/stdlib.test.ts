@@ -22,16 +22,20 @@ const LARGE = new Set(['vgg11', 'vgg16', 'vgg16_bn', 'vgg19', 'vgg16_gap', 'vgg1
 
 /**
  * Open disagreements found by this test (see docs/verify.md, "Known limits"): asserted to still fail,
- * so that a fix shows up as a test to move back into the passing set. At 3x32x32 densenet121's
- * last blocks are 1x1 maps (batch norm over 2 values per channel, gradients ~50x off, beyond 10x
- * PyTorch's own float32 error); googlenet's loss is 3e-4 off; the two bottleneck CIFAR nets have a few
- * BN gradients in their last stages 1e-2 to 6e-2 off, beyond 10x PyTorch's float32 error.
+ * so that a fix shows up as a test to move back into the passing set. Keyed by net, or by net@backend
+ * where only one backend disagrees. At 3x32x32 densenet121's last blocks are 1x1 maps (batch norm over
+ * 2 values per channel, gradients ~50x off, beyond 10x PyTorch's own float32 error); googlenet's loss
+ * is 3e-4 off; the two bottleneck CIFAR nets have a few BN gradients in their last stages 1e-2 to
+ * 6e-2 off, beyond 10x PyTorch's float32 error. On tfjs-node, densenet_bc_cifar's gradients are off
+ * from one layer of block2 back (0.15 relative, PyTorch's float32 error ~1e-6), with or without the
+ * fused batch-norm and ReLU kernels and with TensorFlow's oneDNN off: not yet explained.
  */
 const KNOWN: Record<string, string> = {
   densenet121: 'densenet121 at 3x32x32: 1x1 maps in the last blocks',
   googlenet: 'googlenet: loss and (at 64x64 and 96x96) inception4a gradients',
   resnet50_cifar: 'resnet50_cifar: layer4 BN gradients',
   se_resnet50_cifar: 'se_resnet50_cifar: layer3.5 gradients',
+  'densenet_bc_cifar@node': 'densenet_bc_cifar on node: block2 gradients',
 };
 
 /**
@@ -61,13 +65,27 @@ describe(`netc verify: every stdlib net against PyTorch float64 (${backends.join
     expect(nets.length).toBeGreaterThanOrEqual(18);
     for (const n of nets) expect(cases.some((c) => c.id === n) || LARGE.has(n)).toBe(true);
   });
+  const size = (c: Case) => (c.input ? ` at ${c.input.join('x')}` : '');
   for (const c of cases) {
-    const test = KNOWN[c.id] ? it.fails : it;
-    const title = `${c.id}${c.input ? ` at ${c.input.join('x')}` : ''}${KNOWN[c.id] ? ` (known open disagreement, expected to fail: ${KNOWN[c.id]})` : ''}`;
-    test.skipIf(NO_TORCH)(title, () => {
-      const n = report.nets.find((x) => x.id === c.id)!;
-      expect(ran(n).length).toBeGreaterThan(0);
-      expect(n.status, failures(n)).toBe('pass');
-    });
+    const netWide = KNOWN[c.id];
+    if (netWide) {
+      // Asserted to still disagree somewhere, so that a fix shows up here.
+      it.skipIf(NO_TORCH)(`${c.id}${size(c)} (known open disagreement: ${netWide})`, () => {
+        const n = report.nets.find((x) => x.id === c.id)!;
+        expect(ran(n).length).toBeGreaterThan(0);
+        expect(n.status).not.toBe('pass');
+      });
+      continue;
+    }
+    for (const backend of backends) {
+      const known = KNOWN[`${c.id}@${backend}`];
+      it.skipIf(NO_TORCH)(`${c.id}${size(c)} on ${backend}${known ? ` (known open disagreement: ${known})` : ''}`, (ctx) => {
+        const n = report.nets.find((x) => x.id === c.id)!;
+        const b = n.backends.find((x) => x.backend === backend);
+        if (b?.status === 'unavailable') return ctx.skip(`${backend} is not available here: ${b.reason ?? ''}`);
+        if (known) expect(b?.status).not.toBe('pass');
+        else expect(b?.status, failures(n)).toBe('pass');
+      });
+    }
   }
 });
