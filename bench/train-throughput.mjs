@@ -63,14 +63,8 @@ async function child(backend) {
       for (let i = 0; i < steps; i++) step();
       say({ imagesPerSecond: (batch * steps) / ((performance.now() - t0) / 1000) });
     } else if (line === 'profile') {
-      const info = await tf.profile(() => { step(); });
-      const byKernel = new Map();
-      for (const k of info.kernels) {
-        const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-        e.ms += Number(k.kernelTimeMs) || 0;
-        e.n++;
-        byKernel.set(k.name, e);
-      }
+      const { kernelTimes } = await import('./kernel-times.mjs');
+      const byKernel = kernelTimes(await tf.profile(() => { step(); }));
       say({ profile: [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15) });
     }
   }
