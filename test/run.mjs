@@ -25,8 +25,10 @@ const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json
 if (existsSync(results)) {
   const r = JSON.parse(readFileSync(results, 'utf8'));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  // A suite that fails to load (e.g. its beforeAll throws) has no failed tests of its own: count it.
-  const failed = Math.max(r.numFailedTests, r.success ? 0 : Math.max(1, r.numFailedTestSuites ?? 0));
+  // A file that fails to load (e.g. its beforeAll throws) has no failed tests of its own: count it
+  // once. (numFailedTestSuites counts describe blocks too, so it would count a failed test again.)
+  const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length;
+  const failed = Math.max(r.numFailedTests + brokenFiles, r.success ? 0 : 1);
   console.log(`\n${r.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 } else {
   console.log('0 passed, 1 failed');
