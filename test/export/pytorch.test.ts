@@ -15,12 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile, type IRGraph } from '../../src/api.js';
 import { ExportError, exportPytorch } from '../../src/export/pytorch.js';
+import { pythonHas } from '../python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = '/usr/bin/python3';
 const CHECKER = join(ROOT, 'test', 'export', 'check_pytorch.py');
 
-const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
+const TORCH_OK = pythonHas('torch', 'torchvision');
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)]`;
 
 /** The stdlib networks built by torchvision itself (their references are torchvision's state dicts). */

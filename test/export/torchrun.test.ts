@@ -22,13 +22,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pythonHas } from '../python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NETC = join(ROOT, 'bin', 'netc.js');
 const PYTHON = '/usr/bin/python3';
-const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch, numpy, torch.distributed.run'], { stdio: 'ignore' }).status === 0;
+const TORCH_OK = pythonHas('torch', 'numpy');
 const SKIP = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and numpy (apt-get install python3-torch)]`;
-const PIL_OK = TORCH_OK && spawnSync(PYTHON, ['-c', 'import PIL'], { stdio: 'ignore' }).status === 0;
+const PIL_OK = TORCH_OK && pythonHas('PIL');
 const SKIP_PIL = PIL_OK ? '' : SKIP || ` [skipped: ${PYTHON} cannot import PIL (apt-get install python3-pil)]`;
 // Debian's torch 1.13 under Python 3.11: torchrun's default `--redirects 0` fails (Std.NONE is no
 // longer an iterable IntFlag member); redirecting stdout and teeing it back avoids the code path.
@@ -66,7 +67,7 @@ beforeAll(() => {
     const r = netc('export', net, '--to', 'torchrun', '--out', join(dir, out));
     if (r.status !== 0) throw new Error(`export failed (${r.status}): ${r.stderr}`);
   }
-});
+}, 60_000); // two CLI processes: seconds on an idle machine, more under load
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('netc export --to torchrun', () => {

@@ -13,12 +13,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareWithPytorch } from './trained-outputs.js';
+import { pythonHas } from '../python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NETC = join(ROOT, 'bin', 'netc.js');
 const PYTHON = '/usr/bin/python3';
 const NET = join(ROOT, 'test', 'export', 'fixtures', 'mixnet.net');
-const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const TORCH_OK = pythonHas('torch');
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)]`;
 
 let dir: string;

@@ -13,12 +13,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareWithPytorch } from './trained-outputs.js';
+import { pythonHas } from '../python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NETC = join(ROOT, 'bin', 'netc.js');
 const PYTHON = '/usr/bin/python3';
 const NET = join(ROOT, 'test', 'export', 'fixtures', 'zoonet.net');
-const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
+const TORCH_OK = pythonHas('torch', 'torchvision');
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)]`;
 
 let dir: string;

@@ -16,10 +16,11 @@ import { compileSource } from '../../src/api.js';
 import { lowerGraph, torchParamName } from '../../src/lower/lower.js';
 import { selectBackend, type BackendChoice } from '../../src/runtime/backend.js';
 import { relErr } from '../runtime/rel-err.js';
+import { pythonHas } from '../python.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
-export const TORCH_OK = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+export const TORCH_OK = pythonHas('torch');
 export const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)]`;
 
 interface Case {

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TorchBatchNorm } from '../../src/lower/batchnorm.js';
 import { testBackend } from '../backend.js';
 import { relErr } from './rel-err.js';
+import { pythonHas } from '../python.js';
 
 // A training step's gradients on each backend (vitest.config.ts: one project per backend) against
 // PyTorch in float64: the fused kernels each backend swaps in (TensorFlow's FusedBatchNormV3/GradV3
@@ -16,7 +17,7 @@ import { relErr } from './rel-err.js';
 const B = await testBackend();
 const PYTHON = '/usr/bin/python3';
 const HERE = dirname(fileURLToPath(import.meta.url));
-const torchOk = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const torchOk = pythonHas('torch');
 const skip = B.skip || (torchOk ? '' : ` [skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)]`);
 /** float32 against float64: the BN gradient's cancellations cost a few ulps of the largest value. */
 const TOL = 1e-4;
