@@ -3,15 +3,15 @@
  * runs comes through the LowerContext, so loading the op table never loads TensorFlow.js.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { AttrValue, IRNode } from '../ir/types.js';
+import type { AttrValue, NodeData } from '../ir/types.js';
 import type { LowerContext } from './context.js';
 
 export type ST = tfl.SymbolicTensor;
-export type Lowering = (ctx: LowerContext, node: IRNode, inputs: ST[]) => ST;
+export type Lowering = (ctx: LowerContext, node: NodeData, inputs: ST[]) => ST;
 
 export class LowerError extends Error {
   constructor(
-    readonly node: IRNode,
+    readonly node: NodeData,
     message: string,
   ) {
     super(message);
@@ -28,7 +28,7 @@ export const num = (v: AttrValue | undefined, dflt: number): number => (v == nul
 export const bool = (v: AttrValue | undefined, dflt: boolean): boolean => (v == null ? dflt : Boolean(v));
 
 /** Explicit symmetric zero padding (tfjs 'same' differs from PyTorch for stride 2). */
-export function zeroPad(ctx: LowerContext, node: IRNode, x: ST, [ph, pw]: [number, number]): ST {
+export function zeroPad(ctx: LowerContext, node: NodeData, x: ST, [ph, pw]: [number, number]): ST {
   if (ph === 0 && pw === 0) return x;
   const layer = ctx.layers.layers.zeroPadding2d({ padding: [[ph, ph], [pw, pw]], name: ctx.layerName(node, 'pad') });
   return layer.apply(x) as ST;

@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { opOf } from '../ops/index.js';
+import { product } from '../ir/size.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
 import { AdaptiveAvgPool2D, ChannelScale, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
@@ -119,7 +120,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     tf,
     layers: tfl,
     layerName(node, suffix) {
-      const base = layerNameBase(node);
+      const base = layerNameBase(graph.nodes[node.id]!);
       let name = suffix ? `${base}/${suffix}` : base;
       for (let i = 1; used.has(name); i++) name = `${suffix ? `${base}/${suffix}` : base}_${i}`;
       used.add(name);
@@ -151,7 +152,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       if (v == null) throw new LowerError(node, `node ${node.name} reads node ${i}, which comes later or was never lowered`);
       return v;
     });
-    const lower = opByKey(node.op).lower;
+    const lower = opOf(node).lower;
     if (!lower) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
     values.set(node.id, lower(ctx, node, ins));
   }
@@ -222,7 +223,7 @@ function initialiseWeights(graph: IRGraph, owners: Map<number, tfl.layers.Layer>
     const fresh = layer.weights.map((w) => {
       const spec = specs.get(torchParamName(w.originalName) ?? '');
       if (!spec) return null;
-      return tf.tensor(initValues(spec.init, (w.shape as number[]).reduce((a, b) => a * b, 1), rng), w.shape as number[]);
+      return tf.tensor(initValues(spec.init, product(w.shape as number[]), rng), w.shape as number[]);
     });
     if (fresh.every((t) => t != null)) {
       layer.setWeights(fresh as tf.Tensor[]);
