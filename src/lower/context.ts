@@ -42,6 +42,8 @@ export interface CustomLayers {
   GroupedConv2D: LayerConstructor<{ filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }>;
   /** PyTorch's AdaptiveAvgPool2d for any sizes (upsampling too). */
   AdaptiveAvgPool2D: LayerConstructor<{ size: [number, number]; name?: string }>;
+  /** Max pooling with dilated windows ('valid' padding): PyTorch's MaxPool2d(dilation=d). */
+  DilatedMaxPool2D: LayerConstructor<{ kernel: [number, number]; strides: [number, number]; dilation: [number, number]; name?: string }>;
   /** Sum of same-shaped tensors that keeps none of them for its gradient. */
   Sum: LayerConstructor<{ name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */

@@ -56,10 +56,11 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     const s = pair(node.attrs.stride ?? node.attrs.kernel, 1);
     const p = pair(node.attrs.padding, 0);
     const d = pair(node.attrs.dilation, 1);
-    if (d[0] !== 1 || d[1] !== 1) throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
+    const dilated = d[0] !== 1 || d[1] !== 1;
+    if (dilated && kind !== 'max') throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
     void c;
-    const eh = extraEnd(h, out[1], k[0], s[0], 1, p[0]);
-    const ew = extraEnd(w, out[2], k[1], s[1], 1, p[1]);
+    const eh = extraEnd(h, out[1], k[0], s[0], d[0], p[0]);
+    const ew = extraEnd(w, out[2], k[1], s[1], d[1], p[1]);
     let y = x;
     if (p[0] || p[1] || eh || ew) {
       const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
@@ -71,7 +72,10 @@ export function pool(kind: 'max' | 'avg'): Lowering {
       y = layer.apply(y) as ST;
     }
     const args = { poolSize: k, strides: s, padding: 'valid' as const, name: ctx.layerName(node) };
-    const layer = kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
+    // tfjs pools have no dilation: netc's layer takes the maximum over the dilated taps.
+    const layer = dilated
+      ? new ctx.custom.DilatedMaxPool2D({ kernel: k, strides: s, dilation: d, name: ctx.layerName(node) })
+      : kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
     y = layer.apply(y) as ST;
     if (kind === 'avg' && (eh || ew)) {
       // PyTorch divides a window by the elements it covers within input + padding (the ceil-mode

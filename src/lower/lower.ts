@@ -13,7 +13,7 @@ import { opOf } from '../ops/index.js';
 import { product } from '../ir/size.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { AdaptiveAvgPool2D, ChannelScale, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
+import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 
 export { LowerError };
@@ -142,7 +142,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D },
   };
 
   for (const node of graph.nodes) {
@@ -194,11 +194,16 @@ function releaseActivationsInTraining(model: tfl.LayersModel): void {
       const result = call(inputs, kwargs);
       if (!kwargs?.['training']) return result;
       const produced = Array.isArray(result) ? result : [result];
+      const given = Array.isArray(inputs) ? inputs : [inputs];
       produced.forEach((t, i) => {
+        // A layer that returns its input (dropout at rate 0) does not own it: freeing it after this
+        // layer's consumers would free the producer's tensor, e.g. the model's input batch, which a
+        // shortcut may still read (found by test/property/check-train.test.ts).
+        if (given.includes(t)) return;
         const n = consumers.get(outs[i]?.id ?? -1);
         if (n) remaining.set(t, n);
       });
-      for (const t of Array.isArray(inputs) ? inputs : [inputs]) {
+      for (const t of given) {
         const left = remaining.get(t);
         if (left == null) continue;
         if (left > 1) {

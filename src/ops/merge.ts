@@ -58,14 +58,23 @@ export const concat = defineOp({
     inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
 });
 
+const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
+/**
+ * Which operand of `a * b` holds the features (the other is the gate): the one that is not gate-shaped,
+ * or, when both are (a [C, 1, 1] map after `gap` gated by [C]), the higher-rank one, else the left.
+ */
+export function scaleFeatures(a: Shape, b: Shape): 0 | 1 {
+  if (isGate(a) && isGate(b)) return b.length > a.length ? 1 : 0;
+  return isGate(b) ? 0 : 1;
+}
+
 /** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
 export const scale = defineOp({
   keeps: { input: true },
   name: 'scale', internal: true, operator: '*', dotLabel: '×', summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, [a, b], ctx) {
-    const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
-    const [x, gate] = isGate(b!) ? [a!, b!] : [b!, a!];
+    const [x, gate] = scaleFeatures(a!, b!) === 0 ? [a!, b!] : [b!, a!];
     if (!isGate(gate) && !(x.length === gate.length && x.every((d, i) => d === gate[i]))) {
       ctx.error('NET2003', `cannot scale: ${show(a!)} by ${show(b!)}; one side must be a gate of shape [C] or [C, 1, 1], or both equal`);
       return null;
@@ -78,8 +87,8 @@ export const scale = defineOp({
   },
   pytorch: {
     expr(args, [a, b]) {
-      const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
-      const [xi, gi] = isGate(b!) ? [0, 1] : [1, 0];
+      const xi = scaleFeatures(a!, b!);
+      const gi = 1 - xi;
       const flatGate = [a, b][xi]!.length === 3 && [a, b][gi]!.length === 1;
       return `${args[xi]} * ${flatGate ? `${args[gi]}[:, :, None, None]` : args[gi]}`;
     },

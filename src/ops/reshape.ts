@@ -14,7 +14,8 @@ export const flatten = defineOp({
   keeps: { input: true },
   passThrough: true,
   infer: (_attrs, [input]) => [product(input!)],
-  lower: (ctx, node, [x]) => ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor,
+  // A flat input is already flat (tfjs's Flatten refuses rank 2).
+  lower: (ctx, node, [x]) => (ctx.inputShape(node).length === 1 ? x! : (ctx.flattenCHW(node, x, ctx.inputShape(node)) as SymbolicTensor)),
   pytorch: { module: () => ['nn.Flatten()'] },
 });
 
