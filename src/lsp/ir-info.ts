@@ -1,5 +1,5 @@
 /** Reading the IR back at a source position: instances of a use, and the shape after each line. */
-import type { IRGraph, IRNode, Shape, Span } from '../ir/types.js';
+import type { IRGraph, Shape, Span } from '../ir/types.js';
 import { weightCount } from '../ir/size.js';
 import { isGraphInput } from '../ops/index.js';
 import type { Range } from '../syntax/ast.js';

@@ -159,9 +159,12 @@ export function defineOp<const N extends string, const P extends readonly ParamS
   return spec as unknown as OpDef<N, A>;
 }
 
-/** The arguments with every missing one that has a default filled in (in declaration order, so a default may read earlier ones). */
-export function withDefaults(op: { params: readonly ParamSpec[] }, given: Record<string, Value>): Record<string, Value> {
-  const args = { ...given };
+/**
+ * Fills in every missing argument that has a default (in declaration order, so a default may read
+ * earlier ones), in place, and returns `args`. In place: a copy per layer cost the elaboration of a
+ * 100,000-layer net a third of its time.
+ */
+export function withDefaults(op: { params: readonly ParamSpec[] }, args: Record<string, Value>): Record<string, Value> {
   for (const spec of op.params) {
     if (args[spec.name] === undefined && spec.default !== undefined) {
       args[spec.name] = typeof spec.default === 'function' ? spec.default(args) : spec.default;

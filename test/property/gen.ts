@@ -106,6 +106,24 @@ function window(g: Gen, s: Shape, opts: { maxK: number; dilation: boolean; padHa
   return null;
 }
 
+/** A max or average pool over a random window (max pools may dilate). */
+function pool(name: 'maxpool' | 'avgpool', dilation: boolean): Entry {
+  return {
+    name,
+    applies: isMap,
+    make(s, g) {
+      const w = window(g, s, { maxK: 3, dilation, padHalf: true, ceil: true });
+      if (!w) return null;
+      const args = [axes(g, w.k)];
+      if (!same(w.st, w.k) || g.rng.bool(0.2)) args.push(`stride=${axes(g, w.st)}`);
+      if (w.p[0] || w.p[1]) args.push(`pad=${axes(g, w.p)}`);
+      if (w.d[0] !== 1 || w.d[1] !== 1) args.push(`dilation=${axes(g, w.d)}`);
+      if (w.ceil) args.push(g.rng.bool() ? 'ceil=true' : 'ceil_mode=true');
+      return { text: `${name} ${args.join(' ')}`, shape: [s[0]!, w.h, w.w] };
+    },
+  };
+}
+
 const ACTIVATIONS = ['relu', 'relu6', 'leakyrelu', 'leakyrelu 0.2', 'sigmoid', 'tanh', 'gelu', 'silu', 'swish', 'hardswish', 'hardsigmoid'];
 
 /** Stages on feature maps [C, H, W]. */
@@ -148,33 +166,8 @@ export const STAGES: Entry[] = [
   },
   { name: 'bn', applies: mapOrFlat, make: (s, g) => ({ text: g.rng.bool(0.8) ? 'bn' : 'batchnorm', shape: s }) },
   { name: 'activation', applies: mapOrFlat, make: (s, g) => ({ text: g.rng.pick(ACTIVATIONS), shape: s }) },
-  {
-    name: 'maxpool', // non-square, strided, padded, ceil mode, dilated
-    applies: isMap,
-    make(s, g) {
-      const w = window(g, s, { maxK: 3, dilation: true, padHalf: true, ceil: true });
-      if (!w) return null;
-      const args = [axes(g, w.k)];
-      if (!same(w.st, w.k) || g.rng.bool(0.2)) args.push(`stride=${axes(g, w.st)}`);
-      if (w.p[0] || w.p[1]) args.push(`pad=${axes(g, w.p)}`);
-      if (w.d[0] !== 1 || w.d[1] !== 1) args.push(`dilation=${axes(g, w.d)}`);
-      if (w.ceil) args.push(g.rng.bool() ? 'ceil=true' : 'ceil_mode=true');
-      return { text: `maxpool ${args.join(' ')}`, shape: [s[0]!, w.h, w.w] };
-    },
-  },
-  {
-    name: 'avgpool', // zero padding counted in the average (count_include_pad), ceil mode
-    applies: isMap,
-    make(s, g) {
-      const w = window(g, s, { maxK: 3, dilation: false, padHalf: true, ceil: true });
-      if (!w) return null;
-      const args = [axes(g, w.k)];
-      if (!same(w.st, w.k) || g.rng.bool(0.2)) args.push(`stride=${axes(g, w.st)}`);
-      if (w.p[0] || w.p[1]) args.push(`pad=${axes(g, w.p)}`);
-      if (w.ceil) args.push('ceil=true');
-      return { text: `avgpool ${args.join(' ')}`, shape: [s[0]!, w.h, w.w] };
-    },
-  },
+  pool('maxpool', true), // non-square, strided, padded, ceil mode, dilated
+  pool('avgpool', false), // zero padding counted in the average (count_include_pad), ceil mode
   {
     name: 'adaptive_avgpool', // down- and up-sampling, overlapping windows
     applies: isMap,
