@@ -6,7 +6,7 @@ import { describeValue, EvalError } from './values.js';
 /** A formal parameter, from an op's table or a definition's header. */
 export interface Formal {
   name: string;
-  aliases?: string[];
+  aliases?: readonly string[];
   positional: boolean;
   hasDefault: boolean;
 }
@@ -14,7 +14,7 @@ export interface Formal {
 /** `shortcut` takes one optional keyword: the projection's module name (`downsample` by default). */
 export const SHORTCUT_FORMALS: Formal[] = [{ name: 'name', positional: false, hasDefault: true }];
 
-export function opFormals(params: ParamSpec[]): Formal[] {
+export function opFormals(params: readonly ParamSpec[]): Formal[] {
   return params.map((p) => ({ name: p.name, aliases: p.aliases, positional: p.positional ?? false, hasDefault: p.default !== undefined }));
 }
 

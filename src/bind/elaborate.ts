@@ -1,7 +1,7 @@
 import type { Code } from '../diagnostics/catalog.js';
 import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape, Span } from '../ir/types.js';
 import type { DiagnosticBag, RelatedSpan } from '../diagnostics/diagnostic.js';
-import { CALLABLE_OPS, opByKey, type OpDef } from '../ops/index.js';
+import { CALLABLE_OPS, INPUT, mergeOp, shortcutProjection, withDefaults, type Op } from '../ops/index.js';
 import type { Value } from '../ops/op.js';
 import type { Arg, BlockDecl, CallStage, DefDecl, IfStage, NetDecl, Range, Stage } from '../syntax/ast.js';
 import { checkType, closest, declFormals, matchArgs, opFormals, SHORTCUT_FORMALS } from './args.js';
@@ -145,7 +145,7 @@ export class Elaborator {
       }
       input = dims as number[];
     }
-    const inputNode = this.addNode(opByKey('input'), {}, [], span(net.inputRange), input, false);
+    const inputNode = this.addNode(INPUT, {}, [], span(net.inputRange), input, false);
     this.nodes[inputNode]!.name = 'input';
     this.instantiating.push({ def: net, span: span(net.nameRange), label: '' });
     let output: Flow;
@@ -219,7 +219,7 @@ export class Elaborator {
           ? this.stage(b, x, frame)
           : this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame))));
         if (outs.length === 1) return outs[0]!;
-        return this.merge('concat', outs, this.span(frame, stage.range));
+        return this.merge(mergeOp('++'), outs, this.span(frame, stage.range));
       }
       case 'if': {
         const chosen = this.choose(stage, frame);
@@ -250,11 +250,11 @@ export class Elaborator {
           const body = this.stage(bodyFirst ? stage.left : stage.right, x, frame);
           const scStage = (bodyFirst ? stage.right : stage.left) as CallStage;
           const sc = this.shortcut(x, body, this.span(frame, scStage.range), frame, this.shortcutName(scStage, frame));
-          return this.merge('add', bodyFirst ? [body, sc] : [sc, body], this.span(frame, stage.opRange));
+          return this.merge(mergeOp('+'), bodyFirst ? [body, sc] : [sc, body], this.span(frame, stage.opRange));
         }
         const left = this.stage(stage.left, x, frame);
         const right = this.stage(stage.right, x, frame);
-        return this.merge(stage.op === '+' ? 'add' : stage.op === '++' ? 'concat' : 'scale', [left, right], this.span(frame, stage.opRange));
+        return this.merge(mergeOp(stage.op), [left, right], this.span(frame, stage.opRange));
       }
     }
   }
@@ -377,13 +377,12 @@ export class Elaborator {
       return { node: x.node, shape: null };
     }
     return this.labeled(name, x, frame, (y) => {
-      const conv = this.layer(opByKey('conv'), { out: to[0]!, k: 1, stride, pad: 0, dilation: 1, groups: 1, bias: false }, y, span, new Map());
-      return this.layer(opByKey('bn'), { eps: 1e-5, momentum: 0.1 }, conv, span, new Map());
+      for (const { op, args } of shortcutProjection(to[0]!, stride)) y = this.layer(op, args, y, span, new Map());
+      return y;
     });
   }
 
-  private merge(key: string, inputs: Flow[], span: Span): Flow {
-    const op = opByKey(key);
+  private merge(op: Op, inputs: Flow[], span: Span): Flow {
     const known = inputs.every((f) => f.shape);
     const shape = known ? this.infer(op, {}, inputs.map((f) => f.shape!), span, new Map()) : null;
     const node = this.addNode(op, {}, inputs.map((f) => f.node), span, shape, true);
@@ -446,21 +445,16 @@ export class Elaborator {
         return this.poisoned(op, x, where);
       }
     }
-    for (const spec of op.params) {
-      if (args[spec.name] === undefined && spec.default !== undefined) {
-        args[spec.name] = typeof spec.default === 'function' ? spec.default(args) : spec.default;
-      }
-    }
-    return this.layer(op, args, x, where, argRanges);
+    return this.layer(op, withDefaults(op, args), x, where, argRanges);
   }
 
-  private poisoned(op: OpDef, x: Flow, span: Span): Flow {
+  private poisoned(op: Op, x: Flow, span: Span): Flow {
     if (op.elided) return { node: x.node, shape: null };
     const node = this.addNode(op, {}, [x.node], span, null, false);
     return { node, shape: null };
   }
 
-  private layer(op: OpDef, args: Record<string, Value>, x: Flow, span: Span, argRanges: Map<string, Span>): Flow {
+  private layer(op: Op, args: Record<string, Value>, x: Flow, span: Span, argRanges: Map<string, Span>): Flow {
     const attrs = op.attrs ? op.attrs(args) : {};
     const shape = x.shape ? this.infer(op, attrs, [x.shape], span, argRanges) : null;
     if (op.elided) return { node: x.node, shape };
@@ -537,7 +531,7 @@ export class Elaborator {
 
   // ---- nodes, shapes, names ----
 
-  private infer(op: OpDef, attrs: Record<string, AttrValue>, inputs: Shape[], span: Span, argRanges: Map<string, Span>): Shape | null {
+  private infer(op: Op, attrs: Record<string, AttrValue>, inputs: Shape[], span: Span, argRanges: Map<string, Span>): Shape | null {
     const report = (severity: 'error' | 'warning') => (code: Code, message: string, opts: { at?: string; help?: string; notes?: string[] } = {}) => {
       const at = opts.at ? argRanges.get(opts.at) : undefined;
       this.diagnostics.add({
@@ -552,7 +546,7 @@ export class Elaborator {
     return shape;
   }
 
-  private addNode(op: OpDef, attrs: Record<string, AttrValue>, inputs: number[], span: Span, shape: Shape | null, internal: boolean): number {
+  private addNode(op: Op, attrs: Record<string, AttrValue>, inputs: number[], span: Span, shape: Shape | null, internal: boolean): number {
     if (this.nodes.length >= MAX_NODES) {
       this.diagnostics.error('NET1011', `the network has more than ${MAX_NODES.toLocaleString('en-US')} layers`, span, {
         help: 'lower the repetition counts that lead here',
@@ -573,7 +567,7 @@ export class Elaborator {
       jump *= w.stride;
     }
     this.nodes.push({ id, op: op.name, name: '', attrs, inputs, shape, span, module: this.module, weights, macs, receptiveField, jump });
-    if (op.name !== 'input') {
+    if (!op.graphInput) {
       this.scope.children.push({ base: op.nameBase, numbered: op.numbered ?? false, internal, node: id });
     }
     return id;

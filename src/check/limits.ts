@@ -1,5 +1,7 @@
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { IRGraph, IRNode } from '../ir/types.js';
+import { ALL_WEIGHTS, product, weightCount } from '../ir/size.js';
+import { isGraphInput } from '../ops/index.js';
 
 /**
  * Counts netc reports (elements, parameters, MACs, receptive fields) are JavaScript numbers: exact up to
@@ -8,14 +10,13 @@ import type { IRGraph, IRNode } from '../ir/types.js';
  */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
-const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 
 function big(n: number): string {
   return Number.isFinite(n) ? n.toExponential(2) : String(n);
 }
 
 function describe(node: IRNode): string {
-  return node.op === 'input' ? 'the input' : node.name ? `\`${node.op}\` (${node.name})` : `\`${node.op}\``;
+  return isGraphInput(node) ? 'the input' : node.name ? `\`${node.op}\` (${node.name})` : `\`${node.op}\``;
 }
 
 /** Reports the first node at which any count leaves the exact integer range; returns whether all were exact. */
@@ -39,7 +40,7 @@ export function checkCounts(graph: IRGraph, diagnostics: DiagnosticBag): boolean
         report('elements', node, `${describe(node)} would hold ${big(elements)} numbers per sample ([${node.shape.join(', ')}]), more than 2^53 - 1`);
       }
     }
-    const own = node.weights.reduce((s, w) => s + product(w.shape), 0);
+    const own = weightCount(node, ALL_WEIGHTS);
     params += own;
     if (!Number.isSafeInteger(own) || !Number.isSafeInteger(params)) {
       report('params', node, `the parameter count reaches ${big(params)} at ${describe(node)}, more than 2^53 - 1`);

@@ -1,5 +1,6 @@
 import type { IRGraph, IRNode, ModuleInstance } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { opOf } from '../ops/index.js';
+import { product, weightCount } from '../ir/size.js';
 import { MAX_NAME_CHARS } from './limits.js';
 
 export interface SummaryRow {
@@ -55,7 +56,6 @@ export function clipName(name: string, max = MAX_NAME_CHARS): string {
   const tail = Math.floor((max - 3) / 2);
   return `${name.slice(0, max - 3 - tail)}...${name.slice(name.length - tail)}`;
 }
-const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 function blockDepth(modules: ModuleInstance[], id: number | null): number {
   let depth = 0;
@@ -92,13 +92,13 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
   const key = (type: string) => `${clipName(type)}-${rows.length + 1}`;
 
   for (const node of graph.nodes) {
-    const op = opByKey(node.op);
+    const op = opOf(node);
     const inputs = node.inputs.map((i) => graph.nodes[i]!.shape ?? []);
     const type = node.shape ? op.torchType(node.attrs, inputs) : null;
     if (type) {
-      const params = node.weights.filter((w) => !w.buffer).reduce((s, w) => s + product(w.shape), 0);
-      const trainable = node.weights.filter((w) => !w.buffer && w.trainable).reduce((s, w) => s + product(w.shape), 0);
-      const buffers = countMode === 'tfjs' ? node.weights.filter((w) => w.buffer).reduce((s, w) => s + product(w.shape), 0) : 0;
+      const params = weightCount(node);
+      const trainable = weightCount(node, (w) => !w.buffer && w.trainable);
+      const buffers = countMode === 'tfjs' ? weightCount(node, (w) => w.buffer) : 0;
       credit(node, params, trainable, buffers);
       counters.set(type, (counters.get(type) ?? 0) + 1);
       rows.push({

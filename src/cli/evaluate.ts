@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
+import { outputsProbabilities } from '../ops/index.js';
 import { DATASET_NAMES } from '../train/data/index.js';
 import { evaluateRun, renderEvalReport } from '../post/evaluate.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
@@ -67,10 +68,9 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
     if (typeof s === 'number') return s;
     const code = s.report([]);
     if (code) return code;
-    const lastOp = s.graph.nodes[s.graph.output].op;
     const p = progressWriter();
     const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
-    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
+    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: outputsProbabilities(s.graph), log: p.log, progress });
     p.clear();
     const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
     if (o.out) {

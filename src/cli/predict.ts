@@ -6,6 +6,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
+import { outputsProbabilities } from '../ops/index.js';
 import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/predict.js';
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
 import { log, openSession, runErrorExit } from '../post/session.js';
@@ -84,7 +85,7 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
     }
     const norm = await runNormalization(s.run, p.log);
     const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
+    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, outputsProbabilities(s.graph), batchSize, (done, total) =>
       p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
     );
     p.clear();

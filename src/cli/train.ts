@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
+import { outputsProbabilities } from '../ops/index.js';
 import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
 import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
@@ -280,7 +281,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       }
       cfg.net = graph.net;
       cfg.args = graph.args as RunConfig['args'];
-      cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
+      cfg.outputsProbabilities = outputsProbabilities(graph);
       const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
       if (problem) {
         process.stderr.write(`netc: ${problem}\n`);

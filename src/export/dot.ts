@@ -3,7 +3,8 @@
  * (blocks solid, sequential scopes dashed), edges labelled with the shape that flows along them.
  */
 import type { AttrValue, IRGraph, IRNode, Shape } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { isGraphInput, opOf } from '../ops/index.js';
+import { weightCount } from '../ir/size.js';
 
 const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
@@ -29,7 +30,6 @@ function details(node: IRNode): string {
   return parts.join(', ');
 }
 
-const MERGE_LABEL: Record<string, string> = { add: '+', concat: 'cat', scale: '×' };
 
 export interface DotOptions {
   /** Graph direction: TB (default) or LR. */
@@ -44,14 +44,13 @@ export function exportDot(graph: IRGraph, options: DotOptions = {}): string {
     '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
     '  graph [fontname="Helvetica", fontsize=11];',
   ];
-  const params = (n: IRNode) => n.weights.filter((w) => !w.buffer).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
   const nodeLine = (n: IRNode, indent: string): string => {
-    if (n.op === 'input') return `${indent}n${n.id} [label=${quote(`input\n${shapeLabel(n.shape)}`)}, shape=ellipse, fillcolor="#e8f0fe"];`;
-    const merge = MERGE_LABEL[n.op];
+    if (isGraphInput(n)) return `${indent}n${n.id} [label=${quote(`input\n${shapeLabel(n.shape)}`)}, shape=ellipse, fillcolor="#e8f0fe"];`;
+    const merge = opOf(n).dotLabel;
     if (merge) return `${indent}n${n.id} [label=${quote(merge)}, tooltip=${quote(n.name)}, shape=circle, fillcolor="#fff4d6"];`;
-    const type = opByKey(n.op).torchType(n.attrs, n.inputs.map((i) => graph.nodes[i]!.shape ?? [])) ?? n.op;
+    const type = opOf(n).torchType(n.attrs, n.inputs.map((i) => graph.nodes[i]!.shape ?? [])) ?? n.op;
     const d = details(n);
-    const p = params(n);
+    const p = weightCount(n);
     const label = `${n.name}\n${type}${d ? ` ${d}` : ''}${p ? `\n${p.toLocaleString('en-US')} params` : ''}`;
     return `${indent}n${n.id} [label=${quote(label)}${p ? ', fillcolor="#eef7ee"' : ''}];`;
   };

@@ -12,7 +12,8 @@
  * argument), a slot that never differs stays a literal.
  */
 import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { isGraphInput, opOf } from '../ops/index.js';
+import { weightCount } from '../ir/size.js';
 import { pyNumber, type Template } from './template.js';
 export { pyNumber } from './template.js';
 
@@ -80,7 +81,7 @@ class Tree {
     for (const n of nodes) {
       for (let m = n.module; m !== null; m = modules[m]!.parent) this.subtree.get(m)!.add(n.id);
     }
-    const inputNode = nodes.find((n) => n.op === 'input');
+    const inputNode = nodes.find(isGraphInput);
     if (!inputNode) throw new ExportError('the graph has no input node');
     this.scopes.set(null, { module: null, name: '', items: [], input: inputNode.id, output: graph.output, depth: 0 });
     for (const m of modules) {
@@ -94,9 +95,9 @@ class Tree {
       this.scopes.set(m.id, { module: m, name: m.name, items: [], input: [...external][0]!, output: m.output, depth: depthOf(m) });
     }
     for (const n of nodes) {
-      if (n.op === 'input') continue;
+      if (isGraphInput(n)) continue;
       const scope = this.scopes.get(n.module)!;
-      const isLayer = opByKey(n.op).torchType(n.attrs, this.inputShapes(n)) !== null;
+      const isLayer = opOf(n).torchType(n.attrs, this.inputShapes(n)) !== null;
       scope.items.push({ kind: 'node', id: n.id, attr: isLayer ? this.localName(n.name, scope) : null, inputs: n.inputs, output: n.id, first: n.id });
     }
     for (const m of modules) {
@@ -202,14 +203,14 @@ class PytorchWriter {
 
   /** A linear on a [C, 1, 1] map flattens implicitly. */
   private needsFlatten(node: IRNode): boolean {
-    return opByKey(node.op).torchType(node.attrs, this.tree.inputShapes(node)) === 'Linear' && this.tree.inputShapes(node)[0]!.length === 3;
+    return opOf(node).fullyConnected === true && this.tree.inputShapes(node)[0]!.length === 3;
   }
 
   private ctorOf(item: Item): Template {
     if (item.kind === 'node') {
       const node = this.graph.nodes[item.id]!;
       const inputs = this.tree.inputShapes(node);
-      const module = opByKey(node.op).pytorch?.module;
+      const module = opOf(node).pytorch?.module;
       if (!module) throw new ExportError(`no PyTorch module for \`${node.op}\` (\`${node.name}\`)`);
       return module(node, inputs);
     }
@@ -258,7 +259,7 @@ class PytorchWriter {
         const node = nodes[item.id]!;
         if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
         else {
-          const functional = opByKey(node.op).pytorch?.expr;
+          const functional = opOf(node).pytorch?.expr;
           if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
           expr = functional(args, this.tree.inputShapes(node), node.attrs);
         }
@@ -445,13 +446,14 @@ class PytorchWriter {
     const byType = new Map<string, { kaiming: string[]; other: string[] }>();
     for (const n of this.graph.nodes) {
       if (n.weights.length === 0) continue;
-      const cls = opByKey(n.op).torchType(n.attrs, this.tree.inputShapes(n))!;
+      const op = opOf(n);
+      const cls = op.torchType(n.attrs, this.tree.inputShapes(n))!;
       const entry = byType.get(cls) ?? { kaiming: [], other: [] };
       byType.set(cls, entry);
       const w = n.weights.find((x) => x.name === 'weight');
       (w?.init.kind === 'kaimingNormalFanOut' ? entry.kaiming : entry.other).push(n.name);
       for (const x of n.weights) {
-        const expected = { weight: cls.startsWith('BatchNorm') ? 'ones' : 'uniformFanIn', bias: cls.startsWith('BatchNorm') ? 'zeros' : 'uniformFanIn', running_mean: 'zeros', running_var: 'ones' }[x.name];
+        const expected = op.pytorch?.init?.[x.name];
         if (x.init.kind !== expected && !(x.name === 'weight' && x.init.kind === 'kaimingNormalFanOut')) {
           throw new ExportError(`\`${n.name}.${x.name}\`: initialisation ${x.init.kind} has no PyTorch counterpart in the exporter yet`);
         }
@@ -499,7 +501,7 @@ export interface PytorchOptions {
 /** The whole Python file for one net. */
 export function exportPytorch(graph: IRGraph, options: PytorchOptions = {}): string {
   const writer = new PytorchWriter(graph);
-  const params = graph.nodes.reduce((sum, n) => sum + n.weights.filter((w) => !w.buffer).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0), 0);
+  const params = graph.nodes.reduce((sum, n) => sum + weightCount(n), 0);
   const args = Object.entries(graph.args).map(([k, v]) => `${k}=${String(v)}`).join(', ');
   const netClass = pascal(graph.net);
   const header = [

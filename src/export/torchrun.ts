@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { InitSpec, IRGraph } from '../ir/types.js';
 import { lowerGraph, torchParamName } from '../lower/lower.js';
+import { outputsProbabilities } from '../ops/index.js';
 import { DEFAULTS } from '../train/config.js';
 import { BUNDLED_SAMPLE } from '../train/data/index.js';
 import { ExportError, exportPytorch } from './pytorch.js';
@@ -120,7 +121,7 @@ export async function exportTorchrun(graph: IRGraph, o: TorchrunOptions): Promis
     args: graph.args,
     input,
     classes: out[0],
-    outputsProbabilities: graph.nodes[graph.output]!.op === 'softmax',
+    outputsProbabilities: outputsProbabilities(graph),
     defaults: DEFAULTS,
     weights: weightsFile,
     tfjs: await tfjsModel(graph),

@@ -2,6 +2,7 @@
  * The typed IR: a DAG of tensor operations with static per-sample shapes.
  * Everything after elaboration (checking, summaries, lowering, export, the editor) reads this.
  */
+import type { OpName } from '../ops/index.js';
 
 /** A per-sample shape: `[C, H, W]` for feature maps, `[F]` for flat vectors. The batch is implicit. */
 export type Shape = number[];
@@ -39,10 +40,10 @@ export interface IRNode {
   /** Index in `IRGraph.nodes`; nodes are in execution order (a topological order). */
   id: number;
   /** Key into the op table (`src/ops/`). */
-  op: string;
+  op: OpName;
   /** Hierarchical module name, torchvision-style: `layer2.0.conv1`. Internal nodes (add, concat) get one too. */
   name: string;
-  /** Normalised attributes, as the op's `resolve` produced them. */
+  /** Normalised attributes, as the op's `attrs()` produced them (typed per op in src/ops). */
   attrs: Record<string, AttrValue>;
   inputs: number[];
   /** Output shape; `null` when an error upstream made it unknowable (no further shape errors are reported). */
@@ -56,6 +57,12 @@ export interface IRNode {
   receptiveField: number;
   jump: number;
 }
+
+/**
+ * A node without its op name: what op code (src/ops, the lowering helpers) handles. Keeping `op` out
+ * of it lets an op's own type be inferred without depending on the op table it is part of.
+ */
+export type NodeData = Omit<IRNode, 'op'>;
 
 /** A named scope: an instance of a `block` (a row in the summary) or a sequential group (no row, like nn.Sequential). */
 export interface ModuleInstance {

@@ -1,4 +1,5 @@
 import type { IRGraph, Shape } from './types.js';
+import { isGraphInput } from '../ops/index.js';
 
 /**
  * Structural invariants of an IR graph; returns one line per violation (empty: valid).
@@ -25,7 +26,7 @@ export function validateGraph(graph: IRGraph): string[] {
   graph.nodes.forEach((node, index) => {
     const where = `node ${index} (${node.op} \`${node.name}\`)`;
     if (node.id !== index) problems.push(`${where}: id ${node.id} differs from its index`);
-    if (node.op === 'input') {
+    if (isGraphInput(node)) {
       if (node.inputs.length !== 0) problems.push(`${where}: an input node has inputs`);
     } else if (node.inputs.length === 0) {
       problems.push(`${where}: has no inputs`);

@@ -1,6 +1,6 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { IRNode, Shape } from '../ir/types.js';
+import type { NodeData, Shape } from '../ir/types.js';
 
 /**
  * What an op's `lower` receives: the tfjs namespaces (loaded lazily by the lowering driver, never by
@@ -13,13 +13,13 @@ export interface LowerContext {
   tf: typeof tfc;
   layers: typeof tfl;
   /** A unique tfjs layer name derived from the IR node's name: `layer1.0.conv1`, `layer1.0.conv1/pad`. */
-  layerName(node: IRNode, suffix?: string): string;
+  layerName(node: NodeData, suffix?: string): string;
   /** The IR shape of a node's i-th input. */
-  inputShape(node: IRNode, i?: number): Shape;
+  inputShape(node: NodeData, i?: number): Shape;
   /** Flattens a value in PyTorch's C,H,W order (so linear weights map onto PyTorch's). */
-  flattenCHW(node: IRNode, x: unknown, shape: Shape): unknown;
+  flattenCHW(node: NodeData, x: unknown, shape: Shape): unknown;
   /** Records the tfjs layer that holds a node's weights (for init, state-dict mapping, export). */
-  own(node: IRNode, layer: unknown): void;
+  own(node: NodeData, layer: unknown): void;
   /** The model's input placeholder (the `input` op's lowering). */
   input(): tfl.SymbolicTensor;
   /** netc's own tfjs layers for PyTorch semantics (constructors; reached through the context so op files never load tfjs). */
@@ -42,6 +42,8 @@ export interface CustomLayers {
   GroupedConv2D: LayerConstructor<{ filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }>;
   /** PyTorch's AdaptiveAvgPool2d for any sizes (upsampling too). */
   AdaptiveAvgPool2D: LayerConstructor<{ size: [number, number]; name?: string }>;
+  /** Max pooling with dilated windows ('valid' padding): PyTorch's MaxPool2d(dilation=d). */
+  DilatedMaxPool2D: LayerConstructor<{ kernel: [number, number]; strides: [number, number]; dilation: [number, number]; name?: string }>;
   /** Sum of same-shaped tensors that keeps none of them for its gradient. */
   Sum: LayerConstructor<{ name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */

@@ -39,10 +39,14 @@ export class NegInfPadding2D extends tfl.layers.Layer {
  */
 export class ChannelScale extends tfl.layers.Layer {
   static className = 'NetcChannelScale';
-  /** Index of the feature map among the two inputs: the one with more elements per sample. */
+  /**
+   * Index of the feature map among the two inputs: the one with more elements per sample, or of higher
+   * rank when they have as many (a [1,1,C] map gated by [C]: the IR's scaleFeatures rule).
+   */
   private static featureIndex(shapes: (number | null)[][]): number {
     const size = (s: (number | null)[]) => s.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
-    return size(shapes[1]) > size(shapes[0]) ? 1 : 0;
+    const [s0, s1] = [size(shapes[0]), size(shapes[1])];
+    return s1 > s0 || (s1 === s0 && shapes[1].length > shapes[0].length) ? 1 : 0;
   }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shapes = s as tfl.Shape[];
@@ -54,7 +58,7 @@ export class ChannelScale extends tfl.layers.Layer {
     const x = ins[xi];
     const gate = ins[1 - xi];
     return tf.tidy(() => {
-      if (gate.size === x.size) return tf.mul(x, gate);
+      if (gate.size === x.size) return tf.mul(x, tf.reshape(gate, x.shape));
       const c = gate.shape[gate.shape.length - 1];
       const g = x.rank === 4 ? tf.reshape(gate, [-1, 1, 1, c]) : tf.reshape(gate, [-1, c]);
       return tf.mul(x, g);
@@ -155,7 +159,7 @@ export class GroupedConv2D extends tfl.layers.Layer {
       let y: tf.Tensor4D;
       if (g === 1) {
         y = tf.conv2d(x, k, this.strides, 'valid');
-      } else if (g === cin && hasDepthwiseGradients()) {
+      } else if (g === cin && hasDepthwiseGradients() && !this.strided1x1()) {
         y = tf.depthwiseConv2d(x, tf.reshape(k, [k.shape[0], k.shape[1], cin, this.filters / cin]) as tf.Tensor4D, this.strides, 'valid');
       } else {
         const xs = tf.split(x, g, 3);
@@ -164,6 +168,14 @@ export class GroupedConv2D extends tfl.layers.Layer {
       }
       return this.bias ? tf.add(y, this.bias.read()) : y;
     });
+  }
+  /**
+   * A strided 1x1 kernel: the native addon leaves its filter gradient to wasm (a oneDNN bug, see
+   * src/runtime/native.ts), and wasm has no depthwise one, so such a depthwise conv takes the
+   * per-group path (found by test/property/check-train.test.ts: `conv 3 k=1 stride=2 groups=3`).
+   */
+  private strided1x1(): boolean {
+    return this.kernelSize[0] === 1 && this.kernelSize[1] === 1 && (this.strides[0] > 1 || this.strides[1] > 1);
   }
   override getConfig(): tf.serialization.ConfigDict {
     const { filters, kernelSize, strides, dilation, groups, useBias } = this;
@@ -261,11 +273,63 @@ export class Sum extends tfl.layers.Layer {
   }
 }
 
+/**
+ * Max pooling with dilated windows over an already padded input ('valid'): PyTorch's MaxPool2d with
+ * dilation, which tfjs lacks. Each window tap is a strided view of the input (a slice, then every
+ * stride-th row and column through a reshape), and the result their running maximum. Every op here
+ * has a gradient on every backend; tf.maximum sends a tie's gradient to the earlier tap, PyTorch's
+ * first-maximum rule.
+ */
+export class DilatedMaxPool2D extends tfl.layers.Layer {
+  static className = 'NetcDilatedMaxPool2D';
+  readonly kernel: [number, number];
+  readonly strides: [number, number];
+  readonly dilation: [number, number];
+  constructor(args: { kernel: [number, number]; strides: [number, number]; dilation: [number, number]; name?: string }) {
+    super(args);
+    [this.kernel, this.strides, this.dilation] = [args.kernel, args.strides, args.dilation];
+  }
+  private outSize(h: number, w: number): [number, number] {
+    const o = (n: number, a: 0 | 1) => Math.floor((n - this.dilation[a] * (this.kernel[a] - 1) - 1) / this.strides[a]) + 1;
+    return [o(h, 0), o(w, 1)];
+  }
+  override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const [n, h, w, c] = s as tfl.Shape;
+    const [oh, ow] = this.outSize(h!, w!);
+    return [n, oh, ow, c];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const [n, h, w, c] = x.shape;
+    const [oh, ow] = this.outSize(h, w);
+    const [sh, sw] = this.strides;
+    return tf.tidy(() => {
+      let out: tf.Tensor | null = null;
+      for (let i = 0; i < this.kernel[0]; i++) {
+        for (let j = 0; j < this.kernel[1]; j++) {
+          // Rows i*d, i*d + s, ..., taken as the first of each group of s rows.
+          const [top, left] = [i * this.dilation[0], j * this.dilation[1]];
+          const rows = Math.min(oh * sh, h - top);
+          const cols = Math.min(ow * sw, w - left);
+          let tap = tf.slice(x, [0, top, left, 0], [n, rows, cols, c]);
+          if (rows < oh * sh || cols < ow * sw) tap = tf.pad(tap, [[0, 0], [0, oh * sh - rows], [0, ow * sw - cols], [0, 0]]);
+          tap = tf.reshape(tf.slice(tf.reshape(tap, [n, oh, sh, ow, sw, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
+          out = out ? tf.maximum(out, tap) : tap;
+        }
+      }
+      return out!;
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), kernel: this.kernel, strides: this.strides, dilation: this.dilation };
+  }
+}
+
 let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

@@ -3,15 +3,15 @@
  * runs comes through the LowerContext, so loading the op table never loads TensorFlow.js.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { AttrValue, IRNode } from '../ir/types.js';
+import type { AttrValue, NodeData } from '../ir/types.js';
 import type { LowerContext } from './context.js';
 
 export type ST = tfl.SymbolicTensor;
-export type Lowering = (ctx: LowerContext, node: IRNode, inputs: ST[]) => ST;
+export type Lowering = (ctx: LowerContext, node: NodeData, inputs: ST[]) => ST;
 
 export class LowerError extends Error {
   constructor(
-    readonly node: IRNode,
+    readonly node: NodeData,
     message: string,
   ) {
     super(message);
@@ -28,7 +28,7 @@ export const num = (v: AttrValue | undefined, dflt: number): number => (v == nul
 export const bool = (v: AttrValue | undefined, dflt: boolean): boolean => (v == null ? dflt : Boolean(v));
 
 /** Explicit symmetric zero padding (tfjs 'same' differs from PyTorch for stride 2). */
-export function zeroPad(ctx: LowerContext, node: IRNode, x: ST, [ph, pw]: [number, number]): ST {
+export function zeroPad(ctx: LowerContext, node: NodeData, x: ST, [ph, pw]: [number, number]): ST {
   if (ph === 0 && pw === 0) return x;
   const layer = ctx.layers.layers.zeroPadding2d({ padding: [[ph, ph], [pw, pw]], name: ctx.layerName(node, 'pad') });
   return layer.apply(x) as ST;
@@ -56,10 +56,11 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     const s = pair(node.attrs.stride ?? node.attrs.kernel, 1);
     const p = pair(node.attrs.padding, 0);
     const d = pair(node.attrs.dilation, 1);
-    if (d[0] !== 1 || d[1] !== 1) throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
+    const dilated = d[0] !== 1 || d[1] !== 1;
+    if (dilated && kind !== 'max') throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
     void c;
-    const eh = extraEnd(h, out[1], k[0], s[0], 1, p[0]);
-    const ew = extraEnd(w, out[2], k[1], s[1], 1, p[1]);
+    const eh = extraEnd(h, out[1], k[0], s[0], d[0], p[0]);
+    const ew = extraEnd(w, out[2], k[1], s[1], d[1], p[1]);
     let y = x;
     if (p[0] || p[1] || eh || ew) {
       const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
@@ -71,7 +72,10 @@ export function pool(kind: 'max' | 'avg'): Lowering {
       y = layer.apply(y) as ST;
     }
     const args = { poolSize: k, strides: s, padding: 'valid' as const, name: ctx.layerName(node) };
-    const layer = kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
+    // tfjs pools have no dilation: netc's layer takes the maximum over the dilated taps.
+    const layer = dilated
+      ? new ctx.custom.DilatedMaxPool2D({ kernel: k, strides: s, dilation: d, name: ctx.layerName(node) })
+      : kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
     y = layer.apply(y) as ST;
     if (kind === 'avg' && (eh || ew)) {
       // PyTorch divides a window by the elements it covers within input + padding (the ceil-mode

@@ -1,17 +1,12 @@
 /**
  * A minimal programmatic IR builder: lets lowering, training tests and the throughput benchmark
- * build graphs without the `.net` front end. It implements only the shape and weight rules of the
- * ops it offers (PyTorch's); `src/ops/` stays the authority for everything the language elaborates.
+ * build graphs without the `.net` front end. Each node's attributes, shape, weights and MACs come
+ * from its op (src/ops/), so the builder has no rules of its own.
  */
-import type { AttrValue, IRGraph, IRNode, Shape, WeightSpec } from '../ir/types.js';
+import type { IRGraph, IRNode, Shape } from '../ir/types.js';
+import { opByKey, withDefaults, type Op, type OpName, type Value } from '../ops/index.js';
 
 const span = { file: '<builder>', start: 0, end: 0 };
-const outSize = (n: number, k: number, s: number, p: number, ceil = false) =>
-  (ceil ? Math.ceil : Math.floor)((n + 2 * p - (k - 1) - 1) / s) + 1;
-
-function w(name: string, shape: number[], init: WeightSpec['init'], trainable = true, buffer = false): WeightSpec {
-  return { name, shape, trainable, buffer, init };
-}
 
 export class IRBuilder {
   readonly nodes: IRNode[] = [];
@@ -19,62 +14,48 @@ export class IRBuilder {
     readonly net: string,
     readonly input: Shape,
   ) {
-    this.push('input', 'input', {}, [], input, []);
+    this.nodes.push({ id: 0, op: 'input', name: 'input', attrs: {}, inputs: [], shape: input, span, module: null, weights: [], macs: 0, receptiveField: 1, jump: 1 });
   }
-  private push(op: string, name: string, attrs: Record<string, AttrValue>, inputs: number[], shape: Shape, weights: WeightSpec[]): number {
+  /** A node of `op` with the given arguments (the op's defaults for the rest); throws on a shape error. */
+  node(op: Op, name: string, args: Record<string, Value>, inputs: number[]): number {
+    const attrs = op.attrs ? op.attrs(withDefaults(op, args)) : {};
+    const shapes = inputs.map((i) => this.shape(i));
+    const fail = (_code: string, message: string) => {
+      throw new Error(`IRBuilder: ${name}: ${message}`);
+    };
+    const shape = op.infer(attrs, shapes, { error: fail, warning: () => {} })!;
+    const weights = op.weights?.(attrs, shapes, shape) ?? [];
+    const macs = op.macs?.(attrs, shapes, shape) ?? 0;
     const id = this.nodes.length;
-    this.nodes.push({ id, op, name, attrs, inputs, shape, span, module: null, weights, macs: 0, receptiveField: 1, jump: 1 });
+    this.nodes.push({ id, op: op.name, name, attrs, inputs, shape, span, module: null, weights, macs, receptiveField: 1, jump: 1 });
     return id;
   }
   shape(id: number): Shape {
     return this.nodes[id].shape!;
   }
   conv(x: number, name: string, out: number, k: number, o: { stride?: number; pad?: number; bias?: boolean } = {}): number {
-    const [c, h, wd] = this.shape(x);
-    const s = o.stride ?? 1;
-    const p = o.pad ?? 0;
-    const bias = o.bias ?? true;
-    const weights = [w('weight', [out, c, k, k], { kind: 'kaimingNormalFanOut', fanOut: out * k * k })];
-    if (bias) weights.push(w('bias', [out], { kind: 'uniformFanIn', fanIn: c * k * k }));
-    const attrs = { out, kernel: [k, k], stride: [s, s], padding: [p, p], dilation: [1, 1], groups: 1, bias };
-    return this.push('conv', name, attrs, [x], [out, outSize(h, k, s, p), outSize(wd, k, s, p)], weights);
+    return this.node(opByKey('conv'), name, { out, k, stride: o.stride ?? 1, pad: o.pad ?? 0, bias: o.bias ?? true }, [x]);
   }
   bn(x: number, name: string): number {
-    const c = this.shape(x)[0];
-    return this.push('bn', name, { eps: 1e-5, momentum: 0.1 }, [x], this.shape(x), [
-      w('weight', [c], { kind: 'ones' }),
-      w('bias', [c], { kind: 'zeros' }),
-      w('running_mean', [c], { kind: 'zeros' }, false, true),
-      w('running_var', [c], { kind: 'ones' }, false, true),
-    ]);
+    return this.node(opByKey('bn'), name, {}, [x]);
   }
-  act(x: number, name: string, op = 'relu'): number {
-    return this.push(op, name, {}, [x], this.shape(x), []);
+  act(x: number, name: string, op: OpName = 'relu'): number {
+    return this.node(opByKey(op), name, {}, [x]);
   }
   pool(x: number, name: string, op: 'maxpool' | 'avgpool', k: number, o: { stride?: number; pad?: number; ceil?: boolean } = {}): number {
-    const [c, h, wd] = this.shape(x);
-    const s = o.stride ?? k;
-    const p = o.pad ?? 0;
-    const ceil = o.ceil ?? false;
-    const attrs = { kernel: [k, k], stride: [s, s], padding: [p, p], dilation: [1, 1], ceil };
-    return this.push(op, name, attrs, [x], [c, outSize(h, k, s, p, ceil), outSize(wd, k, s, p, ceil)], []);
+    return this.node(opByKey(op), name, { k, stride: o.stride ?? k, pad: o.pad ?? 0, ceil: o.ceil ?? false }, [x]);
   }
   gap(x: number, name: string): number {
-    return this.push('gap', name, {}, [x], [this.shape(x)[0], 1, 1], []);
+    return this.node(opByKey('gap'), name, {}, [x]);
   }
   flatten(x: number, name: string): number {
-    return this.push('flatten', name, {}, [x], [this.shape(x).reduce((a, b) => a * b, 1)], []);
+    return this.node(opByKey('flatten'), name, {}, [x]);
   }
   linear(x: number, name: string, out: number, bias = true): number {
-    const fin = this.shape(x).reduce((a, b) => a * b, 1);
-    const weights = [w('weight', [out, fin], { kind: 'uniformFanIn', fanIn: fin })];
-    if (bias) weights.push(w('bias', [out], { kind: 'uniformFanIn', fanIn: fin }));
-    return this.push('linear', name, { out, bias }, [x], [out], weights);
+    return this.node(opByKey('linear'), name, { out, bias }, [x]);
   }
   merge(op: 'add' | 'concat' | 'scale', name: string, inputs: number[]): number {
-    const shapes = inputs.map((i) => this.shape(i));
-    const shape = op === 'concat' ? [shapes.reduce((a, s) => a + s[0], 0), ...shapes[0].slice(1)] : shapes[0];
-    return this.push(op, name, {}, inputs, shape, []);
+    return this.node(opByKey(op), name, {}, inputs);
   }
   build(output = this.nodes.length - 1): IRGraph {
     return { net: this.net, args: {}, input: this.input, nodes: this.nodes, modules: [], output };

@@ -9,10 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { IRGraph, IRNode, InitSpec, Shape, WeightSpec } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { opOf } from '../ops/index.js';
+import { product } from '../ir/size.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { AdaptiveAvgPool2D, ChannelScale, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
+import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 
 export { LowerError };
@@ -119,7 +120,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     tf,
     layers: tfl,
     layerName(node, suffix) {
-      const base = layerNameBase(node);
+      const base = layerNameBase(graph.nodes[node.id]!);
       let name = suffix ? `${base}/${suffix}` : base;
       for (let i = 1; used.has(name); i++) name = `${suffix ? `${base}/${suffix}` : base}_${i}`;
       used.add(name);
@@ -141,7 +142,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D },
   };
 
   for (const node of graph.nodes) {
@@ -151,7 +152,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       if (v == null) throw new LowerError(node, `node ${node.name} reads node ${i}, which comes later or was never lowered`);
       return v;
     });
-    const lower = opByKey(node.op).lower;
+    const lower = opOf(node).lower;
     if (!lower) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
     values.set(node.id, lower(ctx, node, ins));
   }
@@ -193,11 +194,16 @@ function releaseActivationsInTraining(model: tfl.LayersModel): void {
       const result = call(inputs, kwargs);
       if (!kwargs?.['training']) return result;
       const produced = Array.isArray(result) ? result : [result];
+      const given = Array.isArray(inputs) ? inputs : [inputs];
       produced.forEach((t, i) => {
+        // A layer that returns its input (dropout at rate 0) does not own it: freeing it after this
+        // layer's consumers would free the producer's tensor, e.g. the model's input batch, which a
+        // shortcut may still read (found by test/property/check-train.test.ts).
+        if (given.includes(t)) return;
         const n = consumers.get(outs[i]?.id ?? -1);
         if (n) remaining.set(t, n);
       });
-      for (const t of Array.isArray(inputs) ? inputs : [inputs]) {
+      for (const t of given) {
         const left = remaining.get(t);
         if (left == null) continue;
         if (left > 1) {
@@ -222,7 +228,7 @@ function initialiseWeights(graph: IRGraph, owners: Map<number, tfl.layers.Layer>
     const fresh = layer.weights.map((w) => {
       const spec = specs.get(torchParamName(w.originalName) ?? '');
       if (!spec) return null;
-      return tf.tensor(initValues(spec.init, (w.shape as number[]).reduce((a, b) => a * b, 1), rng), w.shape as number[]);
+      return tf.tensor(initValues(spec.init, product(w.shape as number[]), rng), w.shape as number[]);
     });
     if (fresh.every((t) => t != null)) {
       layer.setWeights(fresh as tf.Tensor[]);

@@ -363,7 +363,7 @@ export function completion(ws: Workspace, path: string, position: Position): Com
       : op?.params ?? [];
     // Positional arguments fill the positional parameters in order; a parameter already given is not offered again.
     let filled = call.positional;
-    const given = (p: { name: string; positional?: boolean; aliases?: string[] }) => {
+    const given = (p: { name: string; positional?: boolean; aliases?: readonly string[] }) => {
       if (call.named.has(p.name) || p.aliases?.some((a) => call.named.has(a))) return true;
       if (p.positional && filled > 0) {
         filled--;

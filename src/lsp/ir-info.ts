@@ -1,5 +1,7 @@
 /** Reading the IR back at a source position: instances of a use, and the shape after each line. */
-import type { IRGraph, IRNode, Shape, Span } from '../ir/types.js';
+import type { IRGraph, Shape, Span } from '../ir/types.js';
+import { weightCount } from '../ir/size.js';
+import { isGraphInput } from '../ops/index.js';
 import type { Range } from '../syntax/ast.js';
 import type { Analysis, Expansion } from './analysis.js';
 
@@ -18,11 +20,6 @@ export interface Instance {
   context: string;
 }
 
-const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
-
-function nodeParams(node: IRNode): number {
-  return node.weights.filter((w) => !w.buffer).reduce((s, w) => s + product(w.shape), 0);
-}
 
 function blockContext(graph: IRGraph, module: number | null): number {
   for (let m = module; m !== null; m = graph.modules[m]!.parent) if (graph.modules[m]!.kind === 'block') return m;
@@ -73,8 +70,8 @@ export function instancesIn(analyses: Analysis[], file: string): Instance[] {
       };
       let blockRows: Map<string, { totalParams: number; macs: number }> | undefined;
       for (const node of graph.nodes) {
-        if (node.span.file !== file || node.op === 'input') continue;
-        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: nodeParams(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module, node.span, node.id) });
+        if (node.span.file !== file || isGraphInput(node)) continue;
+        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: weightCount(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module, node.span, node.id) });
       }
       for (const m of graph.modules) {
         if (m.kind !== 'block' || m.span.file !== file) continue;
@@ -90,7 +87,7 @@ export function instancesIn(analyses: Analysis[], file: string): Instance[] {
         const nodes = graph.nodes.slice(e.first, e.end);
         out.push({
           kind: 'macro', name: graph.nodes[e.output]?.name ?? '', shape: e.shape,
-          params: nodes.reduce((s, n) => s + nodeParams(n), 0), macs: nodes.reduce((s, n) => s + n.macs, 0),
+          params: nodes.reduce((s, n) => s + weightCount(n), 0), macs: nodes.reduce((s, n) => s + n.macs, 0),
           span: e.span, order: e.end - 1, context: ctx(graph.nodes[e.first]!.module, e.span, e.end - 1, e),
         });
       }

@@ -1,13 +1,16 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { activation as lowerActivation, num } from '../lower/helpers.js';
-import type { Lowering } from '../lower/helpers.js';
+import { activation as lowerActivation } from '../lower/helpers.js';
 import { slot, type Template } from '../export/template.js';
-import type { OpDef, ParamSpec } from './op.js';
+import type { LowerContext } from '../lower/context.js';
+import { defineOp, type OpMembers, type OpNode, type ParamSpec } from './op.js';
 
-/** Elementwise activations: shape-preserving, no weights. */
-function activation(name: string, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[], keeps: OpDef['keeps'] = { input: true }): OpDef {
-  return {
+type Lowering = (ctx: LowerContext, node: OpNode<Record<string, number>>, inputs: SymbolicTensor[]) => SymbolicTensor;
+
+/** Elementwise activations: shape-preserving, no weights; their parameters are numbers. */
+function activation<const N extends string>(name: N, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[], keeps: OpMembers<never>['keeps'] = { input: true }, traits: { outputsProbabilities?: boolean } = {}) {
+  return defineOp({
     name,
+    ...traits,
     keeps,
     aliases,
     summary,
@@ -15,17 +18,17 @@ function activation(name: string, torchType: string, summary: string, lower: Low
     arity: 1,
     params,
     torchType: () => torchType,
-    attrs: (args) => Object.fromEntries(params.map((p) => [p.name, args[p.name] as number])),
+    attrs: (args): Record<string, number> => Object.fromEntries(params.map((p) => [p.name, Number(args[p.name])])),
     infer: (_attrs, [input]) => input!,
     lower: (ctx, node, inputs) => lower(ctx, node, inputs),
     pytorch: {
       // nn.<Type>(<its parameter values, in PyTorch's argument order>)
       module: (node): Template => {
-        const args = params.flatMap((p, i): Template => [i ? ', ' : '', slot(node.attrs[p.name] as number, p.torchName ?? p.name)]);
+        const args = params.flatMap((p, i): Template => [i ? ', ' : '', slot(node.attrs[p.name]!, p.torchName ?? p.name)]);
         return [`nn.${torchType}(`, ...args, torchType === 'Softmax' ? 'dim=1' : '', ')'];
       },
     },
-  };
+  });
 }
 
 // What the gradients keep: ReLU its output (src/runtime/tape.ts), sigmoid/tanh/softmax their output,
@@ -33,7 +36,7 @@ function activation(name: string, torchType: string, summary: string, lower: Low
 export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true });
 export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
 export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
-  (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: num(node.attrs['slope'], 0.01), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
+  (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: node.attrs['slope']!, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
   { name: 'slope', type: 'float', positional: true, default: 0.01, aliases: ['negative_slope'], torchName: 'negative_slope', doc: 'slope for x < 0' },
 ], ['leaky_relu']);
 export const sigmoid = activation('sigmoid', 'Sigmoid', '1 / (1 + exp(-x)) (nn.Sigmoid)', lowerActivation('sigmoid'), [], undefined, { output: true });
@@ -55,19 +58,20 @@ export const hardsigmoid = activation('hardsigmoid', 'Hardsigmoid', 'relu6(x + 3
 export const hardswish = activation('hardswish', 'Hardswish', 'x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)',
   (ctx, node, [x]) => ctx.layers.layers.multiply({ name: ctx.layerName(node) }).apply([x!, lowerHardSigmoid(ctx, node, x!, 'gate_')]) as SymbolicTensor,
   [], ['hard_swish'], { input: true, extra: 2 }); // the product keeps x and the gate, relu6 keeps x + 3
-export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true });
-export const dropout: OpDef = {
+export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true }, { outputsProbabilities: true });
+export const dropout = defineOp({
   ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',
-    (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: num(node.attrs['p'], 0.5), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
+    (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: node.attrs['p']!, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [
     { name: 'p', type: 'float', positional: true, default: 0.5, doc: 'drop probability, 0 <= p < 1' },
   ], undefined, { input: true, extra: 1 }), // x * mask: the product keeps both
   randomMask: { probability: 'p' },
+  passThrough: true,
   infer(attrs, [input], ctx) {
-    const p = attrs['p'] as number;
+    const p = attrs['p']!;
     if (!(p >= 0 && p < 1)) {
       ctx.error('NET2012', `dropout probability must be in [0, 1), got ${p}`, { at: 'p' });
       return null;
     }
     return input!;
   },
-};
+});

@@ -1,10 +1,9 @@
 import type { WeightSpec } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { num } from '../lower/helpers.js';
 import { slot, type Template } from '../export/template.js';
-import type { OpDef } from './op.js';
+import { defineOp } from './op.js';
 
-export const batchnorm: OpDef = {
+export const batchnorm = defineOp({
   name: 'bn',
   keeps: { input: true },
   aliases: ['batchnorm'],
@@ -16,8 +15,8 @@ export const batchnorm: OpDef = {
     { name: 'eps', type: 'float', default: 1e-5, doc: 'added to the variance' },
     { name: 'momentum', type: 'float', default: 0.1, doc: "running-statistics update rate (PyTorch's meaning)" },
   ],
+  attrs: (args) => ({ eps: args.eps, momentum: args.momentum }),
   torchType: (_attrs, [input]) => (input && input.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d'),
-  attrs: (args) => ({ eps: args['eps'] as number, momentum: args['momentum'] as number }),
   infer: (_attrs, [input]) => input!,
   weights(_attrs, [input]): WeightSpec[] {
     const c = input![0]!;
@@ -29,12 +28,12 @@ export const batchnorm: OpDef = {
     ];
   },
   pytorch: {
+    init: { weight: 'ones', bias: 'zeros', running_mean: 'zeros', running_var: 'ones' },
     module(node, [input]) {
       const t: Template = [`nn.BatchNorm${input!.length === 1 ? '1d' : '2d'}(`, slot(input![0]!, 'num_features')];
-      const eps = node.attrs['eps'] as number | undefined;
-      const momentum = node.attrs['momentum'] as number | undefined;
-      if (eps !== undefined && eps !== 1e-5) t.push(', eps=', slot(eps, 'eps'));
-      if (momentum !== undefined && momentum !== 0.1) t.push(', momentum=', slot(momentum, 'momentum'));
+      const { eps, momentum } = node.attrs;
+      if (eps !== 1e-5) t.push(', eps=', slot(eps, 'eps'));
+      if (momentum !== 0.1) t.push(', momentum=', slot(momentum, 'momentum'));
       t.push(')');
       return t;
     },
@@ -42,11 +41,11 @@ export const batchnorm: OpDef = {
   lower(ctx, node, [x]) {
     // PyTorch's momentum (0.1) and eps (1e-5), and its unbiased running variance: see src/lower/batchnorm.ts.
     const layer = new ctx.custom.TorchBatchNorm({
-      torchMomentum: num(node.attrs['momentum'], 0.1),
-      epsilon: num(node.attrs['eps'], 1e-5),
+      torchMomentum: node.attrs.momentum,
+      epsilon: node.attrs.eps,
       name: ctx.layerName(node),
     });
     ctx.own(node, layer);
     return layer.apply(x!) as SymbolicTensor;
   },
-};
+});

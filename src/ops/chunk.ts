@@ -1,11 +1,11 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type { OpDef } from './op.js';
+import { defineOp } from './op.js';
 
 /**
  * `chunk n i`: the i-th of n equal channel slices, PyTorch's `x.chunk(n, dim=1)[i]` (ShuffleNetV2's split).
  * A function call in PyTorch, so it has no module and no summary row.
  */
-export const chunk: OpDef = {
+export const chunk = defineOp({
   name: 'chunk',
   summary: "the i-th of n equal channel slices: x.chunk(n, dim=1)[i] (a function: no module, no summary row)",
   nameBase: 'chunk',
@@ -15,9 +15,9 @@ export const chunk: OpDef = {
     { name: 'index', type: 'int', positional: true, default: 0, doc: 'which slice, from 0' },
   ],
   torchType: () => null,
-  attrs: (args) => ({ n: args['n'] as number, index: args['index'] as number }),
+  attrs: (args) => ({ n: args.n, index: args.index }),
   infer(attrs, [input], ctx) {
-    const [n, index] = [attrs['n'] as number, attrs['index'] as number];
+    const { n, index } = attrs;
     if (input![0]! % n !== 0) {
       ctx.error('NET2013', `chunk ${n} does not divide the ${input![0]} channels evenly`, { at: 'n', help: `the channels must be a multiple of ${n}` });
       return null;
@@ -28,14 +28,14 @@ export const chunk: OpDef = {
     }
     return [input![0]! / n, ...input!.slice(1)];
   },
-  pytorch: { expr: ([x], _inputs, attrs) => `${x}.chunk(${attrs['n']}, dim=1)[${attrs['index']}]` },
+  pytorch: { expr: ([x], _inputs, attrs) => `${x}.chunk(${attrs.n}, dim=1)[${attrs.index}]` },
   lower(ctx, node, [x]) {
     // Built-in layers only (a saved model loads without netc's classes): bring channels to the rows
     // axis, crop the rows outside the slice, and put the channels back last.
     const L = ctx.layers.layers;
     const input = ctx.inputShape(node);
     const size = node.shape![0]!;
-    const begin = size * (node.attrs['index'] as number);
+    const begin = size * node.attrs.index;
     const cropping: [[number, number], [number, number]] = [[begin, input[0]! - begin - size], [0, 0]];
     if (input.length === 1) {
       const map = L.reshape({ targetShape: [input[0]!, 1, 1], name: ctx.layerName(node, 'map') }).apply(x!) as SymbolicTensor;
@@ -46,4 +46,4 @@ export const chunk: OpDef = {
     const cropped = L.cropping2D({ cropping, name: ctx.layerName(node, 'crop') }).apply(rows) as SymbolicTensor;
     return L.permute({ dims: [2, 3, 1], name: ctx.layerName(node) }).apply(cropped) as SymbolicTensor;
   },
-};
+});

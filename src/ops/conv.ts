@@ -1,10 +1,10 @@
-import { bool, num, pair as attrPair, zeroPad } from '../lower/helpers.js';
+import { zeroPad } from '../lower/helpers.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { isDefaultPair, pairParts, slot, type Template } from '../export/template.js';
-import type { OpDef } from './op.js';
-import { pair, pairAttr, requireFeatureMap, windowFields, windowOutput } from './window.js';
+import { defineOp } from './op.js';
+import { pair, requireFeatureMap, windowFields, windowOutput } from './window.js';
 
-export const conv: OpDef = {
+export const conv = defineOp({
   name: 'conv',
   aliases: ['conv2d'],
   summary: '2-D convolution (nn.Conv2d); in-channels come from the input',
@@ -23,18 +23,17 @@ export const conv: OpDef = {
   torchType: () => 'Conv2d',
   keeps: { input: true },
   attrs: (args) => ({
-    out: args['out'] as number,
-    kernel: pair(args['k'] as number, 1),
-    stride: pair(args['stride'] as number, 1),
-    padding: pair(args['pad'] as number, 0),
-    dilation: pair(args['dilation'] as number, 1),
-    groups: args['groups'] as number,
-    bias: args['bias'] as boolean,
+    out: args.out,
+    kernel: pair(args.k, 1),
+    stride: pair(args.stride, 1),
+    padding: pair(args.pad, 0),
+    dilation: pair(args.dilation, 1),
+    groups: args.groups,
+    bias: args.bias,
   }),
   infer(attrs, [input], ctx) {
     if (!requireFeatureMap('conv', input!, ctx)) return null;
-    const groups = attrs['groups'] as number;
-    const out = attrs['out'] as number;
+    const { groups, out } = attrs;
     if (input[0] % groups !== 0 || out % groups !== 0) {
       ctx.error('NET2009', `groups=${groups} must divide both in-channels ${input[0]} and out-channels ${out}`, { at: 'groups' });
       return null;
@@ -43,46 +42,41 @@ export const conv: OpDef = {
     return size && [out, size[0], size[1]];
   },
   weights(attrs, [input], output) {
-    const [kh, kw] = pairAttr(attrs, 'kernel');
-    const inPerGroup = input![0]! / (attrs['groups'] as number);
+    const [kh, kw] = attrs.kernel;
+    const inPerGroup = input![0]! / attrs.groups;
     const out = output[0]!;
     const fanOut = out * kh * kw;
     const weights = [{
       name: 'weight', shape: [out, inPerGroup, kh, kw], trainable: true, buffer: false,
       init: { kind: 'kaimingNormalFanOut' as const, fanOut },
     }];
-    if (attrs['bias']) {
+    if (attrs.bias) {
       weights.push({ name: 'bias', shape: [out], trainable: true, buffer: false, init: { kind: 'uniformFanIn', fanIn: inPerGroup * kh * kw } as never });
     }
     return weights;
   },
   macs(attrs, [input], output) {
-    const [kh, kw] = pairAttr(attrs, 'kernel');
+    const [kh, kw] = attrs.kernel;
     const elements = output[0]! * output[1]! * output[2]!;
-    return elements * (input![0]! / (attrs['groups'] as number)) * kh * kw;
+    return elements * (input![0]! / attrs.groups) * kh * kw;
   },
   window: (attrs) => windowFields(attrs),
   pytorch: {
+    init: { weight: 'uniformFanIn', bias: 'uniformFanIn' },
     module(node, [input]) {
       const a = node.attrs;
-      const t: Template = ['nn.Conv2d(', slot(input![0]!, 'in_channels'), ', ', slot(a['out'] as number, 'out_channels'), ', kernel_size=', ...pairParts(a['kernel'], 'kernel_size', 1)];
-      if (!isDefaultPair(a['stride'], 1)) t.push(', stride=', ...pairParts(a['stride'], 'stride', 1));
-      if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
-      if (!isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
-      if ((a['groups'] ?? 1) !== 1) t.push(', groups=', slot(a['groups'] as number, 'groups'));
-      if (a['bias'] === false) t.push(', bias=False');
+      const t: Template = ['nn.Conv2d(', slot(input![0]!, 'in_channels'), ', ', slot(a.out, 'out_channels'), ', kernel_size=', ...pairParts(a.kernel, 'kernel_size', 1)];
+      if (!isDefaultPair(a.stride, 1)) t.push(', stride=', ...pairParts(a.stride, 'stride', 1));
+      if (!isDefaultPair(a.padding, 0)) t.push(', padding=', ...pairParts(a.padding, 'padding', 0));
+      if (!isDefaultPair(a.dilation, 1)) t.push(', dilation=', ...pairParts(a.dilation, 'dilation', 1));
+      if ((a.groups ?? 1) !== 1) t.push(', groups=', slot(a.groups, 'groups'));
+      if (a.bias === false) t.push(', bias=False');
       t.push(')');
       return t;
     },
   },
   lower(ctx, node, [x]) {
-    const out = num(node.attrs['out'], 0);
-    const groups = num(node.attrs['groups'], 1);
-    const kernel = attrPair(node.attrs['kernel'], 1);
-    const strides = attrPair(node.attrs['stride'], 1);
-    const dilation = attrPair(node.attrs['dilation'], 1);
-    const useBias = bool(node.attrs['bias'], true);
-    const pad = attrPair(node.attrs['padding'], 0);
+    const { out, groups, kernel, stride: strides, dilation, bias: useBias, padding: pad } = node.attrs;
     const dilated = dilation[0] > 1 || dilation[1] > 1;
     if (groups > 1 || dilated) {
       // tfjs trains neither grouped nor dilated convolutions (its gradients assert dilation 1): netc's layer.
@@ -101,4 +95,4 @@ export const conv: OpDef = {
     ctx.own(node, layer);
     return layer.apply(y) as SymbolicTensor;
   },
-};
+});

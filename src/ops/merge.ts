@@ -1,20 +1,20 @@
 import type { Shape } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type { OpDef } from './op.js';
+import { defineOp } from './op.js';
 
 const show = (s: Shape) => `[${s.join(', ')}]`;
 
 /** The network's input placeholder. */
-export const input: OpDef = {
-  name: 'input', internal: true, summary: 'the network input', nameBase: 'input', arity: 1, params: [],
+export const input = defineOp({
+  name: 'input', internal: true, graphInput: true, summary: 'the network input', nameBase: 'input', arity: 1, params: [],
   torchType: () => null,
   infer: (_attrs, [shape]) => shape!,
   lower: (ctx) => ctx.input(),
-};
+});
 
 /** `a + b`: elementwise sum of branches that read the same input (residual connections). */
-export const add: OpDef = {
-  name: 'add', internal: true, summary: 'elementwise sum (residual add)', nameBase: 'add', arity: 'many', params: [],
+export const add = defineOp({
+  name: 'add', internal: true, operator: '+', dotLabel: '+', summary: 'elementwise sum (residual add)', nameBase: 'add', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, inputs, ctx) {
     const [first, ...rest] = inputs;
@@ -34,12 +34,12 @@ export const add: OpDef = {
   pytorch: { expr: (args) => args.join(' + ') },
   // netc's sum: tfjs's Add would keep both inputs for its gradient only to read their shapes.
   lower: (ctx, node, inputs) => (inputs.length === 1 ? inputs[0]! : (new ctx.custom.Sum({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor)),
-};
+});
 
 /** `a ++ b` and `[a | b]`: concatenation along channels (features for flat inputs). */
-export const concat: OpDef = {
+export const concat = defineOp({
   keeps: { input: true },
-  name: 'concat', internal: true, summary: 'concatenation along channels', nameBase: 'cat', arity: 'many', params: [],
+  name: 'concat', internal: true, operator: '++', dotLabel: 'cat', summary: 'concatenation along channels', nameBase: 'cat', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, inputs, ctx) {
     const [first, ...rest] = inputs;
@@ -56,16 +56,25 @@ export const concat: OpDef = {
   pytorch: { expr: (args) => `torch.cat([${args.join(', ')}], 1)` },
   lower: (ctx, node, inputs) =>
     inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
-};
+});
+
+const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
+/**
+ * Which operand of `a * b` holds the features (the other is the gate): the one that is not gate-shaped,
+ * or, when both are (a [C, 1, 1] map after `gap` gated by [C]), the higher-rank one, else the left.
+ */
+export function scaleFeatures(a: Shape, b: Shape): 0 | 1 {
+  if (isGate(a) && isGate(b)) return b.length > a.length ? 1 : 0;
+  return isGate(b) ? 0 : 1;
+}
 
 /** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
-export const scale: OpDef = {
+export const scale = defineOp({
   keeps: { input: true },
-  name: 'scale', internal: true, summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
+  name: 'scale', internal: true, operator: '*', dotLabel: '×', summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
   torchType: () => null,
   infer(_attrs, [a, b], ctx) {
-    const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
-    const [x, gate] = isGate(b!) ? [a!, b!] : [b!, a!];
+    const [x, gate] = scaleFeatures(a!, b!) === 0 ? [a!, b!] : [b!, a!];
     if (!isGate(gate) && !(x.length === gate.length && x.every((d, i) => d === gate[i]))) {
       ctx.error('NET2003', `cannot scale: ${show(a!)} by ${show(b!)}; one side must be a gate of shape [C] or [C, 1, 1], or both equal`);
       return null;
@@ -78,11 +87,11 @@ export const scale: OpDef = {
   },
   pytorch: {
     expr(args, [a, b]) {
-      const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
-      const [xi, gi] = isGate(b!) ? [0, 1] : [1, 0];
+      const xi = scaleFeatures(a!, b!);
+      const gi = 1 - xi;
       const flatGate = [a, b][xi]!.length === 3 && [a, b][gi]!.length === 1;
       return `${args[xi]} * ${flatGate ? `${args[gi]}[:, :, None, None]` : args[gi]}`;
     },
   },
   lower: (ctx, node, inputs) => new ctx.custom.ChannelScale({ name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor,
-};
+});

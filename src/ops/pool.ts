@@ -1,21 +1,24 @@
 import { pool } from '../lower/helpers.js';
 import { isDefaultPair, pairParts, type Template } from '../export/template.js';
-import type { OpDef, ParamSpec } from './op.js';
-import { pair, pairAttr, requireFeatureMap, windowFields, windowOutput } from './window.js';
+import { defineOp, type ArgsOf, type ParamSpec } from './op.js';
+import { pair, requireFeatureMap, windowFields, windowOutput } from './window.js';
 
-function poolParams(extra: ParamSpec[]): ParamSpec[] {
-  return [
-    { name: 'k', type: 'int|pair', positional: true, aliases: ['kernel'], doc: 'window size' },
-    { name: 'stride', type: 'int|pair', default: (args) => args['k']!, doc: 'stride (default: the window size)' },
-    { name: 'pad', type: 'int|pair', default: 0, aliases: ['padding'], doc: 'padding on each side' },
-    { name: 'ceil', type: 'bool', default: false, aliases: ['ceil_mode'], doc: 'round the output size up (PyTorch ceil_mode)' },
-    ...extra,
-  ];
-}
+const POOL_PARAMS = [
+  { name: 'k', type: 'int|pair', positional: true, aliases: ['kernel'], doc: 'window size' },
+  { name: 'stride', type: 'int|pair', default: (args) => args['k']!, doc: 'stride (default: the window size)' },
+  { name: 'pad', type: 'int|pair', default: 0, aliases: ['padding'], doc: 'padding on each side' },
+  { name: 'ceil', type: 'bool', default: false, aliases: ['ceil_mode'], doc: 'round the output size up (PyTorch ceil_mode)' },
+  { name: 'dilation', type: 'int|pair', default: 1, doc: 'spacing between window taps' },
+] as const satisfies readonly ParamSpec[];
 
-function makePool(name: 'maxpool' | 'avgpool'): OpDef {
+type Pair = [number, number];
+/** avgpool's attributes have no dilation (nor has nn.AvgPool2d). */
+type PoolAttrs = { kernel: Pair; stride: Pair; padding: Pair; ceil: boolean } | { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; ceil: boolean };
+
+function makePool<const N extends 'maxpool' | 'avgpool'>(name: N) {
   const isMax = name === 'maxpool';
-  return {
+  const lowerPool = pool(isMax ? 'max' : 'avg');
+  return defineOp({
     name,
     aliases: isMax ? ['max_pool'] : ['avg_pool'],
     summary: isMax
@@ -23,20 +26,16 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
       : 'average pooling (nn.AvgPool2d); zero padding counted in the average, as in PyTorch',
     nameBase: name,
     arity: 1,
-    params: poolParams(isMax ? [{ name: 'dilation', type: 'int|pair', default: 1, doc: 'spacing between window taps' }] : []),
+    params: isMax ? POOL_PARAMS : POOL_PARAMS.slice(0, 4),
     torchType: () => (isMax ? 'MaxPool2d' : 'AvgPool2d'),
     keeps: isMax ? { input: true, output: true } : { input: true },
-    attrs: (args) => ({
-      kernel: pair(args['k'] as number, 1),
-      stride: pair(args['stride'] as number, 1),
-      padding: pair(args['pad'] as number, 0),
-      ...(isMax ? { dilation: pair(args['dilation'] as number, 1) } : {}),
-      ceil: args['ceil'] as boolean,
-    }),
+    attrs: (args: ArgsOf<typeof POOL_PARAMS>): PoolAttrs => {
+      const [kernel, stride, padding] = [pair(args.k, 1), pair(args.stride, 1), pair(args.pad, 0)];
+      return isMax ? { kernel, stride, padding, dilation: pair(args.dilation, 1), ceil: args.ceil } : { kernel, stride, padding, ceil: args.ceil };
+    },
     infer(attrs, [input], ctx) {
       if (!requireFeatureMap(name, input!, ctx)) return null;
-      const kernel = pairAttr(attrs, 'kernel');
-      const padding = pairAttr(attrs, 'padding');
+      const { kernel, padding } = attrs;
       for (const axis of [0, 1]) {
         const [k, p] = [kernel[axis]!, padding[axis]!];
         if (p > Math.floor(k / 2)) {
@@ -47,23 +46,28 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
           return null;
         }
       }
-      const size = windowOutput(input, attrs, ctx, attrs['ceil'] as boolean);
+      const size = windowOutput(input, attrs, ctx, attrs.ceil);
       return size && [input[0], size[0], size[1]];
     },
     window: (attrs) => windowFields(attrs),
-    lower: pool(isMax ? 'max' : 'avg'),
+    // CAM's pool: an average pool whose window is the whole map, without padding (seed 003's AvgPool2d(7) on 7x7).
+    globalPool: isMax ? undefined : {
+      test: (a, input) => input.length === 3 && a.kernel[0] === input[1] && a.kernel[1] === input[2] && a.padding[0] === 0 && a.padding[1] === 0,
+      condition: 'an `avgpool` counts as global only when its window equals the whole map and it has no padding',
+    },
+    lower: (ctx, node, inputs) => lowerPool(ctx, node, inputs),
     pytorch: {
       module(node) {
         const a = node.attrs;
-        const t: Template = [`nn.${isMax ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=`, ...pairParts(a['kernel'], 'kernel_size', 1), ', stride=', ...pairParts(a['stride'], 'stride', 1)];
-        if (!isDefaultPair(a['padding'], 0)) t.push(', padding=', ...pairParts(a['padding'], 'padding', 0));
-        if (isMax && !isDefaultPair(a['dilation'], 1)) t.push(', dilation=', ...pairParts(a['dilation'], 'dilation', 1));
-        if (a['ceil']) t.push(', ceil_mode=True');
+        const t: Template = [`nn.${isMax ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=`, ...pairParts(a.kernel, 'kernel_size', 1), ', stride=', ...pairParts(a.stride, 'stride', 1)];
+        if (!isDefaultPair(a.padding, 0)) t.push(', padding=', ...pairParts(a.padding, 'padding', 0));
+        if ('dilation' in a && !isDefaultPair(a.dilation, 1)) t.push(', dilation=', ...pairParts(a.dilation, 'dilation', 1));
+        if (a.ceil) t.push(', ceil_mode=True');
         t.push(')');
         return t;
       },
     },
-  };
+  });
 }
 
 export const maxpool = makePool('maxpool');

@@ -1,4 +1,4 @@
-import type { AttrValue, Shape } from '../ir/types.js';
+import type { Shape } from '../ir/types.js';
 import type { ShapeContext, Value } from './op.js';
 
 /** A scalar or `(h, w)` argument as a pair. */
@@ -8,8 +8,12 @@ export function pair(value: Value | number[] | undefined, fallback: number): [nu
   return [fallback, fallback];
 }
 
-export function pairAttr(attrs: Record<string, AttrValue>, name: string): [number, number] {
-  return pair(attrs[name] as number[] | number, 0);
+/** The attributes of a sliding window (conv, pools): per-axis pairs. */
+export interface WindowAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation?: [number, number];
 }
 
 /** Requires a feature map `[C, H, W]`; reports and returns false otherwise. */
@@ -30,14 +34,12 @@ const AXES = ['height', 'width'] as const;
  */
 export function windowOutput(
   input: [number, number, number],
-  attrs: Record<string, AttrValue>,
+  attrs: WindowAttrs,
   ctx: ShapeContext,
   ceilMode = false,
 ): [number, number] | null {
-  const kernel = pairAttr(attrs, 'kernel');
-  const stride = pairAttr(attrs, 'stride');
-  const padding = pairAttr(attrs, 'padding');
-  const dilation = attrs['dilation'] === undefined ? [1, 1] : pairAttr(attrs, 'dilation');
+  const { kernel, stride, padding } = attrs;
+  const dilation = attrs.dilation ?? [1, 1];
   const out: number[] = [];
   for (let axis = 0; axis < 2; axis++) {
     const size = input[axis + 1]!;
@@ -67,7 +69,6 @@ export function windowOutput(
   return out as [number, number];
 }
 
-export function windowFields(attrs: Record<string, AttrValue>) {
-  const dilation = attrs['dilation'] === undefined ? [1, 1] : pairAttr(attrs, 'dilation');
-  return { kernel: pairAttr(attrs, 'kernel')[0], stride: pairAttr(attrs, 'stride')[0], dilation: dilation[0]! };
+export function windowFields(attrs: WindowAttrs) {
+  return { kernel: attrs.kernel[0], stride: attrs.stride[0], dilation: (attrs.dilation ?? [1, 1])[0] };
 }

@@ -18,7 +18,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { IRGraph, IRNode, Span } from '../ir/types.js';
-import { pair } from '../lower/helpers.js';
+import { opOf } from '../ops/index.js';
 import { layerNameBase } from '../lower/lower.js';
 import { RunError } from './run.js';
 
@@ -33,22 +33,10 @@ export interface CamHead {
   softmax: boolean;
 }
 
-/** Ops that pass values through unchanged at inference (between the pool and the linear layer). */
-const PASS_THROUGH = new Set(['flatten', 'identity', 'dropout']);
-
-/** Whether a node averages its whole [C, H, W] input to [C, 1, 1] or [C]. */
+/** Whether a node averages its whole [C, H, W] input to [C, 1, 1] or [C] (its op's `globalPool` trait). */
 function isGlobalAveragePool(node: IRNode, input: number[] | null): boolean {
-  if (node.op === 'gap') return true;
-  if (node.op === 'adaptive_avgpool') {
-    const [h, w] = pair(node.attrs['size'], 0);
-    return h === 1 && w === 1;
-  }
-  if (node.op === 'avgpool' && input?.length === 3) {
-    const [kh, kw] = pair(node.attrs['kernel'], 1);
-    const [ph, pw] = pair(node.attrs['padding'], 0);
-    return kh === input[1] && kw === input[2] && ph === 0 && pw === 0;
-  }
-  return false;
+  const pool = opOf(node).globalPool;
+  return pool !== undefined && pool.test(node.attrs, input ?? []);
 }
 
 function describe(node: IRNode): string {
@@ -73,12 +61,12 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
   const nodes = graph.nodes;
   let last = nodes[graph.output];
   let softmax = false;
-  if (last.op === 'softmax') {
+  if (opOf(last).outputsProbabilities) {
     softmax = true;
     last = nodes[last.inputs[0]];
   }
   const outputSpan = nodes[graph.output].span;
-  if (last.op !== 'linear') {
+  if (!opOf(last).fullyConnected) {
     return {
       diagnostic: headError(`cam needs the net to end with a linear layer after global average pooling, but it ends with ${describe(last)}`, joinSpans(last.span, outputSpan), {
         label: 'the head of the net',
@@ -87,7 +75,7 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
   }
   let prev = nodes[last.inputs[0]];
   const between: IRNode[] = [];
-  while (prev && PASS_THROUGH.has(prev.op) && prev.inputs.length === 1) {
+  while (prev && opOf(prev).passThrough && prev.inputs.length === 1) {
     between.push(prev);
     prev = nodes[prev.inputs[0]];
   }
@@ -97,7 +85,8 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
     const notes = [
       'the class activation map is sum_k w[class, k] * A_k(x, y): it needs the linear layer to see one average per feature map A_k',
     ];
-    if (prev?.op === 'avgpool') notes.push('an `avgpool` counts as global only when its window equals the whole map and it has no padding');
+    const condition = prev && opOf(prev).globalPool?.condition;
+    if (condition) notes.push(condition);
     return {
       diagnostic: headError(`cam needs global average pooling right before the last linear layer \`${last.name}\`, but it gets ${what}`, joinSpans((prev ?? last).span, outputSpan), {
         label: 'this head has no global average pooling before its linear layer',

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compileFile, type CompileResult } from '../api.js';
 import type { IRGraph } from '../ir/types.js';
+import { ALL_WEIGHTS, weightCount } from '../ir/size.js';
 import { registerCustomLayers } from '../lower/custom-layers.js';
 import { channelMeanStd, type Norm } from '../train/batches.js';
 import type { RunConfig } from '../train/config.js';
@@ -74,9 +75,7 @@ export async function openRun(dir: string, checkpoint: CheckpointName): Promise<
 
 /** Total number of weight values (parameters and buffers) an IR graph declares. */
 function irWeightCount(g: IRGraph): number {
-  let n = 0;
-  for (const node of g.nodes) for (const w of node.weights) n += w.shape.reduce((a, b) => a * b, 1);
-  return n;
+  return g.nodes.reduce((n, node) => n + weightCount(node, ALL_WEIGHTS), 0);
 }
 
 /**

@@ -19,6 +19,7 @@
  *   reserve spaces (the oneDNN build of TensorFlow keeps a workspace in the third).
  */
 import type * as tfc from '@tensorflow/tfjs-core';
+import { product } from '../ir/size.js';
 
 type TensorInfo = tfc.TensorInfo;
 
@@ -85,7 +86,7 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
         6,
       );
       // outputs: y, batch_mean, batch_variance (Bessel-corrected, n/(n-1)), reserve spaces 1-3.
-      const n = x.shape.reduce((a, b) => a * b, 1) / c;
+      const n = product(x.shape) / c;
       const biased = n > 1 ? tf.mul(outs[2]!, (n - 1) / n) : outs[2]!;
       return [tf.reshape(outs[0]!, x.shape), outs[1]!, biased, outs[3]!, outs[4]!, outs[5]!];
     }) as tfc.Tensor[];

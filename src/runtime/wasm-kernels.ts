@@ -16,6 +16,7 @@
  * recorded on a gradient tape and every intermediate is freed here.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
+import { product } from '../ir/size.js';
 
 type TensorInfo = tfc.TensorInfo;
 type KernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
@@ -244,9 +245,9 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     // Axes inner..rank-1 form one contiguous run of `run` elements in both src and dst.
     let inner = rank - 1;
     while (inner > 0 && size[inner] === x.shape[inner]) inner--;
-    const run = size.slice(inner).reduce((p, d) => p * d, 1);
+    const run = product(size.slice(inner));
     const outer = size.slice(0, inner);
-    const count = outer.reduce((p, d) => p * d, 1);
+    const count = product(outer);
     const idx = new Array<number>(inner).fill(0);
     let base = begin.reduce((p, bgn, i) => p + bgn * (i < rank - 1 ? strides[i] : 1), 0);
     for (let n = 0, o = 0; n < count; n++, o += run) {

@@ -21,7 +21,8 @@
  */
 import { totalmem } from 'node:os';
 import type { IRGraph } from '../ir/types.js';
-import { opByKey } from '../ops/index.js';
+import { ALL_WEIGHTS, product, weightCount } from '../ir/size.js';
+import { opOf } from '../ops/index.js';
 import type { RunConfig } from './config.js';
 
 export const GiB = 1024 ** 3;
@@ -53,7 +54,6 @@ export interface NetSize {
   input: number;
 }
 
-const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 export function sizeOfGraph(graph: IRGraph): NetSize {
   let params = 0;
@@ -62,12 +62,12 @@ export function sizeOfGraph(graph: IRGraph): NetSize {
   const keptIds = new Set<number>();
   let extra = 0;
   for (const n of graph.nodes) {
-    for (const w of n.weights) params += product(w.shape);
+    params += weightCount(n, ALL_WEIGHTS);
     if (n.inputs.length === 0 || !n.shape) continue;
     const size = product(n.shape);
     activations += size;
     largest = Math.max(largest, size);
-    const keeps = opByKey(n.op).keeps;
+    const keeps = opOf(n).keeps;
     if (keeps?.output) keptIds.add(n.id);
     if (keeps?.input) for (const i of n.inputs) keptIds.add(i);
     extra += (keeps?.extra ?? 0) * size;

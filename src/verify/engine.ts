@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { exportPytorch } from '../export/pytorch.js';
 import type { IRGraph } from '../ir/types.js';
 import { makeRng } from '../lower/lower.js';
-import { opByKey } from '../ops/index.js';
+import { opOf } from '../ops/index.js';
+import { product } from '../ir/size.js';
 import { selectBackend } from '../runtime/backend.js';
 import { mixSeed } from '../train/random.js';
 import { learningRate } from '../train/schedule.js';
@@ -82,7 +83,7 @@ function runWorker(dir: string, backend: VerifyBackend): Promise<void> {
 function makeBatch(graph: IRGraph, job: VerifyJob, classes: number): { x: Named; y: Float32Array } {
   const rng = makeRng(mixSeed(job.seed, 0xba7c4));
   const shape = [job.batch, ...graph.input];
-  const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const x = new Float32Array(product(shape));
   for (let i = 0; i < x.length; i++) x[i] = rng.normal();
   const y = Float32Array.from({ length: job.batch }, () => Math.min(classes - 1, Math.floor(rng.uniform() * classes)));
   return { x: { shape, data: x }, y };
@@ -166,7 +167,7 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
       const { job, graph } = p.input;
       const masked: Record<string, number> = {};
       for (const n of graph.nodes) {
-        const rm = opByKey(n.op).randomMask;
+        const rm = opOf(n).randomMask;
         if (rm) masked[n.name] = Number(n.attrs[rm.probability] ?? 0);
       }
       const groups = new Map<string, string>();

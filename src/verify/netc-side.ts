@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layoutOf, stateDict, toTorch } from '../export/weights.js';
 import type { IRGraph } from '../ir/types.js';
 import { lowerGraph, makeRng, torchParamName } from '../lower/lower.js';
-import { opByKey } from '../ops/index.js';
+import { isGraphInput, opOf, outputsProbabilities } from '../ops/index.js';
 import { lossOf } from '../train/loop.js';
 import { makeOptim } from '../train/optim.js';
 import { mixSeed, withRandom } from '../train/random.js';
@@ -20,9 +20,9 @@ export function probes(graph: IRGraph): { key: string; node: number }[] {
   const out: { key: string; node: number }[] = [];
   const seen = new Set<string>();
   for (const n of graph.nodes) {
-    if (n.op === 'input' || !n.name) continue;
+    if (isGraphInput(n) || !n.name) continue;
     const shapes = n.inputs.map((i) => graph.nodes[i]!.shape!);
-    if (opByKey(n.op).torchType(n.attrs, shapes) === null || seen.has(n.name)) continue;
+    if (opOf(n).torchType(n.attrs, shapes) === null || seen.has(n.name)) continue;
     seen.add(n.name);
     out.push({ key: n.name, node: n.id });
   }
@@ -49,18 +49,18 @@ function batchTensor(x: Named): tf.Tensor {
 }
 
 /** A net ending in softmax outputs probabilities: its loss is NLL of log p, as netc trains it. */
-export const outputsProbabilities = (graph: IRGraph) => graph.nodes[graph.output]!.op === 'softmax';
+export { outputsProbabilities };
 
 export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: Int32Array; classes: number }): Map<string, Named> {
   const out = new Map<string, Named>();
   const { model, outputs } = lowerGraph(graph, { seed: job.seed, keepActivations: true });
   const list = probes(graph);
   // Every node's value is an output of the probe model, so dropout's input is there too.
-  const ids = graph.nodes.filter((n) => n.op !== 'input' && outputs.has(n.id) && outputs.get(n.id) !== model.inputs[0]).map((n) => n.id);
+  const ids = graph.nodes.filter((n) => !isGraphInput(n) && outputs.has(n.id) && outputs.get(n.id) !== model.inputs[0]).map((n) => n.id);
   const index = new Map(ids.map((id, i) => [id, i]));
   const probe = tfl.model({ inputs: model.inputs, outputs: ids.map((id) => outputs.get(id)!) });
   const finalIndex = index.get(graph.output)!;
-  const masked = graph.nodes.filter((n) => opByKey(n.op).randomMask && index.has(n.id) && index.has(n.inputs[0]!));
+  const masked = graph.nodes.filter((n) => opOf(n).randomMask && index.has(n.id) && index.has(n.inputs[0]!));
 
   // Parameters by tfjs variable name, with their PyTorch key and layout kind.
   const params = new Map<string, { key: string; kind: string }>();

@@ -1,6 +1,6 @@
 /**
  * Convolutions and pools that tfjs cannot train as one of its layers (grouped, dilated, dilated and
- * strided, adaptive average pooling that upsamples or overlaps), lowered by netc and differentiated
+ * strided, adaptive average pooling that upsamples or overlaps, dilated max pooling), lowered by netc and differentiated
  * on one backend, against PyTorch in float64 on the same weights and input: the output and the
  * gradients of sum(y * r) for the input and every weight. Used by torch-parity.test.ts (cpu, wasm
  * with the native addon when built) and torch-parity-wasm.test.ts (wasm with netc's kernels only).
@@ -27,7 +27,10 @@ interface Case {
   name: string;
   source: string;
   /** What PyTorch builds: nn.Conv2d's arguments, or AdaptiveAvgPool2d's size. */
-  torch: { op: 'conv'; out: number; k: [number, number]; stride: number; pad: number; dilation: number; groups: number; bias: boolean } | { op: 'adaptive'; size: [number, number] };
+  torch:
+    | { op: 'conv'; out: number; k: [number, number]; stride: number; pad: number; dilation: number; groups: number; bias: boolean }
+    | { op: 'adaptive'; size: [number, number] }
+    | { op: 'maxpool'; k: [number, number]; stride: [number, number]; pad: [number, number]; dilation: [number, number]; ceil: boolean };
 }
 
 const conv = (input: string, args: string, out: number, o: { stride?: number; pad?: number; dilation?: number; groups?: number; bias?: boolean }): Case => ({
@@ -41,6 +44,12 @@ const adaptive = (input: string, size: number): Case => ({
   torch: { op: 'adaptive', size: [size, size] },
 });
 
+const maxpool = (input: string, args: string, torch: Omit<Extract<Case['torch'], { op: 'maxpool' }>, 'op'>): Case => ({
+  name: `[${input}] maxpool ${args}`,
+  source: `net t : [${input}] < maxpool ${args} >`,
+  torch: { op: 'maxpool', ...torch },
+});
+
 export const CASES: Case[] = [
   conv('4, 6, 6', 'pad=1 groups=2', 8, { pad: 1, groups: 2 }),
   conv('2, 6, 6', 'pad=1 groups=2', 8, { pad: 1, groups: 2 }), // groups = in-channels: depthwise, multiplier 4
@@ -51,6 +60,9 @@ export const CASES: Case[] = [
   adaptive('2, 5, 5', 3), // overlapping windows
   adaptive('2, 2, 2', 3), // upsampling with shared cells
   adaptive('2, 6, 6', 4),
+  maxpool('2, 7, 7', '3 stride=1 pad=1 dilation=2', { k: [3, 3], stride: [1, 1], pad: [1, 1], dilation: [2, 2], ceil: false }),
+  maxpool('3, 8, 9', '(2, 3) stride=(2, 1) pad=1 dilation=(2, 1) ceil=true', { k: [2, 3], stride: [2, 1], pad: [1, 1], dilation: [2, 1], ceil: true }),
+  maxpool('2, 10, 9', '3 stride=3 dilation=2 ceil=true', { k: [3, 3], stride: [3, 3], pad: [0, 0], dilation: [2, 2], ceil: true }),
 ];
 
 function values(n: number, seed: number): number[] {

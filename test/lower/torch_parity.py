@@ -1,7 +1,7 @@
 """PyTorch float64 reference for test/lower/torch-parity.ts.
 
 Reads a JSON list of cases from argv[1]; each has the op (`conv` with nn.Conv2d's arguments, or
-`adaptive` with AdaptiveAvgPool2d's size), the input x (NHWC, as tfjs holds it), the weights in
+`adaptive` with AdaptiveAvgPool2d's size, `maxpool` with MaxPool2d's), the input x (NHWC, as tfjs holds it), the weights in
 tfjs's layouts (kernel [kh, kw, in/groups, out], bias [out]) and r, the output weighting. Writes
 y = op(x), and the gradients of sum(y * r) for x and the weights, in the same layouts, to argv[2].
 """
@@ -24,6 +24,8 @@ for c in cases:
             m.weight.copy_(k.permute(3, 2, 0, 1))
             if c["bias"]:
                 m.bias.copy_(torch.tensor(c["biasValues"], dtype=torch.float64))
+    elif c["op"] == "maxpool":
+        m = nn.MaxPool2d(tuple(c["k"]), stride=tuple(c["stride"]), padding=tuple(c["pad"]), dilation=tuple(c["dilation"]), ceil_mode=c["ceil"])
     else:
         m = nn.AdaptiveAvgPool2d(tuple(c["size"]))
     y = m(x)

@@ -3,6 +3,7 @@
  * ndims big-endian uint32 sizes, then the data. Only unsigned bytes (type 0x08) occur in these sets.
  */
 import { constants, gunzipSync } from 'node:zlib';
+import { product } from '../../ir/size.js';
 import { DataError, MAX_DATA_FILE_BYTES, readDataFile } from './dataset.js';
 
 export interface IdxArray {
@@ -68,7 +69,7 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   if (buf.length < header) throw new DataError(`${file}: truncated IDX header: ${nd} dimensions need ${header} bytes, file has ${buf.length}`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dims = Array.from({ length: nd }, (_, i) => view.getUint32(4 + 4 * i));
-  const size = dims.reduce((a, b) => a * b, 1);
+  const size = product(dims);
   const have = buf.length - header;
   if (have < size) {
     throw new DataError(`${file}: truncated: header declares ${dims.join('x')} (${size} bytes of data) but only ${have} bytes follow`);
