@@ -27,10 +27,16 @@ export class IRBuilder {
     return id;
   }
   shape(id: number): Shape {
-    return this.nodes[id].shape!;
+    return this.nodes[id]!.shape!;
+  }
+  /** A feature map's [C, H, W]. */
+  private chw(id: number): [number, number, number] {
+    const [c, h, w] = this.shape(id);
+    if (c === undefined || h === undefined || w === undefined) throw new Error(`node ${id} is not a [C, H, W] feature map`);
+    return [c, h, w];
   }
   conv(x: number, name: string, out: number, k: number, o: { stride?: number; pad?: number; bias?: boolean } = {}): number {
-    const [c, h, wd] = this.shape(x);
+    const [c, h, wd] = this.chw(x);
     const s = o.stride ?? 1;
     const p = o.pad ?? 0;
     const bias = o.bias ?? true;
@@ -40,7 +46,7 @@ export class IRBuilder {
     return this.push('conv', name, attrs, [x], [out, outSize(h, k, s, p), outSize(wd, k, s, p)], weights);
   }
   bn(x: number, name: string): number {
-    const c = this.shape(x)[0];
+    const c = this.shape(x)[0]!;
     return this.push('bn', name, { eps: 1e-5, momentum: 0.1 }, [x], this.shape(x), [
       w('weight', [c], { kind: 'ones' }),
       w('bias', [c], { kind: 'zeros' }),
@@ -52,7 +58,7 @@ export class IRBuilder {
     return this.push(op, name, {}, [x], this.shape(x), []);
   }
   pool(x: number, name: string, op: 'maxpool' | 'avgpool', k: number, o: { stride?: number; pad?: number; ceil?: boolean } = {}): number {
-    const [c, h, wd] = this.shape(x);
+    const [c, h, wd] = this.chw(x);
     const s = o.stride ?? k;
     const p = o.pad ?? 0;
     const ceil = o.ceil ?? false;
@@ -60,7 +66,7 @@ export class IRBuilder {
     return this.push(op, name, attrs, [x], [c, outSize(h, k, s, p, ceil), outSize(wd, k, s, p, ceil)], []);
   }
   gap(x: number, name: string): number {
-    return this.push('gap', name, {}, [x], [this.shape(x)[0], 1, 1], []);
+    return this.push('gap', name, {}, [x], [this.shape(x)[0]!, 1, 1], []);
   }
   flatten(x: number, name: string): number {
     return this.push('flatten', name, {}, [x], [this.shape(x).reduce((a, b) => a * b, 1)], []);
@@ -73,7 +79,7 @@ export class IRBuilder {
   }
   merge(op: 'add' | 'concat' | 'scale', name: string, inputs: number[]): number {
     const shapes = inputs.map((i) => this.shape(i));
-    const shape = op === 'concat' ? [shapes.reduce((a, s) => a + s[0], 0), ...shapes[0].slice(1)] : shapes[0];
+    const shape = op === 'concat' ? [shapes.reduce((a, s) => a + s[0]!, 0), ...shapes[0]!.slice(1)] : shapes[0]!;
     return this.push(op, name, {}, inputs, shape, []);
   }
   build(output = this.nodes.length - 1): IRGraph {
