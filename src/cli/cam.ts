@@ -123,7 +123,7 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
       };
       process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     } else {
-      const why = classIndex == null ? 'predicted' : predicted === cam.classIndex ? 'requested, also predicted' : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]).toFixed(1)}%`;
+      const why = classIndex == null ? 'predicted' : predicted === cam.classIndex ? 'requested, also predicted' : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]!).toFixed(1)}%`;
       process.stdout.write(`class ${cam.classIndex} (${name}), probability ${(100 * cam.probability).toFixed(1)}% (${why}); peak at x=${at.x}, y=${at.y}; wrote ${o.out}\n`);
     }
     return EXIT_OK;

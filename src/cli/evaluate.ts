@@ -67,7 +67,7 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
     if (typeof s === 'number') return s;
     const code = s.report([]);
     if (code) return code;
-    const lastOp = s.graph.nodes[s.graph.output].op;
+    const lastOp = s.graph.nodes[s.graph.output]!.op;
     const p = progressWriter();
     const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
     const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });

@@ -84,14 +84,14 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
     }
     const norm = await runNormalization(s.run, p.log);
     const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
+    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output]!.op === 'softmax', batchSize, (done, total) =>
       p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
     );
     p.clear();
     const text =
       o.format === 'json'
         ? JSON.stringify(
-            preds.map((p, i) => ({ file: relative(root, files[i]).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
+            preds.map((p, i) => ({ file: relative(root, files[i]!).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
             null,
             2,
           ) + '\n'

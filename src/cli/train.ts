@@ -5,7 +5,7 @@
  * problems (bad data, NaN/Inf, not enough memory, a damaged run directory), 2 usage; 130 after
  * SIGINT (Ctrl-C) and 143 after SIGTERM, each once a checkpoint is saved (`--resume DIR` continues).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
@@ -261,8 +261,8 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
       if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-      graph = result.graphs[0];
-      const outShape = graph.nodes[graph.output].shape;
+      graph = result.graphs[0]!;
+      const outShape = graph.nodes[graph.output]!.shape;
       if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
         const fix = args.classes != null
           ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
@@ -280,7 +280,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       }
       cfg.net = graph.net;
       cfg.args = graph.args as RunConfig['args'];
-      cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
+      cfg.outputsProbabilities = graph.nodes[graph.output]!.op === 'softmax';
       const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
       if (problem) {
         process.stderr.write(`netc: ${problem}\n`);
