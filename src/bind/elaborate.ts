@@ -545,7 +545,7 @@ export class Elaborator {
       });
     };
     const shape = op.infer(attrs, inputs, { error: report('error'), warning: report('warning') });
-    if (shape && shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    if (shape?.some((d) => !Number.isSafeInteger(d) || d < 1)) {
       report('error')('NET2004', `${op.name} would produce the shape [${shape.join(', ')}]`);
       return null;
     }

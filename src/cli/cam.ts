@@ -6,7 +6,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { computeCam, findCamHead, normalizeMap, overlayPng, peak, resizeMap } from '../post/cam.js';
 import { inputBatch, loadImages } from '../post/predict.js';

@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/predict.js';
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';

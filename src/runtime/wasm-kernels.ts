@@ -324,7 +324,7 @@ export function maxPoolBackward(x: Float32Array, dy: Float32Array, dx: Float32Ar
             for (let k = 0; k < c; k++) {
               const v = x[p + k]!;
               // PyTorch's rule: the first valid element starts the window; a NaN always takes it.
-              if (at[k]! < 0 || v > best[k]! || v !== v) {
+              if (at[k]! < 0 || v > best[k]! || Number.isNaN(v)) {
                 best[k] = v;
                 at[k] = p + k;
               }
