@@ -42,7 +42,7 @@ export interface IRNode {
   op: string;
   /** Hierarchical module name, torchvision-style: `layer2.0.conv1`. Internal nodes (add, concat) get one too. */
   name: string;
-  /** Normalised attributes, as the op's `resolve` produced them. */
+  /** Normalised attributes, as the op's `attrs(args)` produced them (none for an op without that member). */
   attrs: Record<string, AttrValue>;
   inputs: number[];
   /** Output shape; `null` when an error upstream made it unknowable (no further shape errors are reported). */
