@@ -4,7 +4,7 @@
 // must end with exit 0/1, no stack trace, output and peak memory under the bounds of docs/robustness.md;
 // prints one line per class with the figures. Needs `npm run build`. Exit 1 if any case failed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

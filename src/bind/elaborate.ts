@@ -203,7 +203,7 @@ export class Elaborator {
       case 'error':
         return { node: x.node, shape: null };
       case 'label':
-        return this.labeled(stage.label, x, frame, (y) => this.stage(stage.body, y, frame));
+        return this.labeled(stage.label, x, (y) => this.stage(stage.body, y, frame));
       case 'call':
         return this.call(stage, x, frame);
       case 'repeat': {
@@ -217,7 +217,7 @@ export class Elaborator {
         // layers directly (Inception-v3's branch1x1, branch5x5_1, ...: attributes of the block itself).
         const outs = stage.branches.map((b, i) => (hasLabel(b)
           ? this.stage(b, x, frame)
-          : this.labeled(`branch${i + 1}`, x, frame, (y) => this.stage(b, y, frame))));
+          : this.labeled(`branch${i + 1}`, x, (y) => this.stage(b, y, frame))));
         if (outs.length === 1) return outs[0]!;
         return this.merge(mergeOp('++'), outs, this.span(frame, stage.range));
       }
@@ -249,7 +249,7 @@ export class Elaborator {
           const bodyFirst = isShortcut(stage.right);
           const body = this.stage(bodyFirst ? stage.left : stage.right, x, frame);
           const scStage = (bodyFirst ? stage.right : stage.left) as CallStage;
-          const sc = this.shortcut(x, body, this.span(frame, scStage.range), frame, this.shortcutName(scStage, frame));
+          const sc = this.shortcut(x, body, this.span(frame, scStage.range), this.shortcutName(scStage, frame));
           return this.merge(mergeOp('+'), bodyFirst ? [body, sc] : [sc, body], this.span(frame, stage.opRange));
         }
         const left = this.stage(stage.left, x, frame);
@@ -307,7 +307,7 @@ export class Elaborator {
    * Elaborate `body` in a fresh Sequential scope. A single unlabelled child takes the label itself
    * (`fc: linear 10` is `fc`); a single labelled one stays inside (`fc: < 0: linear 10 >` is `fc.0`).
    */
-  private labeled(label: string, x: Flow, frame: Frame, body: (x: Flow) => Flow): Flow {
+  private labeled(label: string, x: Flow, body: (x: Flow) => Flow): Flow {
     const parent = this.scope;
     const parentModule = this.module;
     const inner: NameScope = { kind: 'sequential', children: [], module: null };
@@ -357,7 +357,7 @@ export class Elaborator {
   }
 
   /** `shortcut`: the identity when shapes agree, else torchvision's 1x1 conv (no bias) + bn projection, named `name`. */
-  private shortcut(x: Flow, body: Flow, span: Span, frame: Frame, name = 'downsample'): Flow {
+  private shortcut(x: Flow, body: Flow, span: Span, name = 'downsample'): Flow {
     const [from, to] = [x.shape, body.shape];
     if (!from || !to) return { node: x.node, shape: null };
     if (from.length === to.length && from.every((d, i) => d === to[i])) return x;
@@ -376,7 +376,7 @@ export class Elaborator {
       });
       return { node: x.node, shape: null };
     }
-    return this.labeled(name, x, frame, (y) => {
+    return this.labeled(name, x, (y) => {
       for (const { op, args } of shortcutProjection(to[0]!, stride)) y = this.layer(op, args, y, span, new Map());
       return y;
     });
@@ -539,7 +539,7 @@ export class Elaborator {
       });
     };
     const shape = op.infer(attrs, inputs, { error: report('error'), warning: report('warning') });
-    if (shape && shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    if (shape?.some((d) => !Number.isSafeInteger(d) || d < 1)) {
       report('error')('NET2004', `${op.name} would produce the shape [${shape.join(', ')}]`);
       return null;
     }

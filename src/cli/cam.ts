@@ -6,7 +6,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { computeCam, findCamHead, normalizeMap, overlayPng, peak, resizeMap } from '../post/cam.js';
 import { inputBatch, loadImages } from '../post/predict.js';
@@ -123,7 +123,7 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
       };
       process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     } else {
-      const why = classIndex == null ? 'predicted' : predicted === cam.classIndex ? 'requested, also predicted' : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]).toFixed(1)}%`;
+      const why = classIndex == null ? 'predicted' : predicted === cam.classIndex ? 'requested, also predicted' : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]!).toFixed(1)}%`;
       process.stdout.write(`class ${cam.classIndex} (${name}), probability ${(100 * cam.probability).toFixed(1)}% (${why}); peak at x=${at.x}, y=${at.y}; wrote ${o.out}\n`);
     }
     return EXIT_OK;

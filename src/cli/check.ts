@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { summarize, type CountMode, type Summary } from '../check/summary.js';
 import { COLUMNS, renderTable, type Column } from '../check/table.js';

@@ -4,7 +4,7 @@
  * Results on stdout (or --out), progress on stderr. Exit codes: 0 ok, 1 diagnostics/data, 2 usage.
  */
 import { writeFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { outputsProbabilities } from '../ops/index.js';
 import { DATASET_NAMES } from '../train/data/index.js';

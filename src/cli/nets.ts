@@ -1,6 +1,6 @@
 /** `netc nets` (alias `ls`): the standard library's networks, with their parameters, input and size. */
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { STDLIB_DIR } from '../bind/program.js';
 import { summarize } from '../check/summary.js';

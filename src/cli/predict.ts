@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { outputsProbabilities } from '../ops/index.js';
 import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/predict.js';
@@ -92,7 +92,7 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
     const text =
       o.format === 'json'
         ? JSON.stringify(
-            preds.map((p, i) => ({ file: relative(root, files[i]).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
+            preds.map((p, i) => ({ file: relative(root, files[i]!).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
             null,
             2,
           ) + '\n'

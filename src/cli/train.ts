@@ -5,9 +5,9 @@
  * problems (bad data, NaN/Inf, not enough memory, a damaged run directory), 2 usage; 130 after
  * SIGINT (Ctrl-C) and 143 after SIGTERM, each once a checkpoint is saved (`--resume DIR` continues).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
@@ -262,8 +262,8 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
       if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-      graph = result.graphs[0];
-      const outShape = graph.nodes[graph.output].shape;
+      graph = result.graphs[0]!;
+      const outShape = graph.nodes[graph.output]!.shape;
       if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
         const fix = args.classes != null
           ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`

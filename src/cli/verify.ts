@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { RunConfig } from '../train/config.js';

@@ -11,7 +11,7 @@
  * that differs between them becomes a constructor argument (slots that always agree become one
  * argument), a slot that never differs stays a literal.
  */
-import type { AttrValue, IRGraph, IRNode, ModuleInstance, Shape } from '../ir/types.js';
+import type { IRGraph, IRNode, ModuleInstance, Shape } from '../ir/types.js';
 import { isGraphInput, opOf } from '../ops/index.js';
 import { weightCount } from '../ir/size.js';
 import { pyNumber, type Template } from './template.js';

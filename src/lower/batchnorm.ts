@@ -33,18 +33,18 @@ export function channelStats(x: Float32Array, c: number, eps: number): Stats {
   const rows = x.length / c;
   const mean = new Float64Array(c);
   const variance = new Float64Array(c);
-  for (let r = 0, i = 0; r < rows; r++) for (let k = 0; k < c; k++, i++) mean[k] += x[i];
-  for (let k = 0; k < c; k++) mean[k] /= rows;
+  for (let r = 0, i = 0; r < rows; r++) for (let k = 0; k < c; k++, i++) mean[k]! += x[i]!;
+  for (let k = 0; k < c; k++) mean[k]! /= rows;
   for (let r = 0, i = 0; r < rows; r++) {
     for (let k = 0; k < c; k++, i++) {
-      const d = x[i] - mean[k];
-      variance[k] += d * d;
+      const d = x[i]! - mean[k]!;
+      variance[k]! += d * d;
     }
   }
   const invStd = new Float64Array(c);
   for (let k = 0; k < c; k++) {
-    variance[k] /= rows;
-    invStd[k] = 1 / Math.sqrt(variance[k] + eps);
+    variance[k]! /= rows;
+    invStd[k] = 1 / Math.sqrt(variance[k]! + eps);
   }
   return { mean, invStd, variance };
 }
@@ -56,11 +56,11 @@ export function bnForward(x: Float32Array, s: Stats, gamma: Float32Array, beta: 
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
   for (let k = 0; k < c; k++) {
-    scale[k] = gamma[k] * s.invStd[k];
-    shift[k] = beta[k] - s.mean[k] * scale[k];
+    scale[k] = gamma[k]! * s.invStd[k]!;
+    shift[k] = beta[k]! - s.mean[k]! * scale[k]!;
   }
   const rows = x.length / c;
-  for (let r = 0, i = 0; r < rows; r++) for (let k = 0; k < c; k++, i++) y[i] = x[i] * scale[k] + shift[k];
+  for (let r = 0, i = 0; r < rows; r++) for (let k = 0; k < c; k++, i++) y[i] = x[i]! * scale[k]! + shift[k]!;
   return y;
 }
 
@@ -72,8 +72,8 @@ export function bnBackward(x: Float32Array, dy: Float32Array, s: Stats, gamma: F
   const dgammaAcc = new Float64Array(c);
   for (let r = 0, i = 0; r < rows; r++) {
     for (let k = 0; k < c; k++, i++) {
-      dbeta[k] += dy[i];
-      dgammaAcc[k] += dy[i] * (x[i] - s.mean[k]);
+      dbeta[k]! += dy[i]!;
+      dgammaAcc[k]! += dy[i]! * (x[i]! - s.mean[k]!);
     }
   }
   const dgamma = new Float32Array(c);
@@ -82,14 +82,14 @@ export function bnBackward(x: Float32Array, dy: Float32Array, s: Stats, gamma: F
   const b = new Float64Array(c);
   const m = new Float64Array(c);
   for (let k = 0; k < c; k++) {
-    dgamma[k] = dgammaAcc[k] * s.invStd[k];
-    a[k] = gamma[k] * s.invStd[k];
-    b[k] = dbeta[k] / rows;
-    m[k] = (dgamma[k] * s.invStd[k]) / rows;
+    dgamma[k] = dgammaAcc[k]! * s.invStd[k]!;
+    a[k] = gamma[k]! * s.invStd[k]!;
+    b[k] = dbeta[k]! / rows;
+    m[k] = (dgamma[k]! * s.invStd[k]!) / rows;
   }
   const dx = new Float32Array(x.length);
   for (let r = 0, i = 0; r < rows; r++) {
-    for (let k = 0; k < c; k++, i++) dx[i] = a[k] * (dy[i] - b[k] - (x[i] - s.mean[k]) * m[k]);
+    for (let k = 0; k < c; k++, i++) dx[i] = a[k]! * (dy[i]! - b[k]! - (x[i]! - s.mean[k]!) * m[k]!);
   }
   return { dx, dgamma, dbeta: Float32Array.from(dbeta) };
 }
@@ -126,13 +126,13 @@ export class TorchBatchNorm extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const gamma = this.gamma.read();
     const beta = this.beta.read();
     if (!kwargs.training) {
       return tf.batchNorm(x, this.movingMean.read(), this.movingVariance.read(), beta, gamma, this.epsilon);
     }
-    const c = x.shape[x.shape.length - 1];
+    const c = x.shape[x.shape.length - 1]!;
     const rows = x.size / c;
     let stats: Stats;
     let y: tf.Tensor;
@@ -146,7 +146,7 @@ export class TorchBatchNorm extends tfl.layers.Layer {
           const r = nbn.forward(xx, g, b, eps);
           stats = r.stats;
           save([xx, g]);
-          return { value: r.y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => nbn.backward(saved[0], dy, r.stats, saved[1]) };
+          return { value: r.y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => nbn.backward(saved[0]!, dy, r.stats, saved[1]!) };
         }
         const xv = xx.dataSync() as Float32Array;
         const gv = g.dataSync() as Float32Array;
@@ -185,8 +185,8 @@ export class TorchBatchNorm extends tfl.layers.Layer {
     const nm = new Float32Array(rm.length);
     const nv = new Float32Array(rv.length);
     for (let k = 0; k < rm.length; k++) {
-      nm[k] = (1 - m) * rm[k] + m * s.mean[k];
-      nv[k] = (1 - m) * rv[k] + m * s.variance[k] * unbias;
+      nm[k] = (1 - m) * rm[k]! + m * s.mean[k]!;
+      nv[k] = (1 - m) * rv[k]! + m * s.variance[k]! * unbias;
     }
     tf.tidy(() => {
       this.movingMean.write(tf.tensor(nm, [nm.length]));

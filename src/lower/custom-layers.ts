@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 type Pads = [[number, number], [number, number]];
+/** A layer's 4-D input shape (tfl.Shape has no length). */
+type NHWC = [number | null, number | null, number | null, number | null];
 
 /**
  * Pads H and W with -Infinity: PyTorch's max-pool padding. (Zero padding is wrong whenever the
@@ -19,12 +21,12 @@ export class NegInfPadding2D extends tfl.layers.Layer {
     this.padding = args.padding;
   }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const [n, h, w, c] = s as tfl.Shape;
+    const [n, h, w, c] = s as NHWC;
     const [[t, b], [l, r]] = this.padding;
     return [n, h == null ? null : h + t + b, w == null ? null : w + l + r, c];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const [[t, b], [l, r]] = this.padding;
     return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], -Infinity);
   }
@@ -45,21 +47,22 @@ export class ChannelScale extends tfl.layers.Layer {
    */
   private static featureIndex(shapes: (number | null)[][]): number {
     const size = (s: (number | null)[]) => s.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
-    const [s0, s1] = [size(shapes[0]), size(shapes[1])];
-    return s1 > s0 || (s1 === s0 && shapes[1].length > shapes[0].length) ? 1 : 0;
+    const [a, b] = [shapes[0]!, shapes[1]!];
+    const [s0, s1] = [size(a), size(b)];
+    return s1 > s0 || (s1 === s0 && b.length > a.length) ? 1 : 0;
   }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shapes = s as tfl.Shape[];
-    return shapes[ChannelScale.featureIndex(shapes)];
+    return shapes[ChannelScale.featureIndex(shapes)]!;
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const ins = inputs as tf.Tensor[];
     const xi = ChannelScale.featureIndex(ins.map((t) => t.shape));
-    const x = ins[xi];
-    const gate = ins[1 - xi];
+    const x = ins[xi]!;
+    const gate = ins[1 - xi]!;
     return tf.tidy(() => {
       if (gate.size === x.size) return tf.mul(x, tf.reshape(gate, x.shape));
-      const c = gate.shape[gate.shape.length - 1];
+      const c = gate.shape[gate.shape.length - 1]!;
       const g = x.rank === 4 ? tf.reshape(gate, [-1, 1, 1, c]) : tf.reshape(gate, [-1, c]);
       return tf.mul(x, g);
     });
@@ -82,7 +85,7 @@ export class PositionScale extends tfl.layers.Layer {
     return s as tfl.Shape;
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     return tf.tidy(() => tf.mul(x, tf.tensor(this.factors).reshape([1, this.factors.length, this.factors[0]!.length, 1])));
   }
   override getConfig(): tf.serialization.ConfigDict {
@@ -95,11 +98,11 @@ export class ToMap11 extends tfl.layers.Layer {
   static className = 'NetcToMap11';
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const sh = s as tfl.Shape;
-    return [sh[0], 1, 1, sh[sh.length - 1]];
+    return [sh[0] ?? null, 1, 1, sh[sh.length - 1] ?? null];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.reshape(x, [-1, 1, 1, x.shape[x.shape.length - 1]]);
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.reshape(x, [-1, 1, 1, x.shape[x.shape.length - 1]!]);
   }
 }
 
@@ -145,13 +148,13 @@ export class GroupedConv2D extends tfl.layers.Layer {
     this.built = true;
   }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const [n, h, w] = s as tfl.Shape;
+    const [n, h, w] = s as NHWC;
     const size = (x: number | null, axis: 0 | 1) =>
       x == null ? null : Math.floor((x - this.dilation[axis] * (this.kernelSize[axis] - 1) - 1) / this.strides[axis]) + 1;
     return [n, size(h, 0), size(w, 1), this.filters];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
     return tf.tidy(() => {
       const k = dilateKernel(this.kernel.read() as tf.Tensor4D, this.dilation);
       const g = this.groups;
@@ -221,11 +224,11 @@ export class AdaptiveAvgPool2D extends tfl.layers.Layer {
     this.size = args.size;
   }
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const [n, , , c] = s as tfl.Shape;
+    const [n, , , c] = s as NHWC;
     return [n, this.size[0], this.size[1], c];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
     const [n, h, w, c] = x.shape;
     const [oh, ow] = this.size;
     return tf.tidy(() => {
@@ -296,7 +299,7 @@ export class DilatedMaxPool2D extends tfl.layers.Layer {
   override computeOutputShape(s: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const [n, h, w, c] = s as tfl.Shape;
     const [oh, ow] = this.outSize(h!, w!);
-    return [n, oh, ow, c];
+    return [n ?? null, oh, ow, c ?? null];
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;

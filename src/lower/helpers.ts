@@ -21,7 +21,10 @@ export class LowerError extends Error {
 /** An attribute that is a number or a pair, as a pair. */
 export function pair(v: AttrValue | undefined, dflt: number): [number, number] {
   if (v == null) return [dflt, dflt];
-  if (Array.isArray(v)) return [v[0], v.length > 1 ? v[1] : v[0]];
+  if (Array.isArray(v)) {
+    const [a = dflt, b = a] = v;
+    return [a, b];
+  }
   return [Number(v), Number(v)];
 }
 export const num = (v: AttrValue | undefined, dflt: number): number => (v == null ? dflt : Number(v));
@@ -45,23 +48,23 @@ function extraEnd(inSize: number, outSize: number, k: number, s: number, d: numb
 }
 
 export function activation(name: string): Lowering {
-  return (ctx, node, [x]) => ctx.layers.layers.activation({ activation: name as 'relu', name: ctx.layerName(node) }).apply(x) as ST;
+  return (ctx, node, [x]) => ctx.layers.layers.activation({ activation: name as 'relu', name: ctx.layerName(node) }).apply(x!) as ST;
 }
 
 export function pool(kind: 'max' | 'avg'): Lowering {
   return (ctx, node, [x]) => {
-    const [c, h, w] = ctx.inputShape(node);
-    const out = node.shape!;
+    // The checker gave a pool a [C, H, W] input and output.
+    const [, h, w] = ctx.inputShape(node) as [number, number, number];
+    const out = node.shape! as [number, number, number];
     const k = pair(node.attrs.kernel, 1);
     const s = pair(node.attrs.stride ?? node.attrs.kernel, 1);
     const p = pair(node.attrs.padding, 0);
     const d = pair(node.attrs.dilation, 1);
     const dilated = d[0] !== 1 || d[1] !== 1;
     if (dilated && kind !== 'max') throw new LowerError(node, `${kind}pool with dilation ${d.join('x')} has no tfjs lowering`);
-    void c;
     const eh = extraEnd(h, out[1], k[0], s[0], d[0], p[0]);
     const ew = extraEnd(w, out[2], k[1], s[1], d[1], p[1]);
-    let y = x;
+    let y = x!;
     if (p[0] || p[1] || eh || ew) {
       const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
       // Max-pool pads with -inf; average pool counts the padding (count_include_pad=True), i.e. zeros.

@@ -31,7 +31,7 @@ export class IRBuilder {
     return id;
   }
   shape(id: number): Shape {
-    return this.nodes[id].shape!;
+    return this.nodes[id]!.shape!;
   }
   conv(x: number, name: string, out: number, k: number, o: { stride?: number; pad?: number; bias?: boolean } = {}): number {
     return this.node(opByKey('conv'), name, { out, k, stride: o.stride ?? 1, pad: o.pad ?? 0, bias: o.bias ?? true }, [x]);

@@ -41,7 +41,7 @@ export interface Lowered {
 
 /** IR `[C,H,W]` -> tfjs per-sample `[H,W,C]`; flat shapes are unchanged. */
 export function tfShape(s: Shape): number[] {
-  return s.length === 3 ? [s[1], s[2], s[0]] : [...s];
+  return s.length === 3 ? [s[1]!, s[2]!, s[0]!] : [...s];
 }
 
 /** A small, fast, seedable PRNG (mulberry32) with Box-Muller normals. */
@@ -111,9 +111,9 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
   const owners = new Map<number, tfl.layers.Layer>();
   const used = new Set<string>();
   const shapeOf = (id: number): Shape => {
-    const s = graph.nodes[id].shape;
-    if (s == null) throw new LowerError(graph.nodes[id], `node ${graph.nodes[id].name} has no shape (the checker reported errors)`);
-    return s;
+    const node = graph.nodes[id]!;
+    if (node.shape == null) throw new LowerError(node, `node ${node.name} has no shape (the checker reported errors)`);
+    return node.shape;
   };
   let input: ST | null = null;
   const ctx: LowerContext = {
@@ -126,11 +126,11 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       used.add(name);
       return name;
     },
-    inputShape: (node, i = 0) => shapeOf(node.inputs[i]),
+    inputShape: (node, i = 0) => shapeOf(node.inputs[i]!),
     flattenCHW(node, x, shape) {
       let y = x as ST;
       // PyTorch flattens C,H,W; channels-last tensors must be permuted first unless H*W = 1.
-      if (shape.length === 3 && shape[1] * shape[2] > 1) {
+      if (shape.length === 3 && shape[1]! * shape[2]! > 1) {
         y = tfl.layers.permute({ dims: [3, 1, 2], name: ctx.layerName(node, 'chw') }).apply(y) as ST;
       }
       return tfl.layers.flatten({ name: ctx.layerName(node, 'flatten') }).apply(y) as ST;

@@ -165,7 +165,7 @@ export class Workspace {
   /** Analyses whose graphs tell about `path`: its own if it has nets, else those of open files that import it. */
   graphSources(path: string): Analysis[] {
     const own = this.analysis(path);
-    if (own && own.result.graphs.length) return [own];
+    if (own?.result.graphs.length) return [own];
     return this.dependents(path).map((p) => this.analysis(p)!).filter((a) => a.result.graphs.length);
   }
 

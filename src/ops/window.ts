@@ -43,7 +43,7 @@ export function windowOutput(
   const out: number[] = [];
   for (let axis = 0; axis < 2; axis++) {
     const size = input[axis + 1]!;
-    const [k, s, p, d] = [kernel[axis], stride[axis], padding[axis], dilation[axis]!];
+    const [k, s, p, d] = [kernel[axis]!, stride[axis]!, padding[axis]!, dilation[axis]!];
     const span = d * (k - 1) + 1;
     const numerator = size + 2 * p - span;
     const formula = `floor((${size} + 2*${p} - ${d}*(${k}-1) - 1) / ${s}) + 1`;

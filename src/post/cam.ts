@@ -59,13 +59,13 @@ function headError(message: string, span: Span, extra: Partial<Diagnostic> = {})
 /** Finds the CAM head, or explains (NET4001) why the net has none. */
 export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: Diagnostic } {
   const nodes = graph.nodes;
-  let last = nodes[graph.output];
+  let last = nodes[graph.output]!;
   let softmax = false;
   if (opOf(last).outputsProbabilities) {
     softmax = true;
-    last = nodes[last.inputs[0]];
+    last = nodes[last.inputs[0]!]!;
   }
-  const outputSpan = nodes[graph.output].span;
+  const outputSpan = nodes[graph.output]!.span;
   if (!opOf(last).fullyConnected) {
     return {
       diagnostic: headError(`cam needs the net to end with a linear layer after global average pooling, but it ends with ${describe(last)}`, joinSpans(last.span, outputSpan), {
@@ -73,13 +73,13 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
       }),
     };
   }
-  let prev = nodes[last.inputs[0]];
+  let prev = nodes[last.inputs[0]!];
   const between: IRNode[] = [];
   while (prev && opOf(prev).passThrough && prev.inputs.length === 1) {
     between.push(prev);
-    prev = nodes[prev.inputs[0]];
+    prev = nodes[prev.inputs[0]!];
   }
-  const poolInput = prev && prev.inputs.length === 1 ? nodes[prev.inputs[0]] : undefined;
+  const poolInput = prev && prev.inputs.length === 1 ? nodes[prev.inputs[0]!] : undefined;
   if (!prev || !poolInput || !isGlobalAveragePool(prev, poolInput.shape)) {
     const what = prev ? describe(prev) : 'the input';
     const notes = [
@@ -123,26 +123,27 @@ export function computeCam(model: tfl.LayersModel, head: CamHead, x: tf.Tensor4D
   const poolLayers = layersOf(model, head.pool);
   const dense = layersOf(model, head.linear).find((l) => l.getClassName() === 'Dense');
   if (poolLayers.length === 0 || !dense) throw new RunError(`the checkpoint has no layers named after ${head.pool.name} and ${head.linear.name}: it was not trained from this net`);
-  const features = poolLayers[0].input as tfl.SymbolicTensor;
-  const [k, h, w] = head.features.shape!;
+  const features = poolLayers[0]!.input as tfl.SymbolicTensor;
+  // findCamHead checked that the pool's input is [C, H, W].
+  const [k, h, w] = head.features.shape! as [number, number, number];
   const fs = features.shape;
   if (fs.length !== 4 || fs[1] !== h || fs[2] !== w || fs[3] !== k) {
     throw new RunError(`the checkpoint's input to ${head.pool.name} is ${JSON.stringify(fs.slice(1))}, the net's is [${h}, ${w}, ${k}] (H, W, C): it was not trained from this net`);
   }
-  const kernel = dense.getWeights()[0];
+  const kernel = dense.getWeights()[0]!;
   if (kernel.shape[0] !== k) throw new RunError(`the checkpoint's ${head.linear.name} takes ${kernel.shape[0]} features, the feature maps are ${k}`);
-  const sub = tfl.model({ inputs: model.inputs, outputs: [features, model.outputs[0]] });
+  const sub = tfl.model({ inputs: model.inputs, outputs: [features, model.outputs[0]!] });
   return tf.tidy(() => {
-    const [a, out] = sub.predict(x) as tf.Tensor[];
+    const [a, out] = sub.predict(x) as [tf.Tensor, tf.Tensor];
     const probs = (head.softmax ? out : tf.softmax(out)).arraySync() as number[][];
-    const p = probs[0];
+    const p = probs[0]!;
     let cls = classIndex ?? 0;
-    if (classIndex == null) for (let i = 1; i < p.length; i++) if (p[i] > p[cls]) cls = i;
+    if (classIndex == null) for (let i = 1; i < p.length; i++) if (p[i]! > p[cls]!) cls = i;
     if (cls < 0 || cls >= p.length) throw new RunError(`class ${cls} out of range: the net has ${p.length} classes (0..${p.length - 1})`);
     // M_c = A [h*w, k] x w_c [k, 1]
     const wc = tf.slice(kernel, [0, cls], [k, 1]);
     const m = tf.matMul(tf.reshape(a, [h * w, k]), wc);
-    return { classIndex: cls, probability: p[cls], probabilities: p, map: m.dataSync() as Float32Array, h, w };
+    return { classIndex: cls, probability: p[cls]!, probabilities: p, map: m.dataSync() as Float32Array, h, w };
   });
 }
 
@@ -159,7 +160,7 @@ export function resizeMap(map: Float32Array, h: number, w: number, oh: number, o
       const x0 = Math.floor(sx);
       const x1 = Math.min(w - 1, x0 + 1);
       const fx = sx - x0;
-      out[y * ow + x] = (map[y0 * w + x0] * (1 - fx) + map[y0 * w + x1] * fx) * (1 - fy) + (map[y1 * w + x0] * (1 - fx) + map[y1 * w + x1] * fx) * fy;
+      out[y * ow + x] = (map[y0 * w + x0]! * (1 - fx) + map[y0 * w + x1]! * fx) * (1 - fy) + (map[y1 * w + x0]! * (1 - fx) + map[y1 * w + x1]! * fx) * fy;
     }
   }
   return out;
@@ -180,7 +181,7 @@ export function normalizeMap(m: Float32Array): Float32Array {
 /** The position of the largest value of a row-major [h, w] map. */
 export function peak(m: Float32Array, w: number): { x: number; y: number } {
   let best = 0;
-  for (let i = 1; i < m.length; i++) if (m[i] > m[best]) best = i;
+  for (let i = 1; i < m.length; i++) if (m[i]! > m[best]!) best = i;
   return { x: best % w, y: Math.floor(best / w) };
 }
 
@@ -206,11 +207,11 @@ export function overlayPng(image: Rgba, heat: Float32Array, alpha: number, scale
   for (let y = 0; y < height * scale; y++) {
     for (let x = 0; x < width * scale; x++) {
       const si = Math.floor(y / scale) * width + Math.floor(x / scale);
-      const [r, g, b] = jet(heat[si]);
+      const [r, g, b] = jet(heat[si]!);
       const o = (y * width * scale + x) * 4;
-      png.data[o] = Math.round(alpha * r + (1 - alpha) * image.data[si * 4]);
-      png.data[o + 1] = Math.round(alpha * g + (1 - alpha) * image.data[si * 4 + 1]);
-      png.data[o + 2] = Math.round(alpha * b + (1 - alpha) * image.data[si * 4 + 2]);
+      png.data[o] = Math.round(alpha * r + (1 - alpha) * image.data[si * 4]!);
+      png.data[o + 1] = Math.round(alpha * g + (1 - alpha) * image.data[si * 4 + 1]!);
+      png.data[o + 2] = Math.round(alpha * b + (1 - alpha) * image.data[si * 4 + 2]!);
       png.data[o + 3] = 255;
     }
   }

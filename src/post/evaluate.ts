@@ -66,7 +66,7 @@ export async function evaluateRun(run: OpenRun, net: string, o: EvalOptions): Pr
     accuracy: r.accuracy,
     loss: r.loss,
     classes: dataset.classes,
-    perClassAccuracy: Object.fromEntries(dataset.classes.map((name, i) => [name, perClass[i]])),
+    perClassAccuracy: Object.fromEntries(dataset.classes.map((name, i) => [name, perClass[i]!])),
     support: r.confusion.m.map((row) => row.reduce((a, b) => a + b, 0)),
     confusionMatrix: r.confusion.m,
     normalization: norm,
@@ -86,7 +86,7 @@ export function renderEvalReport(r: EvalReport): string {
   const nameW = Math.max(5, ...r.classes.map((c) => c.length));
   out.push(`  ${'#'.padStart(3)}  ${'class'.padEnd(nameW)}  ${'accuracy'.padStart(8)}  ${'images'.padStart(6)}`);
   r.classes.forEach((c, i) => {
-    out.push(`  ${String(i).padStart(3)}  ${c.padEnd(nameW)}  ${(100 * r.perClassAccuracy[c]).toFixed(1).padStart(7)}%  ${String(r.support[i]).padStart(6)}`);
+    out.push(`  ${String(i).padStart(3)}  ${c.padEnd(nameW)}  ${(100 * r.perClassAccuracy[c]!).toFixed(1).padStart(7)}%  ${String(r.support[i]).padStart(6)}`);
   });
   out.push('');
   out.push('confusion matrix (rows: true class, columns: predicted class):');

@@ -75,8 +75,8 @@ export function predictSplit(
     const p = tf.tidy(() => probabilities(model.predict(inputBatch(s, i, end, shape, norm)) as tf.Tensor, outputsProbabilities).arraySync() as number[][]);
     for (const row of p) {
       let best = 0;
-      for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
-      preds.push({ index: best, probability: row[best], probabilities: row });
+      for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
+      preds.push({ index: best, probability: row[best]!, probabilities: row });
     }
   }
   return preds;
@@ -92,7 +92,7 @@ export function csvField(v: string | number): string {
 export function predictionsCsv(root: string, files: string[], preds: Prediction[], classes: string[]): string {
   const lines = ['file,class,index,probability'];
   files.forEach((f, i) => {
-    const p = preds[i];
+    const p = preds[i]!;
     lines.push([relative(root, f).split(sep).join('/'), classes[p.index] ?? String(p.index), p.index, p.probability.toFixed(6)].map(csvField).join(','));
   });
   return lines.join('\n') + '\n';

@@ -67,9 +67,9 @@ export async function openRun(dir: string, checkpoint: CheckpointName): Promise<
     const hint = existsSync(join(dir, 'checkpoints', other, 'model.json')) ? ` (try --checkpoint ${other})` : '';
     throw new RunError(`${dir}: cannot load checkpoint '${checkpoint}': ${(e as Error).message}${hint}`);
   }
-  const s = model.inputs[0].shape;
+  const s = model.inputs[0]!.shape;
   const inputShape: [number, number, number] = s.length === 4 ? [s[3]!, s[1]!, s[2]!] : [s[1]!, 1, 1];
-  const o = model.outputs[0].shape;
+  const o = model.outputs[0]!.shape;
   return { dir, config, result, checkpoint, model, inputShape, outputs: o[o.length - 1]! };
 }
 
@@ -99,7 +99,7 @@ export function compileForRun(file: string, run: OpenRun, net?: string): { compi
   if (graph) {
     const mine = irWeightCount(graph);
     const theirs = run.model.countParams();
-    const out = graph.nodes[graph.output].shape;
+    const out = graph.nodes[graph.output]!.shape;
     if (mine !== theirs) {
       mismatch = `${file} (net ${graph.net}) has ${mine.toLocaleString('en-US')} weights but the checkpoint in ${run.dir} has ${theirs.toLocaleString('en-US')}: the run trained a different net (it trained ${run.config.net}${run.config.file ? ` from ${run.config.file}` : ''})`;
     } else if (out?.length !== 1 || out[0] !== run.outputs) {

@@ -39,7 +39,7 @@ function reasonOf(e: unknown): string {
   if (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') {
     return 'package not installed (optional dependency; its install downloads libtensorflow, which needs a network)';
   }
-  const msg = String(err?.message ?? e).split('\n')[0];
+  const msg = String(err?.message ?? e).split('\n')[0]!;
   return msg.length > 160 ? msg.slice(0, 157) + '...' : msg;
 }
 

@@ -83,7 +83,7 @@ export function loadNative(): NativeStatus {
     if (y[0] !== 6) throw new Error(`self-test gave ${y[0]}, expected 6`);
     status = { addon, reason: `${addon.version()}, ${addon.getThreads()} threads`, threads: addon.getThreads() };
   } catch (e) {
-    const msg = String((e as Error)?.message ?? e).split('\n')[0];
+    const msg = String((e as Error)?.message ?? e).split('\n')[0]!;
     status = { addon: null, reason: `failed to load: ${msg.length > 160 ? msg.slice(0, 157) + '...' : msg}`, threads: 0 };
   }
   return status;
@@ -181,7 +181,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     if (xShape.length !== 4 || filterShape.length !== 4) return null;
     const info = nhwcConvInfo(tf, xShape, filterShape, attrs, depthwise);
     const p = info.padInfo;
-    const [n, h, w, ci] = xShape;
+    const [n, h, w, ci] = xShape as [number, number, number, number];
     const eh = (info.filterHeight - 1) * info.dilationHeight + 1;
     const ew = (info.filterWidth - 1) * info.dilationWidth + 1;
     // oneDNN derives the output size with floor division; a rounding mode that disagrees goes to wasm.
@@ -214,14 +214,14 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
         x && filter && isF32(x, filter) && act != null && preluActivationWeights == null
           ? paramsOf(x.shape, filter.shape, attrs, depthwise, act)
           : null;
-      const co = params ? params[6] : 0;
+      const co = params ? params[6]! : 0;
       const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === co);
       if (!params || !biasOk) {
         if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);
         nativeCounters.fallback++;
         return fallback(args);
       }
-      const out = (b as WasmBackendLike).makeOutput([params[0], params[7], params[8], co], 'float32');
+      const out = (b as WasmBackendLike).makeOutput([params[0]!, params[7]!, params[8]!, co], 'float32');
       addon.conv2d(0, heap(b, x!), heap(b, filter!), bias ? heap(b, bias) : null, heap(b, out), params);
       nativeCounters.native++;
       return out;
@@ -238,7 +238,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     const kernelFunc: KernelFunc = (args) => {
       const { inputs, backend: b } = args;
       const attrs = args.attrs ?? {};
-      const { x, dy, filter } = inputs as Record<string, TensorInfo>;
+      const { x, dy, filter } = inputs as { x: TensorInfo; dy: TensorInfo; filter: TensorInfo };
       const outShape = (op === 1 ? attrs.inputShape : attrs.filterShape) as number[];
       const [xShape, filterShape] = op === 1 ? [outShape, filter.shape] : [x.shape, outShape];
       const params = isF32(dy, op === 1 ? filter : x) ? paramsOf(xShape, filterShape, attrs, depthwise, 0) : null;

@@ -51,7 +51,7 @@ export function hasKernel(tf: typeof tfc, name: string): boolean {
  * variance) for the running averages. Call only where `hasKernel(tf, BN_TRAIN)`.
  */
 export function fusedBatchNormTrain(tf: typeof tfc, x: tfc.Tensor, scale: tfc.Tensor, offset: tfc.Tensor, epsilon: number) {
-  const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, { x, scale, offset }, { epsilon }) as tfc.Tensor[];
+  const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, { x, scale, offset }, { epsilon }) as [tfc.Tensor, tfc.Tensor, tfc.Tensor];
   return { y, mean, variance };
 }
 

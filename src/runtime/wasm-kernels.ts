@@ -71,7 +71,7 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
    * a 'valid' convolution of the result produces exactly the rows and columns we want.
    */
   function padOrCrop(b: unknown, x: TensorInfo, p: Pads): TensorInfo {
-    const [n, h, w, c] = x.shape;
+    const [n, h, w, c] = x.shape as [number, number, number, number];
     let cur = x;
     let owned = false;
     const crop = { top: Math.max(0, -p.top), bottom: Math.max(0, -p.bottom), left: Math.max(0, -p.left), right: Math.max(0, -p.right) };
@@ -122,8 +122,8 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     const xp = padOrCrop(b, xt, {
       top: pi.top,
       left: pi.left,
-      bottom: needH - (xt.shape[1] + pi.top),
-      right: needW - (xt.shape[2] + pi.left),
+      bottom: needH - (xt.shape[1]! + pi.top),
+      right: needW - (xt.shape[2]! + pi.left),
     });
     const dyt = transpose(b, dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
     // A 'valid' conv with stride = dilation and dilation = stride yields exactly [Ci, kh, kw, Co].
@@ -148,8 +148,8 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     const [kh, kw] = [info.filterHeight, info.filterWidth];
     const [sh, sw] = [info.strideHeight, info.strideWidth];
     const [dh, dw] = [info.dilationHeight, info.dilationWidth];
-    const [n, h, w] = inputShape;
-    const [, ho, wo, co] = dy.shape;
+    const [n, h, w] = inputShape as [number, number, number, number];
+    const [, ho, wo, co] = dy.shape as [number, number, number, number];
     const pi = info.padInfo;
 
     // Zero-upsample dy by the stride: dyU[(i*sh), (j*sw)] = dy[i, j].
@@ -177,8 +177,8 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     const dyP = padOrCrop(b, dyU, {
       top,
       left,
-      bottom: h + (kh - 1) * dh - (top + dyU.shape[1]),
-      right: w + (kw - 1) * dw - (left + dyU.shape[2]),
+      bottom: h + (kh - 1) * dh - (top + dyU.shape[1]!),
+      right: w + (kw - 1) * dw - (left + dyU.shape[2]!),
     });
     const flipped = reverseK({ inputs: { x: filter }, backend: b, attrs: { dims: [0, 1] } });
     const wT = transpose(b, flipped, [0, 1, 3, 2]); // [kh, kw, Co, Ci]
@@ -235,7 +235,7 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     const a = args.attrs ?? {};
     const rank = x.shape.length;
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || rank === 0) return sliceWasm(args);
-    const [begin, size] = tf.slice_util.parseSliceParams(x as tfc.TensorInfo as tfc.Tensor, a.begin as number[], a.size as number[]);
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tfc.TensorInfo as tfc.Tensor, a.begin as number[], a.size as number[]) as [number[], number[]];
     const b = args.backend as WasmBackendLike & { typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array };
     const out = b.makeOutput(size, x.dtype as 'float32');
     if (size.some((d) => d === 0)) return out;
@@ -249,16 +249,16 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
     const outer = size.slice(0, inner);
     const count = product(outer);
     const idx = new Array<number>(inner).fill(0);
-    let base = begin.reduce((p, bgn, i) => p + bgn * (i < rank - 1 ? strides[i] : 1), 0);
+    let base = begin.reduce((p, bgn, i) => p + bgn * (i < rank - 1 ? strides[i]! : 1), 0);
     for (let n = 0, o = 0; n < count; n++, o += run) {
       dst.set(src.subarray(base, base + run), o);
       // Advance the outer multi-index (odometer), keeping `base` in step.
       for (let ax = inner - 1; ax >= 0; ax--) {
-        if (++idx[ax] < outer[ax]) {
-          base += strides[ax];
+        if (++idx[ax]! < outer[ax]!) {
+          base += strides[ax]!;
           break;
         }
-        base -= (outer[ax] - 1) * strides[ax];
+        base -= (outer[ax]! - 1) * strides[ax]!;
         idx[ax] = 0;
       }
     }
@@ -323,16 +323,16 @@ export function maxPoolBackward(x: Float32Array, dy: Float32Array, dx: Float32Ar
             if (iw < 0 || iw >= w) continue;
             const p = base + (ih * w + iw) * c;
             for (let k = 0; k < c; k++) {
-              const v = x[p + k];
+              const v = x[p + k]!;
               // PyTorch's rule: the first valid element starts the window; a NaN always takes it.
-              if (at[k] < 0 || v > best[k] || v !== v) {
+              if (at[k]! < 0 || v > best[k]! || Number.isNaN(v)) {
                 best[k] = v;
                 at[k] = p + k;
               }
             }
           }
         }
-        for (let k = 0; k < c; k++) if (at[k] >= 0) dx[at[k]] += dy[o + k];
+        for (let k = 0; k < c; k++) if (at[k]! >= 0) dx[at[k]!]! += dy[o + k]!;
       }
     }
   }

@@ -16,12 +16,12 @@ export function channelMeanStd(s: Split, c: number): Norm {
   const sq = new Float64Array(c);
   const n = s.images.length / c;
   for (let i = 0; i < s.images.length; i++) {
-    const v = s.images[i] / 255;
-    sum[i % c] += v;
-    sq[i % c] += v * v;
+    const v = s.images[i]! / 255;
+    sum[i % c]! += v;
+    sq[i % c]! += v * v;
   }
   const mean = Array.from(sum, (v) => v / n);
-  return { mean, std: Array.from(sq, (v, k) => Math.sqrt(Math.max(1e-12, v / n - mean[k] * mean[k]))) };
+  return { mean, std: Array.from(sq, (v, k) => Math.sqrt(Math.max(1e-12, v / n - mean[k]! * mean[k]!))) };
 }
 
 export interface BatchOptions {
@@ -41,13 +41,13 @@ export function makeBatch(s: Split, idx: ArrayLike<number>, o: BatchOptions): { 
   const scale = new Float32Array(c);
   const shift = new Float32Array(c);
   for (let k = 0; k < c; k++) {
-    const std = o.norm ? o.norm.std[k] : 1;
+    const std = o.norm ? o.norm.std[k]! : 1;
     scale[k] = 1 / (255 * std);
-    shift[k] = o.norm ? -o.norm.mean[k] / std : 0;
+    shift[k] = o.norm ? -o.norm.mean[k]! / std : 0;
   }
   for (let b = 0; b < idx.length; b++) {
-    const j = idx[b];
-    y[b] = s.labels[j];
+    const j = idx[b]!;
+    y[b] = s.labels[j]!;
     const src = j * per;
     const dst = b * per;
     const dy = o.crop ? Math.floor(o.rand() * (2 * o.crop + 1)) - o.crop : 0;
@@ -61,8 +61,8 @@ export function makeBatch(s: Split, idx: ArrayLike<number>, o: BatchOptions): { 
         // Outside the image after the shift: the zero padding (0 before normalisation).
         const inside = sr >= 0 && sr < h && sc0 >= 0 && sc0 < w;
         for (let k = 0; k < c; k++) {
-          const v = inside ? s.images[src + (sr * w + sc0) * c + k] : 0;
-          x[d + k] = v * scale[k] + shift[k];
+          const v = inside ? s.images[src + (sr * w + sc0) * c + k]! : 0;
+          x[d + k] = v * scale[k]! + shift[k]!;
         }
       }
     }

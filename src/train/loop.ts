@@ -60,7 +60,7 @@ export function permutation(n: number, rand: () => number): Int32Array {
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
+    [p[i], p[j]] = [p[j]!, p[i]!];
   }
   return p;
 }
@@ -209,14 +209,14 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
           out = tf.keep(withRandom(rng.uniform, () => model.apply(x, { training: true }) as tf.Tensor));
           return lossOf(out, y, probs);
         }, varList);
-        const lv = value.dataSync()[0];
+        const lv = value.dataSync()[0]!;
         const logits = out as unknown as tf.Tensor;
         if (!Number.isFinite(lv)) {
           logits.dispose();
           return [lv, 0];
         }
         optim.step(grads, vars, lr);
-        const h = tf.sum(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32'))).dataSync()[0];
+        const h = tf.sum(tf.equal(tf.argMax(logits, 1), tf.tensor1d(b.y, 'int32'))).dataSync()[0]!;
         logits.dispose();
         return [lv, h];
       });
@@ -284,7 +284,7 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
   const result: TrainResult = {
     testAccuracy: test ? test.accuracy : null,
     testLoss: test ? test.loss : null,
-    perClassAccuracy: Object.fromEntries(dataset.classes.map((c, i) => [c, test ? test.confusion.perClass()[i] : 0])),
+    perClassAccuracy: Object.fromEntries(dataset.classes.map((c, i) => [c, test ? test.confusion.perClass()[i]! : 0])),
     confusionMatrix: test ? test.confusion.m : [],
     classes: dataset.classes,
     backend: cfg.backend,
@@ -311,7 +311,7 @@ function passProgress(io: TrainIO, what: string): (done: number, total: number) 
 function nonFinite(weights: { name: string; v: tf.Tensor }[]): string | null {
   const flags = tf.tidy(() => tf.stack(weights.map(({ v }) => tf.sum(tf.mul(v, 0)))).dataSync());
   const i = flags.findIndex((f) => !Number.isFinite(f));
-  return i < 0 ? null : weights[i].name;
+  return i < 0 ? null : weights[i]!.name;
 }
 
 /** Where the last good checkpoint is, for the NaN message. */

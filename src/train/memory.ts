@@ -91,7 +91,7 @@ export function sizeOfModel(model: { countParams(): number; layers: { outputShap
       largest = Math.max(largest, size);
     }
   }
-  const input = product(model.inputs[0].shape.slice(1).map((d) => d ?? 1));
+  const input = product(model.inputs[0]!.shape.slice(1).map((d) => d ?? 1));
   // The input layer's "output" is the input itself, counted separately. A model loaded from a
   // checkpoint keeps every layer output through its forward pass (no IR: no release as it goes).
   return { params: model.countParams(), activations: activations - input, kept: activations - input, transient: 2 * largest, input };

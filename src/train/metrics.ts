@@ -5,19 +5,19 @@ export class Confusion {
     this.m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   }
   add(truth: ArrayLike<number>, pred: ArrayLike<number>): void {
-    for (let i = 0; i < truth.length; i++) this.m[truth[i]][pred[i]]++;
+    for (let i = 0; i < truth.length; i++) this.m[truth[i]!]![pred[i]!]!++;
   }
   get total(): number {
     return this.m.reduce((a, r) => a + r.reduce((x, y) => x + y, 0), 0);
   }
   accuracy(): number {
     const t = this.total;
-    return t === 0 ? 0 : this.m.reduce((a, r, i) => a + r[i], 0) / t;
+    return t === 0 ? 0 : this.m.reduce((a, r, i) => a + r[i]!, 0) / t;
   }
   perClass(): number[] {
     return this.m.map((r, i) => {
       const n = r.reduce((x, y) => x + y, 0);
-      return n === 0 ? 0 : r[i] / n;
+      return n === 0 ? 0 : r[i]! / n;
     });
   }
 }

@@ -105,7 +105,7 @@ export function optimizerScalars(opt: tf.Optimizer): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of EXACT_SCALARS) {
     const v = (opt as unknown as Record<string, unknown>)[k];
-    if (v instanceof tf.Variable) out[k] = v.dataSync()[0];
+    if (v instanceof tf.Variable) out[k] = v.dataSync()[0]!;
   }
   return out;
 }

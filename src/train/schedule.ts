@@ -18,7 +18,7 @@ export function learningRate(cfg: ScheduleConfig, epoch: number, step: number, s
     case 'none':
       return cfg.lr;
     case 'step': // StepLR(step_size, gamma), stepped once per epoch
-      return cfg.lr * Math.pow(cfg.gamma, Math.floor(epoch / cfg.stepSize));
+      return cfg.lr * cfg.gamma ** Math.floor(epoch / cfg.stepSize);
     case 'cosine': // CosineAnnealingLR(T_max = epochs, eta_min = 0), stepped once per epoch
       return annealCos(cfg.lr, 0, epoch / cfg.epochs);
     case 'onecycle': {

@@ -7,7 +7,7 @@
  * The Python checks need Debian's python3-torch/python3-torchvision at /usr/bin/python3; without
  * them those tests are skipped (reported as skipped, with the reason in their names), never passed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

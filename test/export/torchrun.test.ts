@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonHas } from '../python.js';
 
@@ -63,7 +63,7 @@ function expectValidRun(run: string) {
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-torchrun-'));
-  for (const [net, out] of [['stdlib/lenet5.net', 'lenet5'], ['test/export/fixtures/tinybn.net', 'tinybn']]) {
+  for (const [net, out] of [['stdlib/lenet5.net', 'lenet5'], ['test/export/fixtures/tinybn.net', 'tinybn']] as const) {
     const r = netc('export', net, '--to', 'torchrun', '--out', join(dir, out));
     if (r.status !== 0) throw new Error(`export failed (${r.status}): ${r.stderr}`);
   }
@@ -103,7 +103,7 @@ describe('netc export --to torchrun', () => {
       + 'a.seed, a.epochs or spec["defaults"]["epochs"], a.data, a.crop, a.flip, a.normalize); train.parse_args(spec, ["--help"])');
     expect(probe.status, probe.stderr).toBe(0);
     const [defaults, ...help] = probe.stdout.split('\n');
-    const flags = (text: string) => new Set([...text.matchAll(/(?:^|[\s,])(--[a-z][a-z-]*)/g)].map((m) => m[1]));
+    const flags = (text: string) => new Set([...text.matchAll(/(?:^|[\s,])(--[a-z][a-z-]*)/g)].map((m) => m[1]!));
     const ours = flags(help.join('\n'));
     // Fixed when exporting (the net, its arguments) or tfjs-only (backend, its memory estimate, its details).
     const fixedAtExport = new Set(['--net', '--set', '--backend', '--memory-limit', '--verbose', '--help']);
@@ -171,9 +171,9 @@ describe('netc export --to torchrun', () => {
     expect(theirs.status, theirs.stderr).toBe(0);
     const lines = theirs.stdout.trim().split('\n');
     expect(lines.slice(0, 4)).toEqual(ours.slice(0, 4));
-    const [a, b] = [JSON.parse(ours[4]), JSON.parse(lines[4])];
+    const [a, b] = [JSON.parse(ours[4]!), JSON.parse(lines[4]!)];
     expect([b[0], b[1], b[3], b[5]]).toEqual([a[0], a[1], a[3], a[5]]);
-    const pixels: number[] = JSON.parse(lines[5]);
+    const pixels: number[] = JSON.parse(lines[5]!);
     expect(pixels.length).toBe(jpegPixels.length);
     expect(Math.max(...pixels.map((v, i) => Math.abs(v - jpegPixels[i]!)))).toBeLessThanOrEqual(3);
   });

@@ -89,8 +89,14 @@ export async function netcInProcess(args: string[]): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
   const [writeOut, writeErr, exitCode] = [process.stdout.write, process.stderr.write, process.exitCode];
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     process.exitCode = undefined;
     const status = await main(args);

@@ -22,6 +22,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-output-'));
 });
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts an ANSI colour sequence
 const ANSI = /\x1b\[/;
 
 describe('human rendering', () => {
@@ -145,7 +146,7 @@ describe('--format json', () => {
   it('diagnostics are LSP objects grouped per file URI, 0-based, with codeDescription and rendered text', async () => {
     const file = write('lsp.net', 'net n : [3, 8, 8] <\n  conv 4 k=3 strides=2\n>\n');
     const { doc } = await check(file);
-    const diagnostics = doc['diagnostics'] as { errors: number; files: { uri: string; path: string; diagnostics: Record<string, any>[] }[]; rendered: string };
+    const diagnostics = doc['diagnostics'] as { errors: number; files: { uri: string; path: string; diagnostics: { range: unknown; severity: unknown; code: unknown; source: unknown; codeDescription: { href: string }; data: { rendered: string } }[] }[]; rendered: string };
     expect(diagnostics.errors).toBe(1);
     const entry = diagnostics.files.find((f) => f.path === file)!;
     expect(entry.uri).toBe(pathToFileURL(file).href);

@@ -36,7 +36,7 @@ export const tokenSoup = fc
   .map((parts) => parts.map(([t, s]) => t + s).join(''));
 
 /** Programs shaped by the grammar: definitions, groups, branches, combinations, repetition, expressions. */
-const { expr, stage, seq } = fc.letrec((tie) => ({
+const { expr, seq } = fc.letrec((tie) => ({
   expr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom(...NUMBERS),
@@ -97,6 +97,7 @@ export const program = fc
  */
 const size = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom(1, 2, 4, 8, 16, 32, 64) },
+  // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: a count past the safe integers
   { weight: 1, arbitrary: fc.constantFrom(1e6, 1e15, 9007199254740993, 0) },
 );
 const { layers } = fc.letrec((tie) => ({
@@ -118,6 +119,7 @@ export const validProgram = fc
   .tuple(
     fc.oneof({ weight: 8, arbitrary: fc.constantFrom('[3, 32, 32]', '[1, 28, 28]', '[16, 8, 8]', '[3, 64, 64]') }, { weight: 1, arbitrary: fc.constantFrom('[3, 1e8, 1e8]', '[3, 100000, 100000]') }),
     layers,
+    // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: a count past the safe integers
     fc.oneof({ weight: 8, arbitrary: fc.constantFrom(10, 100, 1000) }, { weight: 1, arbitrary: fc.constantFrom(1e15, 9007199254740993) }),
   )
   .map(([input, body, classes]) => [

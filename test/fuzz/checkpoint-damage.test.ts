@@ -113,7 +113,7 @@ describe('NaN weights and missing parts', () => {
     expect(checkpointProblem(join(dir, 'checkpoints/last'))).toBeNull();
     const w = join(dir, 'checkpoints/last/weights.bin');
     const b = readFileSync(w);
-    b[b.length - 1] ^= 0x80;
+    b[b.length - 1]! ^= 0x80;
     writeFileSync(w, b);
     expect(checkpointProblem(join(dir, 'checkpoints/last'))).toMatch(/weights\.bin: its SHA-256 is not the one state\.json recorded/);
   });

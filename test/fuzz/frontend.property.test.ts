@@ -130,7 +130,7 @@ describe('through the CLI: exit 0 or 1, one schema-valid JSON document, no stack
   });
 
   it('mutated stdlib files', () => {
-    const mutated = fc.constantFrom(...stdlibFiles).chain((name: string) => mutatedFile(readFileSync(join(STDLIB, name), 'utf8')));
+    const mutated = fc.constantFrom(...stdlibFiles).chain((name: string) => mutatedFile(readFileSync(join(STDLIB, name), 'utf8')) as fc.Arbitrary<string>);
     fc.assert(fc.property(mutated, (text: string) => { expect(throughCli(text)).toEqual([]); }), { seed: SEED + 6, numRuns: 8 });
   });
 });

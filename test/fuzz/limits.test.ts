@@ -271,6 +271,7 @@ describe('files', () => {
     const { status, messages } = checkJson(write('garbage.net', bytes));
     expect(status).toBe(1);
     expect(messages.length).toBeGreaterThan(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test asserts that messages hold no control characters
     for (const m of messages) expect(m.message).not.toMatch(/[\u0000-\u001f\u007f\ufffd]/);
     expect(messages.some((m: { message: string }) => /U\+[0-9A-F]{4}/.test(m.message))).toBe(true);
   });

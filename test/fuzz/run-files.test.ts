@@ -96,7 +96,7 @@ describe.skipIf(!built)('through the CLI', () => {
     cpSync(base, flipped, { recursive: true });
     const w = join(flipped, 'checkpoints/last/weights.bin');
     const b = readFileSync(w);
-    b[100] ^= 0x80;
+    b[100]! ^= 0x80;
     writeFileSync(w, b);
     const missing = join(work, `v${n++}`);
     cpSync(base, missing, { recursive: true });

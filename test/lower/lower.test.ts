@@ -27,11 +27,11 @@ describe('fused batch norm', () => {
         return tf.batchNorm(x, m.mean, m.variance, bb, gg, 1e-5);
       };
       const x = tf.tensor2d(xv, [n, c]);
-      const [dx, dg, db] = tf.grads((a: tf.Tensor, b2: tf.Tensor, c2: tf.Tensor) => tf.sum(tf.mul(f(a, b2, c2), tf.tensor2d(dyv, [n, c]))))([x, tf.tensor1d(g), tf.tensor1d(bt)]);
+      const [dx, dg, db] = tf.grads((a: tf.Tensor, b2: tf.Tensor, c2: tf.Tensor) => tf.sum(tf.mul(f(a, b2, c2), tf.tensor2d(dyv, [n, c]))))([x, tf.tensor1d(g), tf.tensor1d(bt)]) as [tf.Tensor, tf.Tensor, tf.Tensor];
       return { y: f(x, tf.tensor1d(g), tf.tensor1d(bt)).dataSync(), dx: dx.dataSync(), dg: dg.dataSync(), db: db.dataSync() };
     });
     const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(b[i])) * 10);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(b[i]!)) * 10);
     };
     close(y, ref.y);
     close(d.dx, ref.dx);
@@ -49,7 +49,7 @@ describe('stdlib networks lower with the checker\'s shapes and parameter counts'
       const g = r.graphs[0];
       if (!g || r.diagnostics.some((d) => d.severity === 'error')) return; // the front end's own tests cover its errors
       const { model } = lowerGraph(g);
-      expect(model.outputs[0].shape.slice(1)).toEqual(tfShape(g.nodes[g.output].shape!));
+      expect(model.outputs[0]!.shape.slice(1)).toEqual(tfShape(g.nodes[g.output]!.shape!));
       const trainable = g.nodes.flatMap((n) => n.weights).filter((w) => !w.buffer).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
       const buffers = g.nodes.flatMap((n) => n.weights).filter((w) => w.buffer).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
       // tfjs counts BN's running statistics as (non-trainable) weights; torchsummary does not.

@@ -9,7 +9,7 @@ import { testBackend } from '../backend.js';
 const B = await testBackend();
 
 /** Sets every weight of a lowered model to `v`. */
-function fill(model: tf.LayersModel | import('@tensorflow/tfjs-layers').LayersModel, v: number) {
+function fill(model: import('@tensorflow/tfjs-layers').LayersModel, v: number) {
   for (const l of model.layers) l.setWeights(l.getWeights().map((w) => tf.fill(w.shape, v)));
 }
 

@@ -77,8 +77,14 @@ describe('editor integration files', () => {
       let macros = 0;
       text.split('\n').forEach((line, i) => {
         const label = /^\s+([a-z0-9_]+):/.exec(line)?.[1];
-        if (label) labels++, has(scopesOf(lines, i, label), 'entity.name.tag.label');
-        if (line.includes('basic_stage(')) macros++, has(scopesOf(lines, i, 'basic_stage'), 'entity.name.function.macro');
+        if (label) {
+          labels++;
+          has(scopesOf(lines, i, label), 'entity.name.tag.label');
+        }
+        if (line.includes('basic_stage(')) {
+          macros++;
+          has(scopesOf(lines, i, 'basic_stage'), 'entity.name.function.macro');
+        }
       });
       expect([labels, macros]).toEqual([8, 4]);
     });

@@ -47,14 +47,14 @@ function images(n: number, seed: number): { split: Split; quadrants: number[] } 
     for (let p = 0; p < S * S; p++) img[p] = pick(60);
     const draw = (shape: string[], q: number) => {
       const y0 = (q >> 1) * H + pick(H - shape.length + 1);
-      const x0 = (q & 1) * H + pick(H - shape[0].length + 1);
+      const x0 = (q & 1) * H + pick(H - shape[0]!.length + 1);
       shape.forEach((row, y) => [...row].forEach((b, x) => b === '1' && (img[(y0 + y) * S + x0 + x] = 200 + pick(56))));
     };
     labels[i] = i % 3;
     const q = pick(4);
-    if (labels[i] < 2) draw(labels[i] === 0 ? HBAR : VBAR, q);
+    if (labels[i]! < 2) draw(labels[i] === 0 ? HBAR : VBAR, q);
     draw(STROKE, (q + 1 + pick(3)) % 4);
-    quadrants.push(labels[i] < 2 ? q : -1);
+    quadrants.push(labels[i]! < 2 ? q : -1);
   }
   return { split: { images: data, labels, count: n }, quadrants };
 }
@@ -104,7 +104,7 @@ describe('class activation maps', () => {
       const at = peak(heat, S);
       const label = test.split.labels[i];
       if (cam.classIndex === label) correct++;
-      if (test.quadrants[i] < 0) continue;
+      if (test.quadrants[i]! < 0) continue;
       objects++;
       const quadrant = (at.y >= H ? 2 : 0) + (at.x >= H ? 1 : 0);
       if (quadrant === test.quadrants[i]) hits++;
@@ -117,14 +117,14 @@ describe('class activation maps', () => {
   it('is the decomposition of the logit: mean of the map + bias = the class score', async () => {
     const { run, head, norm } = await trainedHead();
     const x = inputBatch(test.split, 0, 1, [1, S, S], norm);
-    const logits = tf.tidy(() => (run.model.predict(x) as tf.Tensor).arraySync() as number[][])[0];
-    const bias = run.model.getLayer('fc').getWeights()[1].arraySync() as number[];
+    const logits = tf.tidy(() => (run.model.predict(x) as tf.Tensor).arraySync() as number[][])[0]!;
+    const bias = run.model.getLayer('fc').getWeights()[1]!.arraySync() as number[];
     for (let c = 0; c < 3; c++) {
       const cam = computeCam(run.model, head, x, c);
       expect(cam.classIndex).toBe(c);
       expect([cam.h, cam.w]).toEqual([8, 8]);
       const mean = cam.map.reduce((a, b) => a + b, 0) / cam.map.length;
-      expect(mean + bias[c]).toBeCloseTo(logits[c], 3);
+      expect(mean + bias[c]!).toBeCloseTo(logits[c]!, 3);
     }
     x.dispose();
   });
@@ -134,7 +134,7 @@ describe('class activation maps', () => {
     const png = new PNG({ width: 2 * S, height: 2 * S });
     for (let y = 0; y < 2 * S; y++) {
       for (let x = 0; x < 2 * S; x++) {
-        const v = test.split.images[Math.floor(y / 2) * S + Math.floor(x / 2)];
+        const v = test.split.images[Math.floor(y / 2) * S + Math.floor(x / 2)]!;
         png.data.set([v, v, v, 255], (y * 2 * S + x) * 4);
       }
     }
@@ -171,7 +171,7 @@ describe('the CAM head', () => {
     writeFileSync(file, src);
     const c = compileFile(file);
     expect(c.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const found = findCamHead(c.graphs[0]);
+    const found = findCamHead(c.graphs[0]!);
     return { found, src, text: 'diagnostic' in found ? src.slice(found.diagnostic.span.start, found.diagnostic.span.end) : '' };
   };
 

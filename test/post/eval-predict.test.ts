@@ -88,7 +88,7 @@ describe('netc predict', () => {
       mkdirSync(join(folder, sub), { recursive: true });
       const png = new PNG({ width: 28, height: 28 });
       for (let p = 0; p < 784; p++) {
-        const v = dataset.test.images[i * 784 + p];
+        const v = dataset.test.images[i * 784 + p]!;
         png.data.set([v, v, v, 255], p * 4);
       }
       const name = `${sub}/img${String(i).padStart(2, '0')}.png`;
@@ -117,12 +117,12 @@ describe('netc predict', () => {
     const probs = tf.tidy(() => tf.softmax(opened.model.predict(tf.tensor4d(b.x, [12, 28, 28, 1])) as tf.Tensor).arraySync() as number[][]);
     const classes = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8')).classes as string[];
     files.forEach((f, i) => {
-      const [file, cls, index, p] = lines[1 + i].split(',');
-      const k = probs[i].indexOf(Math.max(...probs[i]));
+      const [file, cls, index, p] = lines[1 + i]!.split(',');
+      const k = probs[i]!.indexOf(Math.max(...probs[i]!));
       expect(file).toBe(f);
       expect(Number(index)).toBe(k);
       expect(cls).toBe(classes[k]);
-      expect(Number(p)).toBeCloseTo(probs[i][k], 5);
+      expect(Number(p)).toBeCloseTo(probs[i]![k]!, 5);
     });
 
     const j = await cli(['predict', LENET, '--weights', run, '--data', folder, '--format', 'json', '--backend', 'wasm']);
@@ -143,7 +143,7 @@ describe('netc cam on LeNet-5', () => {
     expect(r.stderr).toContain('error[NET4001]: cam needs global average pooling right before the last linear layer `out`, but it gets the relu layer `relu2` (output [84])');
     const lines = readFileSync(LENET, 'utf8').split('\n');
     const fc2 = lines.findIndex((l) => l.includes('fc2: linear 84; relu'));
-    expect(r.stderr).toContain(`lenet5.net:${fc2 + 1}:${lines[fc2].indexOf('relu') + 1}`);
+    expect(r.stderr).toContain(`lenet5.net:${fc2 + 1}:${lines[fc2]!.indexOf('relu') + 1}`);
 
     const j = await cli(['cam', LENET, '--weights', run, '--image', image, '--format', 'json', '--backend', 'wasm']);
     expect(j.code).toBe(1);

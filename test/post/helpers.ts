@@ -28,7 +28,7 @@ export async function trainRun(file: string, dataset: Dataset, dir: string, over
   const compiled = compileFile(file, { input: dataset.shape, args: { classes: dataset.classes.length } });
   const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new Error(errors.map((d) => d.message).join('; '));
-  const graph = compiled.graphs[0];
+  const graph = compiled.graphs[0]!;
   const cfg = runConfig({ net: graph.net, file, args: graph.args as RunConfig['args'], out: dir, ...over });
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   const stored = storeNormalization && cfg.normalize ? { normalization: trainingNormalization(dataset, cfg) } : {};

@@ -310,7 +310,7 @@ export const FLAT_STAGES: Entry[] = [
     name: 'linear',
     weight: 4,
     applies: (s) => s.length === 1,
-    make(s, g) {
+    make(_s, g) {
       const out = g.rng.int(1, 12);
       return { text: `${g.rng.pick(['linear', 'fc', 'dense'])} ${out}${g.rng.bool(0.3) ? ' bias=false' : ''}`, shape: [out] };
     },

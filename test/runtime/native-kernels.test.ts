@@ -72,7 +72,7 @@ function run(backend: string, c: Case, xv: Float32Array, wv: Float32Array, rv: F
       return tf.sum(tf.mul(yy, tf.tensor(rv.subarray(0, yy.size), yy.shape)));
     };
     if (c.forwardOnly) return { y: y.dataSync() as Float32Array, gx: new Float32Array(0), gw: new Float32Array(0) };
-    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]) as [tf.Tensor, tf.Tensor];
     return { y: y.dataSync() as Float32Array, gx: gx.dataSync() as Float32Array, gw: gw.dataSync() as Float32Array };
   });
 }
@@ -134,7 +134,7 @@ describe('native oneDNN convolutions equal the cpu backend' + skipNote, () => {
     for (const act of ['relu', 'linear'] as const) {
       const ref = go('cpu', act);
       const got = go('wasm', act);
-      for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `${act} output ${i}`).toBeLessThan(TOL);
+      for (let i = 0; i < ref.length; i++) expect(relErr(got[i]!, ref[i]!), `${act} output ${i}`).toBeLessThan(TOL);
     }
   });
 
@@ -189,7 +189,7 @@ describe('native batch norm equals the JS batch norm on the cpu backend' + skipN
         const wt = tf.tensor4d(wv, shape);
         const vars = [x, ...bn.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val)];
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.apply(x, { training: true }) as tf.Tensor, wt)) as tf.Scalar, vars);
-        const out = [value, ...vars.map((v) => grads[v.name])].map((t) => t.dataSync() as Float32Array);
+        const out = [value, ...vars.map((v) => grads[v.name]!)].map((t) => t.dataSync() as Float32Array);
         const running = bn.getWeights().slice(2).map((t) => t.dataSync() as Float32Array);
         tf.dispose([x, wt, value, ...Object.values(grads)]);
         return { out, running };
@@ -199,10 +199,10 @@ describe('native batch norm equals the JS batch norm on the cpu backend' + skipN
       const got = go('wasm');
       expect(nativeCounters.batchNorm).toBeGreaterThan(before);
       for (const [i, what] of ['sum(y * w)', 'dx', 'dgamma', 'dbeta'].entries()) {
-        expect(relErr(got.out[i], ref.out[i]), what).toBeLessThan(TOL);
+        expect(relErr(got.out[i]!, ref.out[i]!), what).toBeLessThan(TOL);
       }
-      expect(relErr(got.running[0], ref.running[0]), 'running mean').toBeLessThan(TOL);
-      expect(relErr(got.running[1], ref.running[1]), 'running variance').toBeLessThan(TOL);
+      expect(relErr(got.running[0]!, ref.running[0]!), 'running mean').toBeLessThan(TOL);
+      expect(relErr(got.running[1]!, ref.running[1]!), 'running variance').toBeLessThan(TOL);
     });
   }
 });

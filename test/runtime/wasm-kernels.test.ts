@@ -40,7 +40,7 @@ function gradsOn(backend: string, c: Case, xv: Float32Array, wv: Float32Array, r
       // A random linear functional of y, so every element of dy differs.
       return tf.sum(tf.mul(y, tf.tensor(rv.subarray(0, y.size), y.shape)));
     };
-    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+    const [gx, gw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]) as [tf.Tensor, tf.Tensor];
     return { gx: gx.dataSync() as Float32Array, gw: gw.dataSync() as Float32Array };
   });
 }

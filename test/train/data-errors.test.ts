@@ -16,9 +16,9 @@ const built = existsSync('dist/cli/main.js');
 
 function idx(dims: number[], data: ArrayLike<number>, magic = [0, 0, 8]): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
-  head[0] = magic[0];
-  head[1] = magic[1];
-  head[2] = magic[2];
+  head[0] = magic[0]!;
+  head[1] = magic[1]!;
+  head[2] = magic[2]!;
   head[3] = dims.length;
   dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
   return Buffer.concat([head, Buffer.from(data as number[])]);

@@ -123,7 +123,7 @@ describe('image folders', () => {
     expect(ds.test.count).toBe(2);
     expect(ds.train.images[0]).toBe(200);
     expect([...ds.train.labels]).toEqual([0, 0, 1, 1, 1]);
-    expect(Math.abs(ds.train.images[4 * 12] - 128)).toBeLessThan(4);
+    expect(Math.abs(ds.train.images[4 * 12]! - 128)).toBeLessThan(4);
   });
   it('names an undecodable image', async () => {
     const d = tmp();

@@ -107,7 +107,7 @@ describe.skipIf(!built)('kill at random moments, resume, same final weights', ()
     let finishedRuns = 0;
     let mid = 0;
     for (let attempt = 0; attempt < 40 && landed < PLAN.length; attempt++) {
-      const p = PLAN[landed];
+      const p = PLAN[landed]!;
       const delayMs = Math.floor(rand() * (p.fromSpawn ? 3000 : 1200));
       const fresh = !existsSync(join(dir, 'config.json'));
       const args = fresh ? [...ARGS, '--out', dir] : ['train', '--resume', dir];

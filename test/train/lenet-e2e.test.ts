@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../src/api.js';
 import { lowerGraph } from '../../src/lower/lower.js';
@@ -37,7 +37,7 @@ describe.skipIf(!B.ok)(`LeNet-5 on the bundled Fashion-MNIST sample on ${B.label
     expect((await selectBackend(B.name)).name).toBe(B.name);
     const compiled = compileFile('stdlib/lenet5.net');
     expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const { model } = lowerGraph(compiled.graphs[0], { seed: 0 });
+    const { model } = lowerGraph(compiled.graphs[0]!, { seed: 0 });
     const dataset = await loadDataset('fashion-mnist-sample');
     const dir = mkdtempSync(join(tmpdir(), 'netc-run-'));
     const r = await train({ config: config(dir, FIRST), model, dataset, runDir: dir, io: quietIo });

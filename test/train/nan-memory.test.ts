@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 describe('NaN and infinity', () => {
   it('a huge learning rate stops the run naming epoch and step; the last good checkpoint stays loadable', async () => {
-    const graph = compileFile('test/train/fixtures/tiny.net').graphs[0];
+    const graph = compileFile('test/train/fixtures/tiny.net').graphs[0]!;
     const dataset = await loadDataset('fashion-mnist-sample');
     const dir = join(tmp(), 'run');
     createRunDir(dir, '{}');
@@ -73,7 +73,7 @@ describe('NaN and infinity', () => {
 
 describe('memory needed for training', () => {
   it('vgg16 at batch 1024 on wasm: refused with the numbers and a batch size that fits', () => {
-    const graph = compileFile('stdlib/vgg16.net').graphs[0];
+    const graph = compileFile('stdlib/vgg16.net').graphs[0]!;
     const size = sizeOfGraph(graph);
     expect(size.params).toBe(138_357_544); // torchvision's count (no buffers in vgg16)
     const msg = memoryProblem('vgg16', size, { optimizer: 'momentum', batchSize: 1024 }, 'wasm');
@@ -93,7 +93,7 @@ describe('memory needed for training', () => {
   });
 
   it('counts a resumed model (tfjs) like its graph', () => {
-    const graph = compileFile('stdlib/lenet5.net').graphs[0];
+    const graph = compileFile('stdlib/lenet5.net').graphs[0]!;
     const { model } = lowerGraph(graph, { seed: 0 });
     expect(sizeOfModel(model).params).toBe(sizeOfGraph(graph).params);
     expect(sizeOfModel(model).input).toBe(784);

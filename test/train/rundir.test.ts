@@ -21,13 +21,13 @@ beforeAll(async () => {
 });
 
 async function savedRun(): Promise<{ dir: string; weights: Float32Array }> {
-  const g = compileFile('test/train/fixtures/tiny.net').graphs[0];
+  const g = compileFile('test/train/fixtures/tiny.net').graphs[0]!;
   const { model } = lowerGraph(g, { seed: 1 });
   const dir = tmp();
   mkdirSync(join(dir, 'checkpoints'));
   const opt = makeOptim({ optimizer: 'adam', lr: 0.01, momentum: 0.9, weightDecay: 0 });
   await saveCheckpoint(dir, 'last', model, opt.tf, { epoch: 1, bestValAccuracy: 0.5, optimizer: 'adam' });
-  return { dir, weights: model.getWeights()[0].dataSync() as Float32Array };
+  return { dir, weights: model.getWeights()[0]!.dataSync() as Float32Array };
 }
 
 describe('atomic files', () => {
@@ -83,7 +83,7 @@ describe('checkpoint replacement, each moment a kill can land', () => {
     mkdirSync(join(ck, 'last.tmp-4242'));
     writeFileSync(join(ck, 'last.tmp-4242', 'model.json'), '{"half'); // half-written
     expect(findCheckpoint(dir, 'last')).toBe(join(ck, 'last'));
-    expect((await loadCheckpoint(dir, 'last')).model.getWeights()[0].dataSync()).toEqual(weights);
+    expect((await loadCheckpoint(dir, 'last')).model.getWeights()[0]!.dataSync()).toEqual(weights);
     expect(cleanRunDir(dir)).toEqual([`removed ${join(ck, 'last.tmp-4242')} (left by an interrupted write)`]);
     expect(readdirSync(ck)).toEqual(['last']);
   });
@@ -94,7 +94,7 @@ describe('checkpoint replacement, each moment a kill can land', () => {
     cpSync(join(ck, 'last'), join(ck, 'last.tmp-4242'), { recursive: true });
     renameSync(join(ck, 'last'), join(ck, 'last.old-4242'));
     expect(findCheckpoint(dir, 'last')).toBe(join(ck, 'last.old-4242'));
-    expect((await loadCheckpoint(dir, 'last')).model.getWeights()[0].dataSync()).toEqual(weights);
+    expect((await loadCheckpoint(dir, 'last')).model.getWeights()[0]!.dataSync()).toEqual(weights);
     const done = cleanRunDir(dir);
     expect(done).toContain(`restored ${join(ck, 'last')} from last.old-4242 (the process stopped while replacing it)`);
     expect(readdirSync(ck)).toEqual(['last']);

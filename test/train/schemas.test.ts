@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 
 // allowUnionTypes: run-config's `args` values are `"type": ["number", "boolean", ...]`, which strict mode warns about.

@@ -19,15 +19,15 @@ export function parseCifar(buf: Uint8Array, file: string, labelBytes: 1 | 2, cla
   const labels = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const o = i * rec;
-    const label = buf[o + labelBytes - 1];
+    const label = buf[o + labelBytes - 1]!;
     if (label >= classes) throw new DataError(`${file}: record ${i} has label ${label}, but CIFAR-${classes} has ${classes} classes`);
     labels[i] = label;
     // planar CHW -> channels-last HWC
     for (let p = 0; p < 1024; p++) {
       const d = (i * 1024 + p) * 3;
-      images[d] = buf[o + labelBytes + p];
-      images[d + 1] = buf[o + labelBytes + 1024 + p];
-      images[d + 2] = buf[o + labelBytes + 2048 + p];
+      images[d] = buf[o + labelBytes + p]!;
+      images[d + 1] = buf[o + labelBytes + 1024 + p]!;
+      images[d + 2] = buf[o + labelBytes + 2048 + p]!;
     }
   }
   return { images, labels, count };

@@ -64,9 +64,9 @@ export function gather(s: Split, idx: ArrayLike<number>, pixelsPerImage: number)
   const images = new Uint8Array(idx.length * pixelsPerImage);
   const labels = new Uint16Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
-    const j = idx[i];
+    const j = idx[i]!;
     images.set(s.images.subarray(j * pixelsPerImage, (j + 1) * pixelsPerImage), i * pixelsPerImage);
-    labels[i] = s.labels[j];
+    labels[i] = s.labels[j]!;
   }
   return { images, labels, count: idx.length };
 }

@@ -63,8 +63,8 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   if (buf.length === 0) throw new DataError(`${file}: empty file (expected IDX data)`);
   if (buf.length < 4) throw new DataError(`${file}: not an IDX file: only ${buf.length} bytes`);
   if (buf[0] !== 0 || buf[1] !== 0) throw new DataError(`${file}: not an IDX file: bad magic number (first bytes ${buf[0]}, ${buf[1]}, expected 0, 0)`);
-  if (buf[2] !== 0x08) throw new DataError(`${file}: IDX element type 0x${buf[2].toString(16)} is not supported (expected 0x08, unsigned bytes)`);
-  const nd = buf[3];
+  if (buf[2] !== 0x08) throw new DataError(`${file}: IDX element type 0x${buf[2]!.toString(16)} is not supported (expected 0x08, unsigned bytes)`);
+  const nd = buf[3]!;
   const header = 4 + 4 * nd;
   if (buf.length < header) throw new DataError(`${file}: truncated IDX header: ${nd} dimensions need ${header} bytes, file has ${buf.length}`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

@@ -101,13 +101,13 @@ export function resizeTo(img: Rgba, h: number, w: number, c: number, out: Uint8A
       const x0 = Math.floor(sx);
       const x1 = Math.min(img.width - 1, x0 + 1);
       const fx = sx - x0;
-      const px = (yy: number, xx: number, k: number) => img.data[(yy * img.width + xx) * 4 + k];
+      const px = (yy: number, xx: number, k: number) => img.data[(yy * img.width + xx) * 4 + k]!;
       const rgb = [0, 1, 2].map(
         (k) => (px(y0, x0, k) * (1 - fx) + px(y0, x1, k) * fx) * (1 - fy) + (px(y1, x0, k) * (1 - fx) + px(y1, x1, k) * fx) * fy,
       );
       const o = offset + (y * w + x) * c;
-      if (c === 1) out[o] = Math.round(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]);
-      else for (let k = 0; k < 3; k++) out[o + k] = Math.round(rgb[k]);
+      if (c === 1) out[o] = Math.round(0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!);
+      else for (let k = 0; k < 3; k++) out[o + k] = Math.round(rgb[k]!);
     }
   }
 }

@@ -64,15 +64,15 @@ function idxSplit(images: string, labels: string, classes: number): Split & { hw
   if (im.dims[0] !== lb.dims[0]) throw new DataError(`${images} has ${im.dims[0]} images but ${labels} has ${lb.dims[0]} labels`);
   if (im.dims[0] === 0) throw new DataError(`${images}: holds no images (its header declares 0)`);
   for (let i = 0; i < lb.data.length; i++) {
-    if (lb.data[i] >= classes) throw new DataError(`${labels}: label ${i} is ${lb.data[i]}, but the dataset has ${classes} classes (0..${classes - 1})`);
+    if (lb.data[i]! >= classes) throw new DataError(`${labels}: label ${i} is ${lb.data[i]}, but the dataset has ${classes} classes (0..${classes - 1})`);
   }
-  return { images: im.data, labels: lb.data, count: im.dims[0], hw: [im.dims[1], im.dims[2]] };
+  return { images: im.data, labels: lb.data, count: im.dims[0]!, hw: [im.dims[1]!, im.dims[2]!] };
 }
 
 function idxDataset(name: string, dir: string, classes: string[]): Dataset {
   const f = IDX_FILES.map((n) => findFile(dir, n)!);
-  const train = idxSplit(f[0], f[1], classes.length);
-  const test = idxSplit(f[2], f[3], classes.length);
+  const train = idxSplit(f[0]!, f[1]!, classes.length);
+  const test = idxSplit(f[2]!, f[3]!, classes.length);
   const [h, w] = train.hw;
   if (test.hw[0] !== h || test.hw[1] !== w) throw new DataError(`${f[2]} holds ${test.hw.join('x')} images but ${f[0]} holds ${h}x${w} images`);
   return { name, shape: [1, h, w], classes, train, test, source: dir };
@@ -91,7 +91,9 @@ function notFound(name: string, dirs: string[], files: string[], why: string): D
 }
 
 async function fetchInto(name: string, dir: string, log?: (m: string) => void): Promise<void> {
-  for (const f of REMOTE[name]) {
+  const files = REMOTE[name];
+  if (!files) throw new DataError(`dataset ${name} has no download location`);
+  for (const f of files) {
     log?.(`downloading ${f.url}`);
     const buf = await download(f, dir);
     if (f.name.endsWith('.tar.gz')) extractTar(buf, dir);
@@ -140,7 +142,7 @@ async function loadCifar(name: 'cifar10' | 'cifar100', opts: LoadOptions): Promi
         why = `download failed: ${(e as Error).message}`;
       }
     }
-    if (!dir) throw notFound(name, dirs, [...trainFiles, ...testFiles].map((f) => `${f}  (from ${REMOTE[name][0].url}, folder ${sub}/)`), why);
+    if (!dir) throw notFound(name, dirs, [...trainFiles, ...testFiles].map((f) => `${f}  (from ${REMOTE[name]![0]!.url}, folder ${sub}/)`), why);
   }
   const labelBytes = name === 'cifar10' ? 1 : 2;
   const n = name === 'cifar10' ? 10 : 100;
@@ -166,6 +168,7 @@ function loadImageFolder(path: string, opts: LoadOptions): Dataset {
   const root = resolve(opts.dataDir && !path.startsWith('/') ? join(opts.dataDir, path) : path);
   if (!existsSync(root)) throw new DataError(`image folder ${root} does not exist`);
   const [c, h, w] = opts.inputShape ?? [3, 32, 32];
+  if (c === undefined || h === undefined || w === undefined) throw new DataError(`image folders need a net whose input is [C, H, W], not ${JSON.stringify(opts.inputShape)}`);
   const size = { c, h, w };
   const trainDir = ['train'].map((d) => join(root, d)).find(existsSync);
   const testDir = ['test', 'val', 'valid'].map((d) => join(root, d)).find(existsSync);
@@ -190,7 +193,7 @@ function loadImageFolder(path: string, opts: LoadOptions): Dataset {
     const labels = new Uint16Array(idx.length);
     idx.forEach((j, i) => {
       images.set(all.images.subarray(j * per, (j + 1) * per), i * per);
-      labels[i] = all.labels[j];
+      labels[i] = all.labels[j]!;
     });
     return { images, labels, count: idx.length };
   };
