@@ -36,7 +36,7 @@ export interface CamHead {
 /** Whether a node averages its whole [C, H, W] input to [C, 1, 1] or [C] (its op's `globalPool` trait). */
 function isGlobalAveragePool(node: IRNode, input: number[] | null): boolean {
   const pool = opOf(node).globalPool;
-  return pool !== undefined && pool.test(node.attrs, input ?? []);
+  return pool?.test(node.attrs, input ?? []) === true;
 }
 
 function describe(node: IRNode): string {

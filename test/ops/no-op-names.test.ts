@@ -29,7 +29,7 @@ const PATTERNS: { what: string; re: RegExp; named?: boolean }[] = [
 ];
 
 /** Every place in `text` that treats an op name as data; a switch on `.op` counts when a case is an op name. */
-export function opNameUses(text: string): string[] {
+function opNameUses(text: string): string[] {
   const found: string[] = [];
   for (const { what, re, named } of PATTERNS) {
     for (const m of text.matchAll(re)) if (!named || NAMES.has(m[1]!)) found.push(`${what}: ${m[0]}`);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { IRNode } from '../../src/ir/types.js';
-import { conv } from '../../src/ops/conv.js';
+import type { conv } from '../../src/ops/conv.js';
 import { avgpool, maxpool } from '../../src/ops/pool.js';
 import { INPUT, mergeOp, OPS, opByKey, shortcutProjection, withDefaults, type OpName } from '../../src/ops/index.js';
 import { defineOp, type ArgsOf } from '../../src/ops/op.js';
