@@ -194,15 +194,21 @@ class PytorchWriter {
     let value = scope.input;
     for (const item of scope.items) {
       if (item.attr === null || item.inputs.length !== 1 || item.inputs[0] !== value) return false;
-      if (item.kind === 'node' && this.needsFlatten(this.graph.nodes[item.id]!)) return false;
+      if (item.kind === 'node' && (this.needsFlatten(this.graph.nodes[item.id]!) || this.usedByExpr(this.graph.nodes[item.id]!))) return false;
       value = item.output;
     }
     return value === scope.output;
   }
 
-  /** A linear on a [C, 1, 1] map flattens implicitly. */
+  /** A linear on a [C, 1, 1] map flattens implicitly (one that maps every position keeps its rank). */
   private needsFlatten(node: IRNode): boolean {
-    return opByKey(node.op).torchType(node.attrs, this.tree.inputShapes(node)) === 'Linear' && this.tree.inputShapes(node)[0]!.length === 3;
+    return opByKey(node.op).torchType(node.attrs, this.tree.inputShapes(node)) === 'Linear' && this.tree.inputShapes(node)[0]!.length === 3 && node.shape?.length === 1;
+  }
+
+  /** An attribute used through an expression (`self.layer_scale * x`), which an nn.Sequential cannot hold. */
+  private usedByExpr(node: IRNode): boolean {
+    const py = opByKey(node.op).pytorch;
+    return Boolean(py?.module && py.expr);
   }
 
   private ctorOf(item: Item): Template {
@@ -256,7 +262,10 @@ class PytorchWriter {
       if (item.kind === 'module') expr = call(args[0]!);
       else {
         const node = nodes[item.id]!;
-        if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
+        if (item.attr !== null && this.usedByExpr(node)) {
+          const self = isIdentifier(item.attr) ? `self.${item.attr}` : `getattr(self, ${JSON.stringify(item.attr)})`;
+          expr = opByKey(node.op).pytorch!.expr!(args, this.tree.inputShapes(node), node.attrs, self);
+        } else if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
         else {
           const functional = opByKey(node.op).pytorch?.expr;
           if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);
@@ -451,7 +460,10 @@ class PytorchWriter {
       const w = n.weights.find((x) => x.name === 'weight');
       (w?.init.kind === 'kaimingNormalFanOut' ? entry.kaiming : entry.other).push(n.name);
       for (const x of n.weights) {
-        const expected = { weight: cls.startsWith('BatchNorm') ? 'ones' : 'uniformFanIn', bias: cls.startsWith('BatchNorm') ? 'zeros' : 'uniformFanIn', running_mean: 'zeros', running_var: 'ones' }[x.name];
+        const norm = cls.startsWith('BatchNorm') || cls.startsWith('LayerNorm');
+        const expected = { weight: norm ? 'ones' : 'uniformFanIn', bias: norm ? 'zeros' : 'uniformFanIn', running_mean: 'zeros', running_var: 'ones' }[x.name];
+        // Other parameters (layer_scale, class_token, attention) are initialised by their constructor as netc does.
+        if (expected === undefined) continue;
         if (x.init.kind !== expected && !(x.name === 'weight' && x.init.kind === 'kaimingNormalFanOut')) {
           throw new ExportError(`\`${n.name}.${x.name}\`: initialisation ${x.init.kind} has no PyTorch counterpart in the exporter yet`);
         }

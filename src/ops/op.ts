@@ -7,7 +7,7 @@ import type { LowerContext } from '../lower/context.js';
 /** A value of the language: numbers (int or float), booleans, strings, and tuples of numbers (`(1, 7)`: per-axis values). */
 export type Value = number | boolean | string | number[];
 
-export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int|pair';
+export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int|pair' | 'ints';
 
 /** One parameter of an operation as the user writes it: `conv 64 k=3 stride=2`. */
 export interface ParamSpec {
@@ -73,9 +73,13 @@ export interface OpDef {
   randomMask?: { probability: string };
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
-  /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */
+  /**
+   * PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges).
+   * With both, `module` is an attribute (an nn.Parameter such as `layer_scale`, or a module called in
+   * its own way such as nn.MultiheadAttention) and `expr` its use, `self` naming the attribute.
+   */
   pytorch?: {
     module?(node: IRNode, inputs: Shape[]): Template;
-    expr?(args: string[], inputs: Shape[], attrs: Record<string, AttrValue>): string;
+    expr?(args: string[], inputs: Shape[], attrs: Record<string, AttrValue>, self?: string): string;
   };
 }
