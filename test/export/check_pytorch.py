@@ -24,9 +24,12 @@ TORCHVISION = {
 }
 
 
-def torchvision_model(name):
+def torchvision_model(name, input_chw):
     if name in TORCHVISION:
         return TORCHVISION[name]()
+    if name == 'vit_b_16':
+        # its position embedding has one row per patch (+ the class token): built for the input's size
+        return torchvision.models.vit_b_16(image_size=input_chw[1])
     return getattr(torchvision.models, name)()
 
 
@@ -75,7 +78,7 @@ def check(job):
     if job.get('compare'):
         torch.manual_seed(0)
         generator = torch.Generator().manual_seed(0)
-        reference = torchvision_model(job['name'])
+        reference = torchvision_model(job['name'], job['input'])
         randomise_batchnorm(reference, generator)
         randomise_extra_parameters(reference, generator)
         result = model.load_state_dict(reference.state_dict(), strict=True)
