@@ -3,6 +3,7 @@ import { activation as lowerActivation, num } from '../lower/helpers.js';
 import type { Lowering } from '../lower/helpers.js';
 import { slot, type Template } from '../export/template.js';
 import type { OpDef, ParamSpec } from './op.js';
+import { refuseSequence } from './layout.js';
 
 /** Elementwise activations: shape-preserving, no weights. */
 function activation(name: string, torchType: string, summary: string, lower: Lowering, params: ParamSpec[] = [], aliases?: string[], keeps: OpDef['keeps'] = { input: true }): OpDef {
@@ -55,7 +56,11 @@ export const hardsigmoid = activation('hardsigmoid', 'Hardsigmoid', 'relu6(x + 3
 export const hardswish = activation('hardswish', 'Hardswish', 'x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)',
   (ctx, node, [x]) => ctx.layers.layers.multiply({ name: ctx.layerName(node) }).apply([x!, lowerHardSigmoid(ctx, node, x!, 'gate_')]) as SymbolicTensor,
   [], ['hard_swish'], { input: true, extra: 2 }); // the product keeps x and the gate, relu6 keeps x + 3
-export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true });
+export const softmax: OpDef = {
+  ...activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true }),
+  // dim 1 of a sequence is its tokens, and the lowering takes the last axis (the features).
+  infer: (_attrs, [input], ctx) => (refuseSequence('softmax', input!, ctx, 'take a token out with `token 0` first, or softmax the vector a head gives') ? input! : null),
+};
 export const dropout: OpDef = {
   ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',
     (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: num(node.attrs['p'], 0.5), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [

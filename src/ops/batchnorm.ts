@@ -3,6 +3,7 @@ import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { num } from '../lower/helpers.js';
 import { slot, type Template } from '../export/template.js';
 import type { OpDef } from './op.js';
+import { refuseSequence } from './layout.js';
 
 export const batchnorm: OpDef = {
   name: 'bn',
@@ -18,7 +19,7 @@ export const batchnorm: OpDef = {
   ],
   torchType: (_attrs, [input]) => (input && input.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d'),
   attrs: (args) => ({ eps: args['eps'] as number, momentum: args['momentum'] as number }),
-  infer: (_attrs, [input]) => input!,
+  infer: (_attrs, [input], ctx) => (refuseSequence('bn', input!, ctx, 'normalise a sequence with `layernorm`') ? input! : null),
   weights(_attrs, [input]): WeightSpec[] {
     const c = input![0]!;
     return [

@@ -1,4 +1,5 @@
 import type { Shape } from '../ir/types.js';
+import type { ShapeContext } from './op.js';
 
 /**
  * Which 3-D values are channels-last `[H, W, C]` rather than feature maps `[C, H, W]`. PyTorch cannot tell
@@ -26,4 +27,14 @@ export function featuresLast(shape: Shape): boolean {
 /** IR axis i of a value of this rank -> its axis in the tfjs tensor (batch first): [C,H,W] is [N,H,W,C]. */
 export function tfAxis(rank: number, i: number): number {
   return rank === 3 ? [3, 1, 2][i]! : i + 1;
+}
+
+/**
+ * Refuses a token sequence [L, D] for an op that works on channels (dim 1, which is L in a sequence):
+ * its lowering and export assume feature maps or vectors. Reports NET2014 and returns false.
+ */
+export function refuseSequence(what: string, input: Shape, ctx: ShapeContext, help: string): boolean {
+  if (input.length !== 2) return true;
+  ctx.error('NET2014', `${what} works on channels of a feature map or a vector, got the sequence [${input.join(', ')}]`, { help });
+  return false;
 }

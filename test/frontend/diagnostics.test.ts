@@ -99,6 +99,8 @@ const CASES: Case[] = [
   { code: 'NET2014', what: 'layernorm2d on a flat input', source: 'net n : [96] < layernorm2d >\n', span: 'layernorm2d', message: ['[96]'] },
   { code: 'NET2014', what: 'attention on a feature map', source: 'net n : [16, 4, 4] < attention 4 >\n', span: 'attention 4', message: ['[16, 4, 4]'], help: /tokens/ },
   { code: 'NET2014', what: 'a token past the end', source: 'net n : [16, 4, 4] < tokens; token 16 >\n', span: '16', occurrence: 2, message: ['token 16', '0 to 15'] },
+  { code: 'NET2014', what: 'batch norm on a sequence', source: 'net n : [16, 4, 4] < tokens; bn >\n', span: 'bn', message: ['bn', '[16, 16]'], help: /layernorm/ },
+  { code: 'NET2014', what: 'softmax over the tokens of a sequence', source: 'net n : [16, 4, 4] < tokens; softmax >\n', span: 'softmax', message: ['[16, 16]'] },
   { code: 'NET2015', what: 'heads that do not divide the embedding', source: 'net n : [16, 4, 4] < tokens; attention 5 >\n', span: '5', message: ['5 heads', '16'] },
   { code: 'NET2016', what: 'a permutation that repeats an axis', source: 'net n : [96, 8, 8] < permute (0, 2, 2, 1) >\n', span: '(0, 2, 2, 1)', message: ['(0, 2, 2, 1)', '[N, 96, 8, 8]'] },
   { code: 'NET2016', what: 'a permutation that moves the batch', source: 'net n : [96, 8, 8] < permute (1, 0, 2, 3) >\n', span: '(1, 0, 2, 3)', message: ['batch first'] },

@@ -262,34 +262,6 @@ describe('rename', () => {
   });
 });
 
-describe('debounce', () => {
-  it('coalesces quick edits into one check of the latest text', async () => {
-    const slow = new LspClient();
-    try {
-      await slow.initialize({ debounceMs: 1000 }, dir);
-      const first = slow.nextDiagnostics(uri(model), 1);
-      slow.open(model, MODEL);
-      await first;
-      const published = slow.next((m: { method: string }) => m.method === 'textDocument/publishDiagnostics');
-      slow.change(model, 2, MODEL.replace('gap', 'gapp'));
-      slow.change(model, 3, MODEL.replace('gap', 'gappp'));
-      slow.change(model, 4, MODEL);
-      const { params } = await published;
-      expect(params.version).toBe(4);
-      expect(params.diagnostics).toEqual([]);
-    } finally {
-      slow.kill();
-    }
-  });
-});
-
-describe('lifecycle', () => {
-  it('shuts down and exits with status 0', async () => {
-    const code = await client.shutdown();
-    expect(code).toBe(0);
-  });
-});
-
 describe('sequence and ConvNeXt constructs (issue 13)', () => {
   const SEQ = `net seq(classes=10) : [3, 32, 32] <
   conv 16 k=8 stride=8
@@ -321,5 +293,33 @@ describe('sequence and ConvNeXt constructs (issue 13)', () => {
     expect(items).toContain('eps=');
     expect(items).toContain('attention');
     expect(items).toContain('layernorm2d');
+  });
+});
+
+describe('debounce', () => {
+  it('coalesces quick edits into one check of the latest text', async () => {
+    const slow = new LspClient();
+    try {
+      await slow.initialize({ debounceMs: 1000 }, dir);
+      const first = slow.nextDiagnostics(uri(model), 1);
+      slow.open(model, MODEL);
+      await first;
+      const published = slow.next((m: { method: string }) => m.method === 'textDocument/publishDiagnostics');
+      slow.change(model, 2, MODEL.replace('gap', 'gapp'));
+      slow.change(model, 3, MODEL.replace('gap', 'gappp'));
+      slow.change(model, 4, MODEL);
+      const { params } = await published;
+      expect(params.version).toBe(4);
+      expect(params.diagnostics).toEqual([]);
+    } finally {
+      slow.kill();
+    }
+  });
+});
+
+describe('lifecycle', () => {
+  it('shuts down and exits with status 0', async () => {
+    const code = await client.shutdown();
+    expect(code).toBe(0);
   });
 });

@@ -17,6 +17,7 @@ const OPS: Case[] = [
   // issue 13's sequence constructs: permute, layernorm(2d), per-position linear, layer scale, tokens, class token,
   // position embedding, multi-head self-attention (test/export/zoo-trained.test.ts trains and exports the same net)
   { id: 'seqnet', file: 'test/export/fixtures/seqnet.net' },
+  { id: 'sequences', file: `${F}/sequences.net` },
 ];
 /** Kernels a backend lacks are an error for that backend (plain wasm has no depthwise gradient). */
 const MISSING_KERNEL = /not registered for backend/;
