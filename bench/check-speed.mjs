@@ -63,3 +63,34 @@ for (const layers of [1000, 2500, 5000, 10000]) {
   const ms = timeInProcess(lines.join('\n'), path, 7);
   console.log(`${String(layers).padStart(9)}   ${ms.toFixed(1).padStart(11)}   ${((ms * 1000) / layers).toFixed(1).padStart(8)}`);
 }
+
+// Issue 13's sequence and ConvNeXt constructs: a stack of n ViT encoder blocks (layernorm, attention,
+// per-token linears, GELU, dropout, two residual adds each) after tokens / class token / position
+// embedding, and n ConvNeXt blocks (permute, layernorm, per-position linears, layer scale, stochastic
+// depth): the cost per layer should stay flat as n grows.
+console.log('\ngenerated sequence nets (ViT encoder blocks + ConvNeXt blocks, n of each):');
+console.log('        n   IR nodes   ms (median)   us/node');
+const blocks = `block Enc(h, d, m) <
+  < ln_1: layernorm eps=1e-6; self_attention: attention h; dropout: dropout 0.1 > + identity
+  < ln_2: layernorm eps=1e-6; mlp: < linear m; gelu; dropout 0.0; linear d; dropout 0.0 > > + identity
+>
+block CNB(c) <
+  block: < conv c k=7 pad=3 groups=c; permute (0, 2, 3, 1); layernorm eps=1e-6; linear 4 * c; gelu; linear c; permute (0, 3, 1, 2) >
+  layer_scale 1e-6
+  stochastic_depth 0.1
+> + identity
+`;
+for (const n of [100, 250, 500, 1000]) {
+  const text = `${blocks}net seq : [16, 32, 32] <
+  stage: < CNB(16) * ${n} >
+  conv 32 k=8 stride=8; tokens; class_token; pos_embedding
+  layers: < Enc(4, 32, 64) * ${n} >
+  token 0; linear 10
+>
+`;
+  const path = join(dir, `seq${n}.net`);
+  writeFileSync(path, text);
+  const count = compileSource(text, path).graphs[0].nodes.length;
+  const ms = timeInProcess(text, path, 7);
+  console.log(`${String(n).padStart(9)}   ${String(count).padStart(8)}   ${ms.toFixed(1).padStart(11)}   ${((ms * 1000) / count).toFixed(1).padStart(7)}`);
+}

@@ -41,6 +41,8 @@ export const NETWORKS = {
   shufflenet_v2_x1_0: ['torchvision shufflenet_v2_x1_0: channel split (chunk) and channel shuffle', 'ma2018'],
   inception_v3: ['torchvision inception_v3 without the auxiliary classifier: factorised 1x7/7x1 convolutions', 'szegedy2016'],
   efficientnet_b0: ['torchvision efficientnet_b0: MBConv, SiLU, squeeze-and-excitation, stochastic depth', 'tan2019'],
+  convnext_tiny: ['torchvision convnext_tiny: 7x7 depthwise convs, channels-last LayerNorm and linears, layer scale, stochastic depth', 'liu2022'],
+  vit_b_16: ['torchvision vit_b_16: 16x16 patch tokens, class token, position embedding, 12 multi-head self-attention blocks', 'dosovitskiy2021'],
 };
 
 export const PAPERS = {
@@ -59,6 +61,8 @@ export const PAPERS = {
   ma2018: 'Ma, Zhang, Zheng & Sun, *ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design*, ECCV 2018',
   szegedy2016: 'Szegedy, Vanhoucke, Ioffe, Shlens & Wojna, *Rethinking the Inception Architecture for Computer Vision*, CVPR 2016',
   tan2019: 'Tan & Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks*, ICML 2019',
+  liu2022: 'Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, *A ConvNet for the 2020s*, CVPR 2022',
+  dosovitskiy2021: 'Dosovitskiy et al., *An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale*, ICLR 2021',
   zhou2016: 'Zhou, Khosla, Lapedriza, Oliva & Torralba, *Learning Deep Features for Discriminative Localization*, CVPR 2016',
 };
 

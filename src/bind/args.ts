@@ -106,6 +106,10 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
       if (value.length !== 2) fail('an integer or a pair (h, w)');
       value.forEach((v) => checkInt(spec, v, () => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`)));
       return value;
+    case 'ints':
+      // `(0, 2, 3, 1)`: a tuple of whole numbers >= 0 (permute's dims); the op checks the length.
+      if (!Array.isArray(value) || value.some((v) => !Number.isSafeInteger(v) || v < 0)) fail('a tuple of whole numbers, e.g. (0, 2, 3, 1)');
+      return value;
   }
 }
 

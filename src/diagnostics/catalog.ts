@@ -242,6 +242,34 @@ groups; both need the channels to be a multiple of n (or g), and i must be below
     net n : [116, 28, 28] < chunk 2 2 >            # error: chunk index 2 is out of range: 0 to 1
     net n : [116, 28, 28] < chunk 2 1; channel_shuffle 2 >    # ok: [58, 28, 28]`,
   },
+  NET2014: {
+    title: 'the input is not the kind of tensor this operation takes',
+    explanation: `Feature maps are [C, H, W], token sequences [L, D], vectors [F]. \`layernorm2d\` normalises the
+channels of a feature map; \`layernorm\` and a per-token \`linear\` work on the last dimension of a sequence,
+a vector, or a channels-last map [H, W, C] made by \`permute (0, 2, 3, 1)\` (ConvNeXt); \`tokens\` turns a
+feature map into a sequence; \`attention\`, \`class_token\`, \`pos_embedding\` and \`token\` take a sequence.
+
+    net n : [96, 56, 56] < layernorm >                  # error: use layernorm2d, or permute (0, 2, 3, 1) first
+    net n : [96, 56, 56] < permute (0, 2, 3, 1); layernorm eps=1e-6; linear 384 >    # ok: [56, 56, 384]
+    net n : [3, 32, 32] < conv 64 k=16 stride=16; tokens; attention 8 >             # ok: [4, 64]`,
+  },
+  NET2015: {
+    title: 'heads do not divide the embedding',
+    explanation: `Multi-head attention splits the embedding D into \`heads\` equal parts, so D must be a multiple of
+the number of heads:
+
+    net n : [196, 768] < attention 10 >     # error: 10 heads do not divide 768
+    net n : [196, 768] < attention 12 >     # ok: 64 per head`,
+  },
+  NET2016: {
+    title: 'not a permutation',
+    explanation: `\`permute dims\` is torch.permute with the batch dimension included, as torchvision's Permute writes
+it: dims has one entry more than the value's shape, starts with 0 (the batch stays first) and holds
+every axis once.
+
+    net n : [96, 56, 56] < permute (0, 2, 3, 1) >    # ok: [56, 56, 96]
+    net n : [96, 56, 56] < permute (0, 2, 2, 1) >    # error: axis 2 twice, axis 3 missing`,
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A diagnostic code: a key of the catalog, so a typo does not compile. */

@@ -195,15 +195,21 @@ class PytorchWriter {
     let value = scope.input;
     for (const item of scope.items) {
       if (item.attr === null || item.inputs.length !== 1 || item.inputs[0] !== value) return false;
-      if (item.kind === 'node' && this.needsFlatten(this.graph.nodes[item.id]!)) return false;
+      if (item.kind === 'node' && (this.needsFlatten(this.graph.nodes[item.id]!) || this.usedByExpr(this.graph.nodes[item.id]!))) return false;
       value = item.output;
     }
     return value === scope.output;
   }
 
-  /** A linear on a [C, 1, 1] map flattens implicitly. */
+  /** A linear on a [C, 1, 1] map flattens implicitly (one that maps every position keeps its rank). */
   private needsFlatten(node: IRNode): boolean {
-    return opOf(node).fullyConnected === true && this.tree.inputShapes(node)[0]!.length === 3;
+    return opOf(node).fullyConnected === true && this.tree.inputShapes(node)[0]!.length === 3 && node.shape?.length === 1;
+  }
+
+  /** An attribute used through an expression (`self.layer_scale * x`), which an nn.Sequential cannot hold. */
+  private usedByExpr(node: IRNode): boolean {
+    const py = opOf(node).pytorch;
+    return Boolean(py?.module && py.expr);
   }
 
   private ctorOf(item: Item): Template {
@@ -257,7 +263,10 @@ class PytorchWriter {
       if (item.kind === 'module') expr = call(args[0]!);
       else {
         const node = nodes[item.id]!;
-        if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
+        if (item.attr !== null && this.usedByExpr(node)) {
+          const self = isIdentifier(item.attr) ? `self.${item.attr}` : `getattr(self, ${JSON.stringify(item.attr)})`;
+          expr = opOf(node).pytorch!.expr!(args, this.tree.inputShapes(node), node.attrs, self);
+        } else if (item.attr !== null) expr = call(this.needsFlatten(node) ? `torch.flatten(${args[0]}, 1)` : args[0]!);
         else {
           const functional = opOf(node).pytorch?.expr;
           if (!functional) throw new ExportError(`no PyTorch code for \`${node.op}\` (\`${node.name}\`)`);

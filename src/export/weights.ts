@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { IRGraph } from '../ir/types.js';
-import { torchParamName } from '../lower/lower.js';
+import { paramKey, torchParamName } from '../lower/lower.js';
 import { ExportError } from './pytorch.js';
 
 export interface TensorEntry {
@@ -63,7 +63,7 @@ export function weightLinks(graph: IRGraph, model: tfl.LayersModel): WeightLink[
       const variable = byName.get(spec.name);
       if (!variable) throw new ExportError(`the checkpoint's layer \`${node.name}\` has no ${spec.name}`);
       const kind = variable.originalName.split('/').pop()!.replace(/_\d+$/, '');
-      links.push({ key: `${node.name}.${spec.name}`, variable, layout: layoutOf(kind, variable.shape.length), torchShape: spec.shape });
+      links.push({ key: paramKey(node.name, spec.name), variable, layout: layoutOf(kind, variable.shape.length), torchShape: spec.shape });
     }
   }
   return links;

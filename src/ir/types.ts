@@ -23,10 +23,16 @@ export type InitSpec =
   /** kaiming_normal_(mode='fan_out', nonlinearity='relu'): std = sqrt(2 / fanOut). */
   | { kind: 'kaimingNormalFanOut'; fanOut: number }
   /** PyTorch's default for Linear/Conv weight and bias: uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
-  | { kind: 'uniformFanIn'; fanIn: number };
+  | { kind: 'uniformFanIn'; fanIn: number }
+  /** Every value the same (ConvNeXt's layer_scale, 1e-6). */
+  | { kind: 'constant'; value: number }
+  /** normal(0, std) (ViT's position embedding, std 0.02). */
+  | { kind: 'normal'; std: number }
+  /** xavier_uniform_: uniform(-b, b), b = sqrt(6 / (fanIn + fanOut)) (nn.MultiheadAttention's in_proj_weight). */
+  | { kind: 'xavierUniform'; fanIn: number; fanOut: number };
 
 export interface WeightSpec {
-  /** PyTorch's parameter name within the module: weight, bias, running_mean, running_var. */
+  /** PyTorch's parameter name within the module: weight, bias, running_mean, running_var; empty for a parameter that is the node itself (`class_token`). */
   name: string;
   /** PyTorch's layout (e.g. conv weight `[out, in/groups, kh, kw]`). */
   shape: number[];

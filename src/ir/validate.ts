@@ -35,7 +35,7 @@ export function validateGraph(graph: IRGraph): string[] {
       if (!isIndex(i, n)) problems.push(`${where}: input ${i} is not a node`);
       else if (i >= index) problems.push(`${where}: input ${i} does not come earlier (not topological)`);
     }
-    if (node.shape !== null && !isShape(node.shape)) problems.push(`${where}: shape ${show(node.shape)} is not [C, H, W] or [F] of positive safe integers`);
+    if (node.shape !== null && !isShape(node.shape, [1, 2, 3])) problems.push(`${where}: shape ${show(node.shape)} is not [C, H, W], [L, D] or [F] of positive safe integers`);
     if (!node.name) problems.push(`${where}: has no name`);
     if (node.weights.length > 0) {
       const previous = weightNames.get(node.name);
@@ -75,8 +75,9 @@ export function validateGraph(graph: IRGraph): string[] {
   return problems;
 }
 
-function isShape(shape: Shape | null | undefined): boolean {
-  return Array.isArray(shape) && (shape.length === 1 || shape.length === 3) && shape.every((d) => Number.isSafeInteger(d) && d >= 1);
+/** The net's input is [C, H, W] or [F]; a node's value may also be a sequence [L, D]. */
+function isShape(shape: Shape | null | undefined, ranks = [1, 3]): boolean {
+  return Array.isArray(shape) && ranks.includes(shape.length) && shape.every((d) => Number.isSafeInteger(d) && d >= 1);
 }
 
 function show(value: unknown): string {

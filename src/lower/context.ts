@@ -48,4 +48,10 @@ export interface CustomLayers {
   Sum: LayerConstructor<{ name?: string }>;
   /** Batch norm with PyTorch's momentum meaning and unbiased running variance. */
   TorchBatchNorm: LayerConstructor<{ torchMomentum: number; epsilon: number; name?: string }>;
+  /** Parameters outside any module, in PyTorch's shape (src/lower/sequence-layers.ts). */
+  LayerScale: LayerConstructor<{ paramShape: number[]; name?: string }>;
+  ClassToken: LayerConstructor<{ paramShape: number[]; name?: string }>;
+  PositionEmbedding: LayerConstructor<{ paramShape: number[]; name?: string }>;
+  /** nn.MultiheadAttention as self-attention on [N, L, D]. */
+  SelfAttention: LayerConstructor<{ heads: number; name?: string }>;
 }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { SEQUENCE_LAYERS } from './sequence-layers.js';
 
 type Pads = [[number, number], [number, number]];
 /** A layer's 4-D input shape (tfl.Shape has no length). */
@@ -332,7 +333,7 @@ let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, ...SEQUENCE_LAYERS]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

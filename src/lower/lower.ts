@@ -15,6 +15,7 @@ import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
 import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
+import { ClassToken, LayerScale, PositionEmbedding, SelfAttention } from './sequence-layers.js';
 
 export { LowerError };
 
@@ -79,6 +80,17 @@ function initValues(init: InitSpec, size: number, rng: ReturnType<typeof makeRng
       for (let i = 0; i < size; i++) v[i] = (rng.uniform() * 2 - 1) * bound;
       break;
     }
+    case 'constant':
+      v.fill(init.value);
+      break;
+    case 'normal':
+      for (let i = 0; i < size; i++) v[i] = rng.normal() * init.std;
+      break;
+    case 'xavierUniform': {
+      const bound = Math.sqrt(6 / (init.fanIn + init.fanOut));
+      for (let i = 0; i < size; i++) v[i] = (rng.uniform() * 2 - 1) * bound;
+      break;
+    }
   }
   return v;
 }
@@ -92,7 +104,18 @@ const TORCH_NAME: Record<string, string> = {
   beta: 'bias',
   moving_mean: 'running_mean',
   moving_variance: 'running_var',
+  // src/lower/sequence-layers.ts: `param` is the node's own key; the attention's weights keep PyTorch's names.
+  param: '',
+  in_proj_weight: 'in_proj_weight',
+  in_proj_bias: 'in_proj_bias',
+  'out_proj.weight': 'out_proj.weight',
+  'out_proj.bias': 'out_proj.bias',
 };
+
+/** A parameter's state-dict key: `layer1.0.conv1.weight`, or the node's own name for a parameter outside any module (`class_token`). */
+export function paramKey(nodeName: string, torchName: string): string {
+  return torchName ? `${nodeName}.${torchName}` : nodeName;
+}
 
 /** The PyTorch parameter name of a tfjs layer weight (`layer1.0.conv1/kernel` -> `weight`). */
 export function torchParamName(tfWeightName: string): string | undefined {
@@ -142,7 +165,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D },
+    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, LayerScale, ClassToken, PositionEmbedding, SelfAttention },
   };
 
   for (const node of graph.nodes) {

@@ -3,6 +3,7 @@ import { activation as lowerActivation } from '../lower/helpers.js';
 import { slot, type Template } from '../export/template.js';
 import type { LowerContext } from '../lower/context.js';
 import { defineOp, type OpMembers, type OpNode, type ParamSpec } from './op.js';
+import { refuseSequence } from './layout.js';
 
 type Lowering = (ctx: LowerContext, node: OpNode<Record<string, number>>, inputs: SymbolicTensor[]) => SymbolicTensor;
 
@@ -58,7 +59,11 @@ export const hardsigmoid = activation('hardsigmoid', 'Hardsigmoid', 'relu6(x + 3
 export const hardswish = activation('hardswish', 'Hardswish', 'x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)',
   (ctx, node, [x]) => ctx.layers.layers.multiply({ name: ctx.layerName(node) }).apply([x!, lowerHardSigmoid(ctx, node, x!, 'gate_')]) as SymbolicTensor,
   [], ['hard_swish'], { input: true, extra: 2 }); // the product keeps x and the gate, relu6 keeps x + 3
-export const softmax = activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true }, { outputsProbabilities: true });
+export const softmax = defineOp({
+  ...activation('softmax', 'Softmax', 'softmax over channels/features (nn.Softmax(dim=1))', lowerActivation('softmax'), [], undefined, { output: true }, { outputsProbabilities: true }),
+  // dim 1 of a sequence is its tokens, and the lowering takes the last axis (the features).
+  infer: (_attrs, [input], ctx) => (refuseSequence('softmax', input!, ctx, 'take a token out with `token 0` first, or softmax the vector a head gives') ? input! : null),
+});
 export const dropout = defineOp({
   ...activation('dropout', 'Dropout', 'zeroes elements with probability p while training (nn.Dropout)',
     (ctx, node, [x]) => ctx.layers.layers.dropout({ rate: node.attrs['p']!, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [

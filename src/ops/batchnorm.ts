@@ -2,6 +2,7 @@ import type { WeightSpec } from '../ir/types.js';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { slot, type Template } from '../export/template.js';
 import { defineOp } from './op.js';
+import { refuseSequence } from './layout.js';
 
 export const batchnorm = defineOp({
   name: 'bn',
@@ -17,7 +18,7 @@ export const batchnorm = defineOp({
   ],
   attrs: (args) => ({ eps: args.eps, momentum: args.momentum }),
   torchType: (_attrs, [input]) => (input && input.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d'),
-  infer: (_attrs, [input]) => input!,
+  infer: (_attrs, [input], ctx) => (refuseSequence('bn', input!, ctx, 'normalise a sequence with `layernorm`') ? input! : null),
   weights(_attrs, [input]): WeightSpec[] {
     const c = input![0]!;
     return [

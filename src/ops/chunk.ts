@@ -1,5 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { defineOp } from './op.js';
+import { refuseSequence } from './layout.js';
 
 /**
  * `chunk n i`: the i-th of n equal channel slices, PyTorch's `x.chunk(n, dim=1)[i]` (ShuffleNetV2's split).
@@ -17,6 +18,7 @@ export const chunk = defineOp({
   torchType: () => null,
   attrs: (args) => ({ n: args.n, index: args.index }),
   infer(attrs, [input], ctx) {
+    if (!refuseSequence('chunk', input!, ctx, 'chunk splits channels; a sequence has none')) return null;
     const { n, index } = attrs;
     if (input![0]! % n !== 0) {
       ctx.error('NET2013', `chunk ${n} does not divide the ${input![0]} channels evenly`, { at: 'n', help: `the channels must be a multiple of ${n}` });

@@ -10,6 +10,13 @@ import * as merge from './merge.js';
 import { avgpool, maxpool } from './pool.js';
 import { stochasticDepth } from './stochastic_depth.js';
 import * as reshape from './reshape.js';
+import { layernorm, layernorm2d } from './layernorm.js';
+import { permute } from './permute.js';
+import { layerScale } from './layer_scale.js';
+import { token, tokens } from './tokens.js';
+import { classToken } from './class_token.js';
+import { posEmbedding } from './pos_embedding.js';
+import { attention } from './attention.js';
 
 /** The op table. Every pass looks operations up here. Adding an op: its file, and one entry here. */
 const TABLE = [
@@ -18,6 +25,7 @@ const TABLE = [
   activations.relu, activations.relu6, activations.leakyrelu, activations.sigmoid, activations.tanh,
   activations.gelu, activations.silu, activations.hardswish, activations.hardsigmoid, activations.softmax, activations.dropout,
   chunk, channelShuffle, stochasticDepth,
+  layernorm, layernorm2d, permute, layerScale, tokens, token, classToken, posEmbedding, attention,
   merge.input, merge.add, merge.concat, merge.scale,
 ] as const;
 

@@ -55,7 +55,8 @@ export const concat = defineOp({
   },
   pytorch: { expr: (args) => `torch.cat([${args.join(', ')}], 1)` },
   lower: (ctx, node, inputs) =>
-    inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
+    // dim 1 is the channels of [N, H, W, C] and [N, F] (the last axis) but the tokens of a sequence [N, L, D].
+    inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: node.shape!.length === 2 ? 1 : -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
 });
 
 const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
@@ -75,7 +76,12 @@ export const scale = defineOp({
   torchType: () => null,
   infer(_attrs, [a, b], ctx) {
     const [x, gate] = scaleFeatures(a!, b!) === 0 ? [a!, b!] : [b!, a!];
-    if (!isGate(gate) && !(x.length === gate.length && x.every((d, i) => d === gate[i]))) {
+    const same = x.length === gate.length && x.every((d, i) => d === gate[i]);
+    if (x.length === 2 && !same) {
+      ctx.error('NET2003', `cannot scale the sequence ${show(x)} by ${show(gate)}: a sequence is scaled only by a value of its own shape`);
+      return null;
+    }
+    if (!isGate(gate) && !same) {
       ctx.error('NET2003', `cannot scale: ${show(a!)} by ${show(b!)}; one side must be a gate of shape [C] or [C, 1, 1], or both equal`);
       return null;
     }

@@ -33,7 +33,7 @@ import type { LowerContext } from '../lower/context.js';
 /** A value of the language: numbers (int or float), booleans, strings, and tuples of numbers (`(1, 7)`: per-axis values). */
 export type Value = number | boolean | string | number[];
 
-export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int|pair';
+export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int|pair' | 'ints';
 
 /** One parameter of an operation as the user writes it: `conv 64 k=3 stride=2`. */
 export interface ParamSpec {
@@ -51,7 +51,7 @@ export interface ParamSpec {
 }
 
 /** The value a parameter of type T has once checked. */
-export type ParamValue<T extends ParamType> = T extends 'int' | 'float' ? number : T extends 'bool' ? boolean : T extends 'string' ? string : number | number[];
+export type ParamValue<T extends ParamType> = T extends 'int' | 'float' ? number : T extends 'bool' ? boolean : T extends 'string' ? string : T extends 'ints' ? number[] : number | number[];
 
 /** The arguments an op's `attrs()` receives: one field per param, defaults applied. */
 export type ArgsOf<P extends readonly ParamSpec[]> = { [S in P[number] as S['name']]: ParamValue<S['type']> };
@@ -126,10 +126,14 @@ export interface OpMembers<A extends Attrs> {
   fullyConnected?: boolean;
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: OpNode<A>, inputs: SymbolicTensor[]): SymbolicTensor;
-  /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */
+  /**
+   * PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges).
+   * With both, `module` is an attribute (an nn.Parameter such as `layer_scale`, or a module called in
+   * its own way such as nn.MultiheadAttention) and `expr` its use, `self` naming the attribute.
+   */
   pytorch?: {
     module?(node: OpNode<A>, inputs: Shape[]): Template;
-    expr?(args: string[], inputs: Shape[], attrs: A): string;
+    expr?(args: string[], inputs: Shape[], attrs: A, self?: string): string;
     /** Trait: how PyTorch's module initialises each weight by default (the exporter writes only what differs). */
     init?: Readonly<Record<string, InitSpec['kind']>>;
   };

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { layoutOf, stateDict, toTorch } from '../export/weights.js';
 import type { IRGraph } from '../ir/types.js';
-import { lowerGraph, makeRng, torchParamName } from '../lower/lower.js';
+import { lowerGraph, makeRng, paramKey, torchParamName } from '../lower/lower.js';
 import { isGraphInput, opOf, outputsProbabilities } from '../ops/index.js';
 import { lossOf } from '../train/loop.js';
 import { makeOptim } from '../train/optim.js';
@@ -68,8 +68,8 @@ export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: In
     if (node.weights.length === 0) continue;
     for (const w of model.getLayer(node.name).weights) {
       const name = torchParamName(w.originalName);
-      if (!name || !w.trainable) continue;
-      params.set((w.read() as tf.Variable).name, { key: `${node.name}.${name}`, kind: w.originalName.split('/').pop()!.replace(/_\d+$/, '') });
+      if (name === undefined || !w.trainable) continue;
+      params.set((w.read() as tf.Variable).name, { key: paramKey(node.name, name), kind: w.originalName.split('/').pop()!.replace(/_\d+$/, '') });
     }
   }
   const vars = new Map<string, tf.Variable>();

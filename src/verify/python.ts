@@ -113,7 +113,8 @@ def run_net(j, dtype, out):
             if key in j['masked'] and mod.training:
                 out = inp[0] * masks['mask/%d/%s' % (state['step'], key)] / (1 - j['masked'][key])
             if state['record'] is not None:
-                res['%s/%s' % (state['record'], key)] = out.detach().clone()
+                # nn.MultiheadAttention returns (output, weights)
+                res['%s/%s' % (state['record'], key)] = (out[0] if isinstance(out, tuple) else out).detach().clone()
             return out
         return hook
 

@@ -24,9 +24,12 @@ TORCHVISION = {
 }
 
 
-def torchvision_model(name):
+def torchvision_model(name, input_chw):
     if name in TORCHVISION:
         return TORCHVISION[name]()
+    if name == 'vit_b_16':
+        # its position embedding has one row per patch (+ the class token): built for the input's size
+        return torchvision.models.vit_b_16(image_size=input_chw[1])
     return getattr(torchvision.models, name)()
 
 
@@ -49,6 +52,22 @@ def randomise_batchnorm(model, generator):
                 m.bias.copy_(torch.randn(n, generator=generator) * 0.1)
 
 
+def randomise_extra_parameters(model, generator):
+    """ConvNeXt's layer_scale starts at 1e-6 (its blocks would add almost nothing), ViT's class token at
+    zero, its head at zero, LayerNorms at 1/0: all moved away, so that the outputs depend on every parameter."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            last = name.split('.')[-1]
+            if last in ('layer_scale', 'class_token', 'pos_embedding'):
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():  # ViT's head starts at zero
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * 0.02)
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=generator) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * 0.1)
+
+
 def check(job):
     out = {}
     module = load(job['file'], job['name'])
@@ -59,8 +78,9 @@ def check(job):
     if job.get('compare'):
         torch.manual_seed(0)
         generator = torch.Generator().manual_seed(0)
-        reference = torchvision_model(job['name'])
+        reference = torchvision_model(job['name'], job['input'])
         randomise_batchnorm(reference, generator)
+        randomise_extra_parameters(reference, generator)
         result = model.load_state_dict(reference.state_dict(), strict=True)
         out['loadStrict'] = len(result.missing_keys) == 0 and len(result.unexpected_keys) == 0
         model.eval()

@@ -198,6 +198,24 @@ describe('netc export --to torchrun', () => {
     expect(Math.abs(nb.std[0] - na.std[0])).toBeLessThan(1e-12);
   });
 
+  it(`issue 13's sequence constructs: the same initial weights (constant, normal, xavier) and first step${SKIP}`, () => {
+    if (!TORCH_OK) return;
+    // seqnet (layer scale, class token, position embedding, attention) without its dropouts, whose masks differ.
+    const net = join(dir, 'seq0.net');
+    const text = readFileSync(join(ROOT, 'test', 'export', 'fixtures', 'seqnet.net'), 'utf8');
+    writeFileSync(net, text.replace('stochastic_depth 0.1', 'stochastic_depth 0.0').replace('dropout 0.1', 'dropout 0.0'));
+    expect(netc('export', net, '--to', 'torchrun', '--out', join(dir, 'seq0')).status).toBe(0);
+    const flags = ['--subset', '72', '--batch-size', '65', '--epochs', '1', '--seed', '1'];
+    const ours = netc('train', net, ...flags, '--backend', 'cpu', '--out', join(dir, 'seq0-netc'));
+    expect(ours.status, ours.stderr).toBe(0);
+    const theirs = py(join(dir, 'seq0', 'train.py'), ...flags, '--out', join(dir, 'seq0-torch'));
+    expect(theirs.status, theirs.stderr).toBe(0);
+    const [a] = metrics(join(dir, 'seq0-netc'));
+    const [b] = metrics(join(dir, 'seq0-torch'));
+    expect(Math.abs(b.trainLoss - a.trainLoss) / a.trainLoss).toBeLessThan(1e-5);
+    expect(Math.abs(b.valLoss - a.valLoss) / a.valLoss).toBeLessThan(1e-5);
+  }, 120_000);
+
   describe('torchrun, 2 processes, gloo on the CPU', () => {
     const A = () => join(dir, 'ddp');
     const NETC_RUN = () => join(dir, 'netc-run');

@@ -48,11 +48,11 @@ describe('standard-library nets by name', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^resnet34\s+classes=1000\s+3x224x224\s+21,797,672$/m);
     expect(r.stdout).toMatch(/^densenet_bc_cifar\s+classes=10 k=12 n=19 theta=0\.5 drop=0\.2\s+3x32x32\s+1,020,550$/m);
-    expect(r.stdout).toContain('block libraries (for `use "name"`): densenet, efficientnet, inception, mobilenet, mobilenetv3, resnet, se, shufflenet, squeezenet, vgg');
+    expect(r.stdout).toContain('block libraries (for `use "name"`): convnext, densenet, efficientnet, inception, mobilenet, mobilenetv3, resnet, se, shufflenet, squeezenet, vgg, vit');
     const json = JSON.parse((await netcInProcess(['ls', '--format', 'json'])).stdout);
     const lenet = json.nets.find((n: { name: string }) => n.name === 'lenet5');
     expect(lenet).toEqual({ name: 'lenet5', file: join(STDLIB, 'lenet5.net'), args: { classes: 10 }, input: [1, 28, 28], params: 44426 });
-    expect(json.nets).toHaveLength(28);
+    expect(json.nets).toHaveLength(30);
   });
 });
 

@@ -63,7 +63,7 @@ describe('the validator catches what it promises', () => {
     ['a layer without inputs', (g) => { g.nodes[2]!.inputs = []; }, /has no inputs/],
     ['a zero dimension', (g) => { g.nodes[2]!.shape = [8, 0, 8]; }, /shape \[8,0,8\]/],
     ['a fractional dimension', (g) => { g.nodes[2]!.shape = [8, 2.5, 8]; }, /shape/],
-    ['a 2-d shape', (g) => { g.nodes[2]!.shape = [8, 8]; }, /shape/],
+    ['a 4-d shape', (g) => { g.nodes[2]!.shape = [8, 8, 8, 8]; }, /shape/],
     ['an unsafe integer', (g) => { g.nodes[2]!.shape = [2 ** 60]; }, /shape/],
     ['two weighted nodes with one name', (g) => { const w = g.nodes.filter((n) => n.weights.length); w[1]!.name = w[0]!.name; }, /weights would collide/],
     ['a module output out of range', (g) => { g.modules[0]!.output = g.nodes.length; }, /output \d+ is not a node/],

@@ -105,7 +105,7 @@ describe('--format json', () => {
   ];
 
   it('summary documents of good and broken files validate against specs/summary.schema.json', async () => {
-    const files = [join(STDLIB, 'lenet5.net'), join(STDLIB, 'resnet18.net'), join(STDLIB, 'googlenet.net'), join(STDLIB, 'densenet.net'), ...broken()];
+    const files = [join(STDLIB, 'lenet5.net'), join(STDLIB, 'resnet18.net'), join(STDLIB, 'googlenet.net'), join(STDLIB, 'densenet.net'), join(STDLIB, 'vit_b_16.net'), join(STDLIB, 'convnext_tiny.net'), ...broken()];
     for (const file of files) {
       const { doc, status } = await check(file);
       expect(schemaErrors('summary', doc), file).toEqual([]);
@@ -117,7 +117,7 @@ describe('--format json', () => {
   });
 
   it('IR documents validate against specs/ir.schema.json; so does the plain --emit ir graph', async () => {
-    for (const file of [join(STDLIB, 'resnet18.net'), join(STDLIB, 'se_resnet50_cifar.net'), join(STDLIB, 'inception.net'), ...broken()]) {
+    for (const file of [join(STDLIB, 'resnet18.net'), join(STDLIB, 'se_resnet50_cifar.net'), join(STDLIB, 'inception.net'), join(STDLIB, 'convnext_tiny.net'), join(STDLIB, 'vit_b_16.net'), ...broken()]) {
       const { doc } = await check(file, '--emit', 'ir');
       expect(schemaErrors('ir', doc), file).toEqual([]);
     }

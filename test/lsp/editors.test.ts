@@ -42,6 +42,16 @@ describe('editor integration files', () => {
       has(scopesOf(lines, 2, 'stride'), 'variable.parameter');
     });
 
+    it('if/else are keywords; numeric, keyword and per-operand labels are labels', () => {
+      const lines = tokens('block B(c, t=6) <\n  0: if (t != 1) conv c k=1\n  else relu\n  block: conv c k=1\n  a: relu ++ b: relu\n>');
+      has(scopesOf(lines, 1, 'if'), 'keyword.control.conditional');
+      has(scopesOf(lines, 1, '0'), 'entity.name.tag.label');
+      has(scopesOf(lines, 2, 'else'), 'keyword.control.conditional');
+      has(scopesOf(lines, 2, 'relu'), 'entity.name.function.layer');
+      has(scopesOf(lines, 3, 'block'), 'entity.name.tag.label');
+      has(scopesOf(lines, 4, 'b'), 'entity.name.tag.label');
+    });
+
     it('every parameter of a definition is scoped, with or without a default', () => {
       const lines = tokens('block BasicBlock(c, stride=1) <\n  conv3x3 c stride=stride\n>\ndef stage(c, n,\n    k=3) = <conv c k=k>\nnet r(classes=1000) : [3, 224, 224] <\n  gap\n>');
       has(scopesOf(lines, 0, 'BasicBlock'), 'entity.name.type');

@@ -262,6 +262,40 @@ describe('rename', () => {
   });
 });
 
+describe('sequence and ConvNeXt constructs (issue 13)', () => {
+  const SEQ = `net seq(classes=10) : [3, 32, 32] <
+  conv 16 k=8 stride=8
+  tokens
+  class_token
+  pos_embedding
+  < layernorm eps=1e-6; attention 4 > + identity
+  token 0
+  linear classes
+>
+`;
+  it('hovers the new ops with their shape and parameters, and completes their arguments', async () => {
+    const file = join(dir, 'seq.net');
+    writeFileSync(file, SEQ);
+    const opened = client.nextDiagnostics(uri(file), 1);
+    client.open(file, SEQ);
+    expect((await opened).diagnostics).toEqual([]);
+    const hover = await client.request('textDocument/hover', { ...doc(file), position: pos(SEQ, 'attention', 1) });
+    expect(hover.contents.value).toContain('multi-head self-attention');
+    // 4*4 patches + the class token = 17 tokens of 16; in_proj 3*16*16 + 48, out_proj 16*16 + 16 = 1,088
+    expect(hover.contents.value).toContain('`[17, 16]` · 1,088 params');
+    const token = await client.request('textDocument/hover', { ...doc(file), position: pos(SEQ, 'class_token', 1) });
+    expect(token.contents.value).toContain('`[17, 16]` · 16 params');
+    const text = SEQ.replace('  token 0', '  permute (0, 2, 1); layernorm ep\n  token 0');
+    const next = client.nextDiagnostics(uri(file), 2);
+    client.change(file, 2, text);
+    await next;
+    const items = (await client.request('textDocument/completion', { ...doc(file), position: pos(text, 'layernorm ep', 12) })).map((i: { label: string }) => i.label);
+    expect(items).toContain('eps=');
+    expect(items).toContain('attention');
+    expect(items).toContain('layernorm2d');
+  });
+});
+
 describe('debounce', () => {
   it('coalesces quick edits into one check of the latest text', async () => {
     const slow = new LspClient();

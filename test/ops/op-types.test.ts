@@ -51,12 +51,14 @@ describe('op names and attributes are typed', () => {
 
 describe('traits', () => {
   it('every weight an op makes has PyTorch\'s default init declared (the exporter writes only what differs)', () => {
-    const probe = { conv: [[3, 8, 8]], bn: [[4, 8, 8]], linear: [[10]] } as Record<string, number[][]>;
+    const seq = [[5, 8]];
+    const map = [[4, 8, 8]];
+    const probe = { conv: [[3, 8, 8]], bn: map, linear: [[10]], layernorm: seq, layernorm2d: map, layer_scale: map, class_token: seq, pos_embedding: seq, attention: seq } as Record<string, number[][]>;
     for (const op of OPS) {
       if (!op.weights) continue;
       const inputs = probe[op.name];
       expect(inputs, `add ${op.name} to this probe`).toBeDefined();
-      const attrs = op.attrs ? op.attrs(withDefaults(op, { out: 4, k: 3 })) : {};
+      const attrs = op.attrs ? op.attrs(withDefaults(op, { out: 4, k: 3, heads: 2 })) : {};
       const shape = op.infer(attrs, inputs!, { error: () => {}, warning: () => {} })!;
       for (const w of op.weights(attrs, inputs!, shape)) expect(op.pytorch?.init?.[w.name], `${op.name}.${w.name}`).toBeDefined();
     }

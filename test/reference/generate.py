@@ -409,6 +409,10 @@ NETWORKS = [
     # Without the auxiliary classifier (27,161,264 params with it); init_weights=False only skips
     # scipy's truncated-normal initialisation, the architecture is the same.
     ("inception_v3", lambda: M.inception_v3(aux_logits=False, init_weights=False), [3, 299, 299], 23834568, None),
+    # layer_scale (ConvNeXt), class_token, pos_embedding and in_proj (ViT) are parameters outside any
+    # Conv2d/LayerNorm/Linear: counted in totalParams and the state dict, not in `layers`.
+    ("convnext_tiny", lambda: M.convnext_tiny(), [3, 224, 224], 28589128, None),
+    ("vit_b_16", lambda: M.vit_b_16(), [3, 224, 224], 86567656, None),
     ("resnet20_cifar", lambda: ResNetCifar(3, 10), [3, 32, 32], None, None),
     # the seed's literal VGG "19" (13 convs, see VGGGAP); not in the issue
     ("vgg_gap_seed003", lambda: VGGGAP([2, 2, 3, 3, 3]), [3, 224, 224], None, None),
@@ -422,7 +426,9 @@ SUMMARIES = {
     "resnet34": (lambda: M.resnet34(), (3, 224, 224)),
 }
 
-TRACKED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+# nn.LayerNorm includes torchvision's LayerNorm2d (ConvNeXt). nn.MultiheadAttention never calls its
+# out_proj module (F.multi_head_attention_forward reads its weight), so out_proj has no row of its own.
+TRACKED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.LayerNorm, nn.MultiheadAttention)
 
 
 def numel_of(module, attr):
@@ -438,18 +444,27 @@ def trace(model, input_chw):
     macs = [0]
 
     def hook(module, inputs, output):
+        if isinstance(module, nn.MultiheadAttention):
+            output = output[0]  # (attn_output, attn_weights)
         shape = list(output.shape[1:])
+        params = numel_of(module, "weight") + numel_of(module, "bias")
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
             macs[0] += output[0].numel() * (module.in_channels // module.groups) * kh * kw
         elif isinstance(module, nn.Linear):
-            assert output.dim() == 2, "linear on a non-flat tensor"
-            macs[0] += module.in_features * module.out_features
+            # every position (token) of a [L, D] or channels-last [H, W, C] input is one in x out product
+            macs[0] += output[0].numel() // module.out_features * module.in_features * module.out_features
+        elif isinstance(module, nn.MultiheadAttention):
+            # self-attention on [L, D]: q, k, v and out projections (4 L D^2), q k^T and attn v (2 L^2 D)
+            assert module.batch_first, "batch_first attention expected"
+            seq, dim = output.shape[1], output.shape[2]
+            macs[0] += 4 * seq * dim * dim + 2 * seq * seq * dim
+            params = sum(p.numel() for p in module.parameters())
         calls.append({
             "module": names[module],
             "type": type(module).__name__,
             "outputShape": shape,
-            "params": numel_of(module, "weight") + numel_of(module, "bias"),
+            "params": params,
         })
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, TRACKED)]

@@ -14,6 +14,10 @@ const OPS: Case[] = [
   ...['maxpool_pad', 'maxpool_ceil', 'avgpool_pad', 'avgpool_ceil', 'adaptive'].map((net) => ({ id: net, file: `${F}/pools.net`, net })),
   ...['depthwise', 'grouped', 'dilated'].map((net) => ({ id: net, file: `${F}/convs.net`, net })),
   ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
+  // issue 13's sequence constructs: permute, layernorm(2d), per-position linear, layer scale, tokens, class token,
+  // position embedding, multi-head self-attention (test/export/zoo-trained.test.ts trains and exports the same net)
+  { id: 'seqnet', file: 'test/export/fixtures/seqnet.net' },
+  { id: 'sequences', file: `${F}/sequences.net` },
 ];
 /** Kernels a backend lacks are an error for that backend (plain wasm has no depthwise gradient). */
 const MISSING_KERNEL = /not registered for backend/;

@@ -43,7 +43,7 @@ const KNOWN: Record<string, string> = {
  * verify sweep takes several minutes on 2 cores, so it runs with NETC_VERIFY_FULL=1 only for now.
  */
 const ZOO = new Set(['alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large',
-  'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3']);
+  'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3', 'convnext_tiny', 'vit_b_16']);
 for (const n of ZOO) LARGE.add(n);
 
 /** Files of stdlib/ that define a net (the others are block libraries). */

@@ -110,21 +110,26 @@ def netc_init(seed, plan):
 
     One generator, seeded from seed*2654435761 + 12345 as a JavaScript double; the weights in the
     plan's order (netc_model.json), one draw per element in the tfjs layout: uniform(-b, b) with
-    b = 1/sqrt(fanIn), or Kaiming normal std sqrt(2/fanOut) by Box-Muller (two draws each).
+    b = 1/sqrt(fanIn) (or sqrt(6/(fanIn+fanOut)), xavier), or normal with std sqrt(2/fanOut) (Kaiming) or
+    std by Box-Muller (two draws each); constants draw nothing.
     """
     state = int(float(seed) * 2654435761.0 + 12345.0) % 2 ** 32
     used, out = 0, {}
     for d in plan:
         init, n = d['init'], d['size']
         kind = init['kind'] if init else None
-        if kind == 'kaimingNormalFanOut':
+        if kind in ('kaimingNormalFanOut', 'normal'):
             u = uniforms(state, used, 2 * n)
             used += 2 * n
-            v = np.sqrt(-2 * np.log(1 - u[0::2])) * np.cos(2 * math.pi * u[1::2]) * math.sqrt(2 / init['fanOut'])
-        elif kind == 'uniformFanIn':
+            std = math.sqrt(2 / init['fanOut']) if kind == 'kaimingNormalFanOut' else init['std']
+            v = np.sqrt(-2 * np.log(1 - u[0::2])) * np.cos(2 * math.pi * u[1::2]) * std
+        elif kind in ('uniformFanIn', 'xavierUniform'):
             u = uniforms(state, used, n)
             used += n
-            v = (u * 2 - 1) * (1 / math.sqrt(init['fanIn']))
+            bound = 1 / math.sqrt(init['fanIn']) if kind == 'uniformFanIn' else math.sqrt(6 / (init['fanIn'] + init['fanOut']))
+            v = (u * 2 - 1) * bound
+        elif kind == 'constant':
+            v = np.full(n, float(init['value']))
         else:
             v = np.full(n, 1.0 if kind == 'ones' else 0.0)
         if d['apply']:
