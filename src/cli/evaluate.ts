@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { DATASET_NAMES } from '../train/data/index.js';
 import { evaluateRun, renderEvalReport } from '../post/evaluate.js';
-import { log, openSession, runErrorExit } from '../post/session.js';
+import { log, openSession } from '../post/session.js';
 import type { CheckpointName } from '../post/run.js';
 import { checkDataName, EXIT_OK, progressWriter } from './io.js';
 
@@ -62,23 +62,19 @@ Exit status: 0 ok, 1 errors in the file, the run or the data, 2 bad invocation.`
 
 async function runEval(file: string, o: EvalOpts): Promise<number> {
   checkDataName(o.data, DATASET_NAMES);
-  try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
-    if (typeof s === 'number') return s;
-    const code = s.report([]);
-    if (code) return code;
-    const lastOp = s.graph.nodes[s.graph.output].op;
-    const p = progressWriter();
-    const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
-    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
-    p.clear();
-    const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
-    if (o.out) {
-      writeFileSync(o.out, text);
-      log(`wrote ${o.out}: accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.images} images`);
-    } else process.stdout.write(text);
-    return EXIT_OK;
-  } catch (e) {
-    return runErrorExit(e);
-  }
+  const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
+  if (typeof s === 'number') return s;
+  const code = s.report([]);
+  if (code) return code;
+  const lastOp = s.graph.nodes[s.graph.output].op;
+  const p = progressWriter();
+  const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
+  const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: lastOp === 'softmax', log: p.log, progress });
+  p.clear();
+  const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
+  if (o.out) {
+    writeFileSync(o.out, text);
+    log(`wrote ${o.out}: accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.images} images`);
+  } else process.stdout.write(text);
+  return EXIT_OK;
 }

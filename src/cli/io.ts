@@ -1,4 +1,5 @@
 /** Output conventions shared by every command: results on stdout, progress and diagnostics on stderr. */
+import { UsageError } from '../diagnostics/user-error.js';
 
 export function colorEnabled(stream: NodeJS.WriteStream): boolean {
   if (process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '') return false;
@@ -6,8 +7,8 @@ export function colorEnabled(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY);
 }
 
-/** A mistake in how netc was invoked (exit code 2), as opposed to a mistake in a .net file (exit code 1). */
-export class UsageError extends Error {}
+/** A mistake in how netc was invoked: a UserError with exit code 2 (re-exported for the commands). */
+export { UsageError };
 
 export const EXIT_OK = 0;
 export const EXIT_DIAGNOSTICS = 1;

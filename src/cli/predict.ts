@@ -8,8 +8,7 @@ import { Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/predict.js';
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
-import { log, openSession, runErrorExit } from '../post/session.js';
-import { DataError } from '../train/data/index.js';
+import { log, openSession } from '../post/session.js';
 import { EXIT_OK, progressWriter, UsageError } from './io.js';
 
 interface PredictOpts {
@@ -65,43 +64,33 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`--data ${o.data}: no such folder (predict reads imagefolder:PATH)`);
   const batchSize = Number(o.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got "${o.batchSize}"`);
-  try {
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
-    if (typeof s === 'number') return s;
-    const code = s.report([]);
-    if (code) return code;
-    const files = listImages(root);
-    if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
-    const [c, h, w] = s.run.inputShape;
-    const p = progressWriter();
-    p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
-    let images;
-    try {
-      images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
-    } catch (e) {
-      if (e instanceof DataError) throw new RunError(e.message);
-      throw e;
-    }
-    const norm = await runNormalization(s.run, p.log);
-    const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
-      p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
-    );
-    p.clear();
-    const text =
-      o.format === 'json'
-        ? JSON.stringify(
-            preds.map((p, i) => ({ file: relative(root, files[i]).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
-            null,
-            2,
-          ) + '\n'
-        : predictionsCsv(root, files, preds, classes);
-    if (o.out) {
-      writeFileSync(o.out, text);
-      log(`wrote ${o.out}: ${preds.length} predictions`);
-    } else process.stdout.write(text);
-    return EXIT_OK;
-  } catch (e) {
-    return runErrorExit(e);
-  }
+  const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
+  if (typeof s === 'number') return s;
+  const code = s.report([]);
+  if (code) return code;
+  const files = listImages(root);
+  if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
+  const [c, h, w] = s.run.inputShape;
+  const p = progressWriter();
+  p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
+  const images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
+  const norm = await runNormalization(s.run, p.log);
+  const classes = await runClasses(s.run);
+  const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, s.graph.nodes[s.graph.output].op === 'softmax', batchSize, (done, total) =>
+    p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
+  );
+  p.clear();
+  const text =
+    o.format === 'json'
+      ? JSON.stringify(
+          preds.map((p, i) => ({ file: relative(root, files[i]).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
+          null,
+          2,
+        ) + '\n'
+      : predictionsCsv(root, files, preds, classes);
+  if (o.out) {
+    writeFileSync(o.out, text);
+    log(`wrote ${o.out}: ${preds.length} predictions`);
+  } else process.stdout.write(text);
+  return EXIT_OK;
 }

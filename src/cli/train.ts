@@ -11,15 +11,16 @@ import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
-import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
+import { BACKENDS, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
-import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
+import { DATASET_NAMES, loadDataset } from '../train/data/index.js';
 import { take, type Dataset } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
-import { TrainingError, train } from '../train/loop.js';
+import { train } from '../train/loop.js';
 import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
-import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, RunDirError, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
-import { lowerGraph, LowerError } from '../lower/lower.js';
+import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
+import { lowerGraph } from '../lower/lower.js';
+import { UserError } from '../diagnostics/user-error.js';
 import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'] as const;
@@ -154,46 +155,22 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');
     if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
-    try {
-      prior = readRunConfig(o.resume);
-    } catch (e) {
-      if (!(e instanceof RunDirError)) throw e;
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
+    prior = readRunConfig(o.resume);
   } else if (!file) {
     throw new UsageError('train needs a .net file (or --resume RUN_DIR)');
   }
 
-  let choice;
-  try {
-    choice = await selectBackend(o.backend ?? prior?.backend);
-  } catch (e) {
-    if (e instanceof BackendError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
+  const choice = await selectBackend(o.backend ?? prior?.backend);
   for (const l of backendLines(describeBackend(choice), o.verbose)) io.log(l);
 
   // Everything that can fail (data, the net, memory) fails before the run directory is touched.
   const dataName = prior?.data ?? o.data;
-  let dataset;
-  try {
-    // Image folders have no size of their own: they are resized to the input the net declares.
-    const src = prior?.file ?? file;
-    const inputShape = dataName.startsWith('imagefolder:') && src
-      ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: (prior ? prior.net || undefined : o.net) }).graphs[0]?.input
-      : undefined;
-    dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
-  } catch (e) {
-    if (e instanceof DataError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
+  // Image folders have no size of their own: they are resized to the input the net declares.
+  const src = prior?.file ?? file;
+  const inputShape = dataName.startsWith('imagefolder:') && src
+    ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: (prior ? prior.net || undefined : o.net) }).graphs[0]?.input
+    : undefined;
+  let dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
 
   const cfg: RunConfig = prior
     ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name, kernels: kernelsOf(choice) }
@@ -229,92 +206,61 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   let model;
   let graph: IRGraph | null = null;
   let resume;
-  try {
-    if (prior && o.resume) {
-      for (const l of cleanRunDir(o.resume)) io.log(l);
-      if (resumableCheckpoint(o.resume)) {
-        const ck = await loadCheckpoint(o.resume, 'last');
-        const switched = runtimeSwitch(ck.state.runtime ?? runtimeOf(prior), runtimeOf(cfg));
-        if (switched) io.log(switched);
-        model = ck.model;
-        resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
-        const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
-        io.log(`resuming ${o.resume} after ${at}`);
-        const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
-        if (problem) {
-          process.stderr.write(`netc: ${problem}\n`);
-          return EXIT_DIAGNOSTICS;
-        }
-      } else {
-        io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
-      }
+  if (prior && o.resume) {
+    for (const l of cleanRunDir(o.resume)) io.log(l);
+    if (resumableCheckpoint(o.resume)) {
+      const ck = await loadCheckpoint(o.resume, 'last');
+      const switched = runtimeSwitch(ck.state.runtime ?? runtimeOf(prior), runtimeOf(cfg));
+      if (switched) io.log(switched);
+      model = ck.model;
+      resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
+      const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
+      io.log(`resuming ${o.resume} after ${at}`);
+      const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
+      if (problem) throw new UserError(problem);
+    } else {
+      io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
     }
-    if (!model) {
-      const src = cfg.file;
-      if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
-      // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
-      const args = { ...cfg.args };
-      const netName = prior ? prior.net || undefined : o.net;
-      const declared = compileFile(src, { args, net: netName }).graphs[0];
-      const fitClasses = declared !== undefined && 'classes' in declared.args && args.classes == null;
-      const result = compileFile(src, { args: fitClasses ? { ...args, classes: dataset.classes.length } : args, input: dataset.shape, net: netName });
-      const errors = result.diagnostics.filter((d) => d.severity === 'error');
-      if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
-      if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-      graph = result.graphs[0];
-      const outShape = graph.nodes[graph.output].shape;
-      if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
-        const fix = args.classes != null
-          ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
-          : 'classes' in graph.args
-            ? `its last layer must output \`classes\` values (\`linear classes\`)`
-            : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${dataset.classes.length})\` ... \`linear classes\`), so that netc can fit it to the data`;
-        process.stderr.write(`netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes: ${fix}\n`);
-        return EXIT_DIAGNOSTICS;
-      }
-      if (declared && !prior) {
-        const changes: string[] = [];
-        if (declared.input.join('x') !== dataset.shape.join('x')) changes.push(`input ${declared.input.join('x')} -> ${dataset.shape.join('x')}`);
-        if (fitClasses && declared.args.classes !== dataset.classes.length) changes.push(`classes ${String(declared.args.classes)} -> ${dataset.classes.length}`);
-        if (changes.length) io.log(`adapted ${graph.net} to ${dataset.name}: ${changes.join(', ')}`);
-      }
-      cfg.net = graph.net;
-      cfg.args = graph.args as RunConfig['args'];
-      cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
-      const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
-      if (problem) {
-        process.stderr.write(`netc: ${problem}\n`);
-        return EXIT_DIAGNOSTICS;
-      }
-      try {
-        model = lowerGraph(graph, { seed: cfg.seed }).model;
-      } catch (e) {
-        if (e instanceof LowerError) {
-          process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);
-          return EXIT_DIAGNOSTICS;
-        }
-        throw e;
-      }
+  }
+  if (!model) {
+    const src = cfg.file;
+    if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
+    // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
+    const args = { ...cfg.args };
+    const netName = prior ? prior.net || undefined : o.net;
+    const declared = compileFile(src, { args, net: netName }).graphs[0];
+    const fitClasses = declared !== undefined && 'classes' in declared.args && args.classes == null;
+    const result = compileFile(src, { args: fitClasses ? { ...args, classes: dataset.classes.length } : args, input: dataset.shape, net: netName });
+    const errors = result.diagnostics.filter((d) => d.severity === 'error');
+    if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
+    if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
+    graph = result.graphs[0];
+    const outShape = graph.nodes[graph.output].shape;
+    if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
+      const fix = args.classes != null
+        ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
+        : 'classes' in graph.args
+          ? `its last layer must output \`classes\` values (\`linear classes\`)`
+          : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${dataset.classes.length})\` ... \`linear classes\`), so that netc can fit it to the data`;
+      throw new UserError(`${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes: ${fix}`);
     }
-  } catch (e) {
-    if (e instanceof RunDirError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
+    if (declared && !prior) {
+      const changes: string[] = [];
+      if (declared.input.join('x') !== dataset.shape.join('x')) changes.push(`input ${declared.input.join('x')} -> ${dataset.shape.join('x')}`);
+      if (fitClasses && declared.args.classes !== dataset.classes.length) changes.push(`classes ${String(declared.args.classes)} -> ${dataset.classes.length}`);
+      if (changes.length) io.log(`adapted ${graph.net} to ${dataset.name}: ${changes.join(', ')}`);
     }
-    throw e;
+    cfg.net = graph.net;
+    cfg.args = graph.args as RunConfig['args'];
+    cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
+    const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
+    if (problem) throw new UserError(problem);
+    model = lowerGraph(graph, { seed: cfg.seed }).model;
   }
   const runDir = o.resume ?? runDirName(o.out, cfg.net);
   cfg.out = runDir;
-  try {
-    if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
-  } catch (e) {
-    if (e instanceof RunDirError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
+  if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
   io.log(`run directory: ${runDir}`);
 
   // SIGINT (Ctrl-C) and SIGTERM: finish the step, save checkpoints/last, exit 130 / 143. A second
@@ -349,13 +295,10 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     out.push(`run directory: ${runDir}`);
     process.stdout.write(out.join('\n') + '\n');
     return EXIT_OK;
-  } catch (e) {
-    if (e instanceof TrainingError || e instanceof RunDirError) {
-      io.log(`error: ${e.message}`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
   } finally {
+    // A failure (NaN, out of memory, a damaged run directory) is printed by main after this: end the
+    // live progress line first.
+    io.clear();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }

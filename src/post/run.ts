@@ -18,9 +18,10 @@ import { loadDataset, type Dataset } from '../train/data/index.js';
 import { trainingSplit } from '../train/loop.js';
 import { loadCheckpoint } from '../train/rundir.js';
 import { readValidJson } from '../train/validate.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** A problem with the run directory or its data that the user must fix (exit 1, no stack trace). */
-export class RunError extends Error {}
+export class RunError extends UserError {}
 
 export type CheckpointName = 'best' | 'last';
 

@@ -14,6 +14,7 @@ import './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { loadNative, registerNativeConvKernels } from './native.js';
 import { registerNodeTrainingKernels } from './node-kernels.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -31,7 +32,7 @@ export interface BackendChoice {
   convolutions: string | null;
 }
 
-export class BackendError extends Error {}
+export class BackendError extends UserError {}
 
 /** A one-line reason from whatever a failed load threw (no stack traces for the user). */
 function reasonOf(e: unknown): string {

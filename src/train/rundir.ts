@@ -22,9 +22,10 @@ import { readBounded } from '../bind/program.js';
 import { optimizerScalars } from './optim.js';
 import type { RunConfig } from './config.js';
 import { MAX_RUN_JSON_BYTES, readValidJson, schemaProblem } from './validate.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** A run directory or checkpoint that cannot be used: the CLI prints the message and exits 1. */
-export class RunDirError extends Error {}
+export class RunDirError extends UserError {}
 
 const TMP = /\.tmp-\d+$/;
 const OLD = /\.old-\d+$/;
