@@ -1,4 +1,13 @@
 /**
+ * netc's exit codes, for every command (src/cli) and the stages that report for them (src/post):
+ * 0 ok, 1 diagnostics in a file or a problem with the user's data, run or files, 2 a bad invocation.
+ * (Signals add 130 and 143: src/cli/train.ts.)
+ */
+export const EXIT_OK = 0;
+export const EXIT_DIAGNOSTICS = 1;
+export const EXIT_USAGE = 2;
+
+/**
  * A mistake the user must fix that is not a diagnostic in a .net file: a bad flag, a damaged run
  * directory or dataset, a backend that will not load, NaN in training. Thrown from any stage and
  * caught once, in src/cli/main.ts, which prints `netc: message` (and the JSON error document under
@@ -8,8 +17,7 @@
 export class UserError extends Error {
   constructor(
     message: string,
-    /** 1: a problem with the user's files or data; 2: a bad invocation. */
-    readonly exitCode: 1 | 2 = 1,
+    readonly exitCode: typeof EXIT_DIAGNOSTICS | typeof EXIT_USAGE = EXIT_DIAGNOSTICS,
   ) {
     super(message);
   }
@@ -18,7 +26,7 @@ export class UserError extends Error {
 /** A mistake in how netc was invoked (exit code 2), as opposed to a mistake in a .net file (exit code 1). */
 export class UsageError extends UserError {
   constructor(message: string) {
-    super(message, 2);
+    super(message, EXIT_USAGE);
   }
 }
 

@@ -9,7 +9,8 @@ import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
 import { describeBackend, selectBackend } from '../runtime/backend.js';
 import type { CompileResult } from '../api.js';
-import { backendLines, colorEnabled, EXIT_DIAGNOSTICS, UsageError } from '../cli/io.js';
+import { EXIT_DIAGNOSTICS, UsageError } from '../diagnostics/user-error.js';
+import { backendLines, colorEnabled } from '../cli/io.js';
 import { netFileArgument } from '../cli/netfile.js';
 import { compileForRun, openRun, RunError, type CheckpointName, type OpenRun } from './run.js';
 
