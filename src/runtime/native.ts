@@ -10,8 +10,8 @@
  * view is taken.
  *
  * The same addon also does the training-mode batch norm of src/lower/batchnorm.ts
- * (`wasmNativeBatchNorm`) and the ReLU gradient (kernel `NetcReluGrad`, which the Relu gradient
- * of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
+ * (`wasmNativeBatchNorm`, which it gets from backend.ts's `nativeBatchNorm`) and the ReLU gradient
+ * (kernel `NetcReluGrad`, which the Relu gradient of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
  *
  * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
  * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
@@ -103,9 +103,6 @@ const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
 /** How many times each path ran (for the benchmark's report and the tests). */
 export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0 };
 
-/** The addon whose kernels are registered on the wasm backend (set by registerNativeConvKernels). */
-let activeAddon: NativeAddon | null = null;
-
 /** Per-channel batch statistics, as src/lower/batchnorm.ts keeps them. */
 export interface BatchStats {
   mean: Float64Array;
@@ -120,13 +117,13 @@ export interface NativeBatchNorm {
 }
 
 /**
- * Training-mode batch norm in the addon, in place on the wasm heap (no copies of x, y, dy or dx),
- * when the native kernels are active and the current backend is wasm; otherwise null (the caller
- * keeps its own implementation). The tensors returned belong to the caller's tidy scope.
+ * Training-mode batch norm in `addon`, in place on the wasm heap (no copies of x, y, dy or dx), when
+ * the current backend is wasm; otherwise null. The tensors returned belong to the caller's tidy
+ * scope. The lowering reaches it through src/runtime/backend.ts's `nativeBatchNorm`, which knows
+ * whether the addon is in use.
  */
-export function wasmNativeBatchNorm(tf: typeof tfc): NativeBatchNorm | null {
-  const addon = activeAddon;
-  if (!addon || tf.getBackend() !== 'wasm') return null;
+export function wasmNativeBatchNorm(tf: typeof tfc, addon: NativeAddon): NativeBatchNorm | null {
+  if (tf.getBackend() !== 'wasm') return null;
   const b = tf.backend() as unknown as WasmBackendLike;
   const wrap = (t: TensorInfo) => tf.engine().makeTensorFromTensorInfo(t);
   const view = (t: TensorInfo) => b.typedArrayFromHeap(t);
@@ -163,7 +160,6 @@ export function wasmNativeBatchNorm(tf: typeof tfc): NativeBatchNorm | null {
  */
 export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): string[] {
   const registered: string[] = [];
-  activeAddon = addon;
   const previous = (name: string): KernelFunc | null => {
     const k = tf.getKernel(name, 'wasm');
     return k ? (k.kernelFunc as unknown as KernelFunc) : null;
