@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { makeRng } from '../lower/lower.js';
+import { makeRng } from '../random.js';
 import { channelMeanStd, makeBatch, type Norm } from './batches.js';
 import type { RunConfig } from './config.js';
 import type { Dataset, Split } from './data/dataset.js';
