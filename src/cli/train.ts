@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
-import type { IRGraph } from '../ir/types.js';
 import { BACKENDS, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
 import { DATASET_NAMES, loadDataset } from '../train/data/index.js';
-import { take, type Dataset } from '../train/data/dataset.js';
+import { take } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
 import { train } from '../train/loop.js';
-import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
+import { GiB, memoryProblem, sizeOfModel } from '../train/memory.js';
+import { planData, planNet, runConfig } from '../train/plan.js';
 import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
 import { lowerGraph } from '../lower/lower.js';
 import { UserError } from '../diagnostics/user-error.js';
@@ -172,39 +172,12 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     : undefined;
   let dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
 
-  const cfg: RunConfig = prior
-    ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name, kernels: kernelsOf(choice) }
-    : {
-        net: '',
-        file,
-        args: parseAssignments(o.set),
-        data: o.data,
-        dataDir: o.dataDir,
-        backend: choice.name,
-        kernels: kernelsOf(choice),
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        optimizer: o.optimizer,
-        lr: o.lr,
-        momentum: o.momentum,
-        weightDecay: o.weightDecay,
-        schedule: o.schedule,
-        stepSize: o.stepSize,
-        gamma: o.gamma,
-        augment: { crop: o.crop, flip: o.flip },
-        normalize: o.normalize,
-        valSplit: o.valSplit,
-        subset: o.subset,
-        testSubset: o.testSubset,
-        seed: o.seed,
-        out: '',
-      };
-  io.log(dataLine(dataset, cfg));
+  const cfg = runConfig({ ...o, args: parseAssignments(o.set) }, file, prior, { name: choice.name, kernels: kernelsOf(choice) });
+  io.log(planData(dataset, cfg).line);
   if (cfg.testSubset != null) dataset = { ...dataset, test: take(dataset.test, cfg.testSubset, dataset.shape[0] * dataset.shape[1] * dataset.shape[2]) };
   const memoryLimit = o.memoryLimit != null ? o.memoryLimit * GiB : undefined;
 
   let model;
-  let graph: IRGraph | null = null;
   let resume;
   if (prior && o.resume) {
     for (const l of cleanRunDir(o.resume)) io.log(l);
@@ -225,37 +198,17 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   if (!model) {
     const src = cfg.file;
     if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
-    // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
-    const args = { ...cfg.args };
-    const netName = prior ? prior.net || undefined : o.net;
-    const declared = compileFile(src, { args, net: netName }).graphs[0];
-    const fitClasses = declared !== undefined && 'classes' in declared.args && args.classes == null;
-    const result = compileFile(src, { args: fitClasses ? { ...args, classes: dataset.classes.length } : args, input: dataset.shape, net: netName });
-    const errors = result.diagnostics.filter((d) => d.severity === 'error');
-    if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
-    if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-    graph = result.graphs[0];
-    const outShape = graph.nodes[graph.output].shape;
-    if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
-      const fix = args.classes != null
-        ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
-        : 'classes' in graph.args
-          ? `its last layer must output \`classes\` values (\`linear classes\`)`
-          : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${dataset.classes.length})\` ... \`linear classes\`), so that netc can fit it to the data`;
-      throw new UserError(`${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes: ${fix}`);
-    }
-    if (declared && !prior) {
-      const changes: string[] = [];
-      if (declared.input.join('x') !== dataset.shape.join('x')) changes.push(`input ${declared.input.join('x')} -> ${dataset.shape.join('x')}`);
-      if (fitClasses && declared.args.classes !== dataset.classes.length) changes.push(`classes ${String(declared.args.classes)} -> ${dataset.classes.length}`);
-      if (changes.length) io.log(`adapted ${graph.net} to ${dataset.name}: ${changes.join(', ')}`);
-    }
-    cfg.net = graph.net;
-    cfg.args = graph.args as RunConfig['args'];
-    cfg.outputsProbabilities = graph.nodes[graph.output].op === 'softmax';
-    const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
-    if (problem) throw new UserError(problem);
-    model = lowerGraph(graph, { seed: cfg.seed }).model;
+    const net = prior ? prior.net || undefined : o.net;
+    const { compiled, plan } = planNet((c) => compileFile(src, { ...c, net }), cfg, dataset, choice.name, { resuming: prior != null, memoryLimit });
+    if (compiled.diagnostics.length) process.stderr.write(renderAll(compiled.diagnostics, compiled.program.sources, { color: colorEnabled(process.stderr) }));
+    if (!plan) return EXIT_DIAGNOSTICS;
+    if (plan.classMismatch) throw new UserError(plan.classMismatch);
+    if (plan.adaptations.length) io.log(`adapted ${plan.net} to ${dataset.name}: ${plan.adaptations.join(', ')}`);
+    cfg.net = plan.net;
+    cfg.args = plan.args;
+    cfg.outputsProbabilities = plan.outputsProbabilities;
+    if (plan.memoryProblem) throw new UserError(plan.memoryProblem);
+    model = lowerGraph(plan.graph, { seed: cfg.seed }).model;
   }
   const runDir = o.resume ?? runDirName(o.out, cfg.net);
   cfg.out = runDir;
@@ -305,15 +258,3 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-
-/** What the run really uses: `2000 of 50000 training images (1800 train + 200 validation), 500 of 10000 test`. */
-function dataLine(d: Dataset, cfg: Pick<RunConfig, 'subset' | 'testSubset' | 'valSplit'>): string {
-  const n = cfg.subset != null ? Math.min(cfg.subset, d.train.count) : d.train.count;
-  const val = Math.floor(n * cfg.valSplit);
-  const test = cfg.testSubset != null ? Math.min(cfg.testSubset, d.test.count) : d.test.count;
-  const of = (used: number, all: number) => (used === all ? `${all}` : `${used} of ${all}`);
-  return (
-    `data: ${d.name} from ${d.source}: ${of(n, d.train.count)} training images (${n - val} train + ${val} validation),` +
-    ` ${of(test, d.test.count)} test, ${d.shape.join('x')}, ${d.classes.length} class${d.classes.length === 1 ? '' : 'es'}`
-  );
-}
