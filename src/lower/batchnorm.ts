@@ -198,5 +198,3 @@ export class TorchBatchNorm extends tfl.layers.Layer {
     return { ...super.getConfig(), epsilon: this.epsilon, torchMomentum: this.torchMomentum };
   }
 }
-
-tf.serialization.registerClass(TorchBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { TorchBatchNorm } from './batchnorm.js';
 
 type Pads = [[number, number], [number, number]];
 
@@ -262,10 +263,11 @@ export class Sum extends tfl.layers.Layer {
 }
 
 let registered = false;
+/** Every layer class of netc's own, so that a checkpoint's model.json names them and loads back. */
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, TorchBatchNorm]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

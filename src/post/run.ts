@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compileFile, type CompileResult } from '../api.js';
 import type { IRGraph } from '../ir/types.js';
-import { registerCustomLayers } from '../lower/custom-layers.js';
 import { channelMeanStd, type Norm } from '../train/batches.js';
 import type { RunConfig } from '../train/config.js';
 import { loadDataset, type Dataset } from '../train/data/index.js';
@@ -57,8 +56,6 @@ export async function openRun(dir: string, checkpoint: CheckpointName): Promise<
   const config = readRunConfig(dir);
   const resultFile = join(dir, 'result.json');
   const result = existsSync(resultFile) ? readValidJson<RunResultJson>(resultFile, 'result.schema.json', (m) => new RunError(m)) : null;
-  // Checkpoints may hold netc's own layers (-inf padding, channel scaling, PyTorch batch norm).
-  registerCustomLayers();
   let model: tfl.LayersModel;
   try {
     ({ model } = await loadCheckpoint(dir, checkpoint));
