@@ -11,7 +11,8 @@
 //   conv2d(op, a, b, c, d, params)  op 0: forward          a=x,  b=w,  c=bias|null,  d=y
 //                                   op 1: backward data    a=dy, b=w,  c=null,       d=dx
 //                                   op 2: backward weights a=x,  b=dy, c=dbias|null, d=dw
-//   params: Int32Array [N,H,W,Ci, KH,KW,Co, OH,OW, sh,sw, dh,dw, pt,pb,pl,pr, groups, relu]
+//   params: Int32Array, one entry per field of NETC_CONV_PARAMS below, in its order
+//   convParamNames() -> that table's field names, which src/runtime/native.ts checks on load
 //   implInfo(op, params, hasBias) -> oneDNN's implementation name for that primitive
 //   bnForward(x, gamma, beta, y, mean, variance, invStd, eps)   training-mode batch norm, NHWC
 //   bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta)   (f32 tensors, f64 statistics)
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -39,11 +41,38 @@ using dt = dnnl::memory::data_type;
 
 namespace {
 
-constexpr int kParams = 19;
+// The convolution's parameters, the one table both sides index by: src/runtime/native.ts's
+// CONV_PARAMS lists the same names in the same order (test/runtime/native-params.test.ts reads this
+// macro and compares, and the loader compares convParamNames() with it). A new field goes in both
+// lists; everything here (the struct, the count, the names, the cache key) follows from this one.
+//   n, h, w, ci   input batch, height, width, channels (NHWC)
+//   kh, kw, co    filter height, width, output channels (HWIO)
+//   oh, ow        output height, width
+//   sh, sw        strides;  dh, dw  dilations (1 = none, tfjs's convention)
+//   pt, pb, pl, pr  padding top, bottom, left, right
+//   groups        1, or the group count (in-channels for depthwise);  relu  fused ReLU (forward only)
+#define NETC_CONV_PARAMS(X) \
+  X(n) X(h) X(w) X(ci) X(kh) X(kw) X(co) X(oh) X(ow) X(sh) X(sw) X(dh) X(dw) X(pt) X(pb) X(pl) X(pr) X(groups) X(relu)
 
 struct Params {
-  int64_t n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pb, pl, pr, groups, relu;
+#define NETC_FIELD(name) int64_t name;
+  NETC_CONV_PARAMS(NETC_FIELD)
+#undef NETC_FIELD
 };
+
+constexpr const char* kParamNames[] = {
+#define NETC_NAME(name) #name,
+    NETC_CONV_PARAMS(NETC_NAME)
+#undef NETC_NAME
+};
+constexpr int kParams = static_cast<int>(sizeof(kParamNames) / sizeof(kParamNames[0]));
+
+// Params is read and written as an array of kParams int64s (getParams, keyOf): it must hold exactly
+// the table's fields, in the table's order, with no padding.
+static_assert(sizeof(Params) == kParams * sizeof(int64_t), "Params must be exactly the NETC_CONV_PARAMS fields");
+static_assert(offsetof(Params, n) == 0 && offsetof(Params, relu) == (kParams - 1) * sizeof(int64_t),
+              "Params must follow NETC_CONV_PARAMS's order");
+static_assert(kParams == 19, "the conv parameter table changed: update CONV_PARAMS in src/runtime/native.ts too");
 
 dnnl::engine& eng() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -224,7 +253,8 @@ bool getParams(napi_env env, napi_value v, Params* p) {
   size_t off;
   if (isTa) napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
   if (!isTa || tt != napi_int32_array || len != kParams) {
-    napi_throw_type_error(env, nullptr, "params must be an Int32Array of 19 conv parameters");
+    const std::string msg = "params must be an Int32Array of " + std::to_string(kParams) + " conv parameters";
+    napi_throw_type_error(env, nullptr, msg.c_str());
     return false;
   }
   const int32_t* a = static_cast<const int32_t*>(data);
@@ -531,6 +561,17 @@ napi_value GetThreads(napi_env env, napi_callback_info) {
   return r;
 }
 
+napi_value ConvParamNames(napi_env env, napi_callback_info) {
+  napi_value r;
+  NAPI_OK(napi_create_array_with_length(env, kParams, &r));
+  for (int i = 0; i < kParams; i++) {
+    napi_value s;
+    NAPI_OK(napi_create_string_utf8(env, kParamNames[i], NAPI_AUTO_LENGTH, &s));
+    NAPI_OK(napi_set_element(env, r, i, s));
+  }
+  return r;
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -549,6 +590,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"convParamNames", nullptr, ConvParamNames, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

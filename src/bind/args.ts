@@ -85,8 +85,10 @@ export function matchArgs(callee: string, formals: Formal[], args: Arg[], callRa
 
 /** Check a value against an op parameter's declared type. */
 export function checkType(callee: string, spec: ParamSpec, value: Value, range: Range): Value {
-  const fail = (wanted: string): never => {
-    throw new EvalError({ code: 'NET1003', message: `\`${callee}\` ${spec.name} must be ${wanted}, got ${describeValue(value)}`, range });
+  // NET1003 when the value is of the wrong kind (a string for a number, a tuple of three for a pair),
+  // NET1016 when it is of the right kind but not allowed (a fraction, zero, a negative, past 2^53).
+  const fail = (wanted: string, code: 'NET1003' | 'NET1016' = 'NET1003'): never => {
+    throw new EvalError({ code, message: `\`${callee}\` ${spec.name} must be ${wanted}, got ${describeValue(value)}`, range });
   };
   switch (spec.type) {
     case 'bool':
@@ -96,7 +98,8 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
       if (typeof value !== 'string') fail('a string');
       return value;
     case 'float':
-      if (typeof value !== 'number' || !Number.isFinite(value)) fail('a number');
+      if (typeof value !== 'number') fail('a number');
+      if (!Number.isFinite(value)) fail('a number', 'NET1016');
       return value;
     case 'int':
       return checkInt(spec, value, fail);
@@ -104,7 +107,7 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
       if (!Array.isArray(value)) return checkInt(spec, value, fail);
       // `(h, w)`: one value per spatial axis, each held to the scalar's rules.
       if (value.length !== 2) fail('an integer or a pair (h, w)');
-      value.forEach((v) => checkInt(spec, v, () => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`)));
+      value.forEach((v) => checkInt(spec, v, (_, code) => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`, code)));
       return value;
     case 'ints':
       // `(0, 2, 3, 1)`: a tuple of whole numbers >= 0 (permute's dims); the op checks the length.
@@ -113,12 +116,14 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
   }
 }
 
-function checkInt(spec: ParamSpec, value: Value, fail: (wanted: string) => never): Value {
-  if (typeof value !== 'number' || !Number.isInteger(value)) fail(spec.type === 'int|pair' ? 'an integer or a pair (h, w)' : 'an integer');
+function checkInt(spec: ParamSpec, value: Value, fail: (wanted: string, code?: 'NET1003' | 'NET1016') => never): Value {
+  const integer = spec.type === 'int|pair' ? 'an integer or a pair (h, w)' : 'an integer';
+  if (typeof value !== 'number') fail(integer);
+  if (!Number.isInteger(value)) fail(integer, 'NET1016');
   // Beyond 2^53 integers are no longer exact, and every count computed from them would be wrong.
-  if (!Number.isSafeInteger(value)) fail('an integer of at most 9007199254740991 (2^53 - 1)');
+  if (!Number.isSafeInteger(value)) fail('an integer of at most 9007199254740991 (2^53 - 1)', 'NET1016');
   if ((value as number) < 0 || ((value as number) === 0 && ['out', 'k', 'stride', 'groups', 'dilation', 'size'].includes(spec.name))) {
-    fail(spec.name === 'pad' ? 'zero or more' : 'a positive integer');
+    fail(spec.name === 'pad' ? 'zero or more' : 'a positive integer', 'NET1016');
   }
   return value;
 }

@@ -293,7 +293,7 @@ export class Elaborator {
     const v = this.evaluate(expr, frame.env, frame.file);
     if (v === undefined) return -1;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      this.report(frame, 'NET1003', `a repetition count must be a non-negative integer, got ${JSON.stringify(v)}`, expr.range);
+      this.report(frame, typeof v === 'number' ? 'NET1016' : 'NET1003', `a repetition count must be a non-negative integer, got ${JSON.stringify(v)}`, expr.range);
       return -1;
     }
     if (v > MAX_REPEAT) {
@@ -348,7 +348,7 @@ export class Elaborator {
     const v = this.evaluate(arg.value, frame.env, frame.file);
     if (v === undefined) return 'downsample';
     if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
-      this.report(frame, 'NET1003', `\`shortcut\` name must be a string holding an identifier, got ${describeValue(v)}`, arg.value.range, {
+      this.report(frame, typeof v === 'string' ? 'NET1016' : 'NET1003', `\`shortcut\` name must be a string holding an identifier, got ${describeValue(v)}`, arg.value.range, {
         help: 'e.g. `shortcut(name="shortcut")` names the projection `shortcut.0` / `shortcut.1`',
       });
       return 'downsample';
@@ -400,7 +400,7 @@ export class Elaborator {
       return { node: x.node, shape: null };
     }
     if (frame.env.values.has(call.name)) {
-      this.report(frame, 'NET1003', `\`${call.name}\` is a value, not a layer`, call.nameRange, {
+      this.report(frame, 'NET1015', `\`${call.name}\` is a value, not a layer`, call.nameRange, {
         help: `to repeat something \`${call.name}\` times write \`<...> * ${call.name}\``,
       });
       return { node: x.node, shape: null };

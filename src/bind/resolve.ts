@@ -110,7 +110,7 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
           return;
         }
         if (params.has(s.name)) {
-          diagnostics.error('NET1003', `\`${s.name}\` is a value, not a layer`, at(s.nameRange), {
+          diagnostics.error('NET1015', `\`${s.name}\` is a value, not a layer`, at(s.nameRange), {
             help: `to repeat something \`${s.name}\` times write \`<...> * ${s.name}\``,
           });
           return;

@@ -10,9 +10,8 @@ import { type Command, Option } from 'commander';
 import { BACKENDS } from '../runtime/backend.js';
 import { computeCam, findCamHead, normalizeMap, overlayPng, peak, resizeMap } from '../post/cam.js';
 import { inputBatch, loadImages } from '../post/predict.js';
-import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
-import { log, openSession, runErrorExit } from '../post/session.js';
-import { DataError } from '../train/data/index.js';
+import { runClasses, runNormalization, type CheckpointName } from '../post/run.js';
+import { log, openSession } from '../post/session.js';
 import { decodeImage } from '../train/data/imagefolder.js';
 import { EXIT_OK, UsageError } from './io.js';
 
@@ -78,7 +77,6 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
   if (!Number.isInteger(scale) || scale < 1 || scale > 64) throw new UsageError(`--scale must be an integer in [1, 64], got "${o.scale}"`);
   if (!existsSync(o.image)) throw new UsageError(`--image ${o.image}: no such file`);
   if (!/\.(png|jpe?g)$/i.test(o.image)) throw new UsageError(`--image ${o.image}: expected a .png or .jpg file`);
-  try {
     const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
     if (typeof s === 'number') return s;
     const found = findCamHead(s.graph);
@@ -92,15 +90,8 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
         throw new UsageError(`--class ${o.class}: not a class of this run (0..${classes.length - 1}, or one of: ${classes.join(', ')})`);
       }
     }
-    let image;
-    let split;
-    try {
-      image = decodeImage(o.image);
-      split = loadImages([o.image], s.run.inputShape);
-    } catch (e) {
-      if (e instanceof DataError) throw new RunError(e.message);
-      throw e;
-    }
+  const image = decodeImage(o.image);
+  const split = loadImages([o.image], s.run.inputShape);
     const norm = await runNormalization(s.run, log);
     const x = inputBatch(split, 0, 1, s.run.inputShape, norm);
     const cam = computeCam(s.run.model, found.head, x, classIndex);
@@ -127,7 +118,4 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
       process.stdout.write(`class ${cam.classIndex} (${name}), probability ${(100 * cam.probability).toFixed(1)}% (${why}); peak at x=${at.x}, y=${at.y}; wrote ${o.out}\n`);
     }
     return EXIT_OK;
-  } catch (e) {
-    return runErrorExit(e);
-  }
 }

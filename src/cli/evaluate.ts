@@ -9,7 +9,7 @@ import { BACKENDS } from '../runtime/backend.js';
 import { outputsProbabilities } from '../ops/index.js';
 import { DATASET_NAMES } from '../train/data/index.js';
 import { evaluateRun, renderEvalReport } from '../post/evaluate.js';
-import { log, openSession, runErrorExit } from '../post/session.js';
+import { log, openSession } from '../post/session.js';
 import type { CheckpointName } from '../post/run.js';
 import { checkDataName, EXIT_OK, progressWriter } from './io.js';
 
@@ -63,7 +63,6 @@ Exit status: 0 ok, 1 errors in the file, the run or the data, 2 bad invocation.`
 
 async function runEval(file: string, o: EvalOpts): Promise<number> {
   checkDataName(o.data, DATASET_NAMES);
-  try {
     const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
     if (typeof s === 'number') return s;
     const code = s.report([]);
@@ -78,7 +77,4 @@ async function runEval(file: string, o: EvalOpts): Promise<number> {
       log(`wrote ${o.out}: accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.images} images`);
     } else process.stdout.write(text);
     return EXIT_OK;
-  } catch (e) {
-    return runErrorExit(e);
-  }
 }

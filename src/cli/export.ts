@@ -10,7 +10,8 @@ import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import { exportDot } from '../export/dot.js';
-import { ExportError, exportPytorch } from '../export/pytorch.js';
+import { exportPytorch } from '../export/pytorch.js';
+import { inContext } from '../diagnostics/user-error.js';
 import type { IRGraph } from '../ir/types.js';
 import { netFileArgument } from './netfile.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, parseShape, UsageError } from './io.js';
@@ -101,14 +102,7 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
 
   switch (options.to) {
     case 'pytorch': {
-      let code: string;
-      try {
-        code = exportPytorch(graph, { source: file });
-      } catch (e) {
-        if (!(e instanceof ExportError)) throw e;
-        process.stderr.write(`error: cannot export \`${graph.net}\` to PyTorch: ${e.message}\n`);
-        return EXIT_DIAGNOSTICS;
-      }
+      const code = inContext(`cannot export \`${graph.net}\` to PyTorch`, () => exportPytorch(graph, { source: file }));
       emit(code, options.out, `PyTorch module for ${graph.net}`);
       return EXIT_OK;
     }
@@ -147,17 +141,10 @@ function emit(data: string | Uint8Array, out: string | undefined, what: string):
 }
 
 async function exportTfjs(graph: IRGraph, out: string): Promise<number> {
-  const { lowerGraph, LowerError } = await import('../lower/lower.js');
+  const { lowerGraph } = await import('../lower/lower.js');
   const { selectBackend } = await import('../runtime/backend.js');
   await selectBackend('cpu');
-  let model;
-  try {
-    model = lowerGraph(graph, { seed: 1 }).model;
-  } catch (e) {
-    if (!(e instanceof LowerError)) throw e;
-    process.stderr.write(`error: cannot lower \`${graph.net}\` to tfjs: ${e.message}\n`);
-    return EXIT_DIAGNOSTICS;
-  }
+  const model = lowerGraph(graph, { seed: 1 }).model;
   await saveTfjs(model, out);
   return EXIT_OK;
 }
@@ -175,14 +162,7 @@ async function writeTorchrun(graph: IRGraph, file: string, out: string, weights?
   const { exportTorchrun } = await import('../export/torchrun.js');
   const { selectBackend } = await import('../runtime/backend.js');
   await selectBackend('cpu');
-  let files;
-  try {
-    files = await exportTorchrun(graph, { source: file, weights });
-  } catch (e) {
-    if (!(e instanceof ExportError)) throw e;
-    process.stderr.write(`error: cannot export \`${graph.net}\` as a torchrun program: ${e.message}\n`);
-    return EXIT_DIAGNOSTICS;
-  }
+  const files = await inContext(`cannot export \`${graph.net}\` as a torchrun program`, () => exportTorchrun(graph, { source: file, weights }));
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; --to torchrun needs a directory`);
   for (const [name, data] of files) {
     mkdirSync(dirname(join(out, name)), { recursive: true });
@@ -198,8 +178,7 @@ async function writeTorchrun(graph: IRGraph, file: string, out: string, weights?
  */
 async function exportTrained(file: string, options: ExportOptions): Promise<number> {
   if (options.set.length > 0 || options.input) throw new UsageError('--set and --input do not go with --weights: the run fixes the arguments and input shape');
-  const { openSession, runErrorExit } = await import('../post/session.js');
-  try {
+  const { openSession } = await import('../post/session.js');
     const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net, verbose: options.verbose });
     if (typeof session === 'number') return session;
     const code = session.report([]);
@@ -211,19 +190,13 @@ async function exportTrained(file: string, options: ExportOptions): Promise<numb
     }
     const { pythonLoader, safetensors, stateDict } = await import('../export/weights.js');
     const meta = { net: graph.net, run: run.dir, checkpoint: options.checkpoint };
-    if (options.to === 'torchrun') return writeTorchrun(graph, file, options.out!, safetensors(stateDict(graph, run.model), meta));
+  const trained = 'cannot export the trained network';
+  if (options.to === 'torchrun') return writeTorchrun(graph, file, options.out!, inContext(trained, () => safetensors(stateDict(graph, run.model), meta)));
     const out = options.out!;
     const weightsPath = `${out.replace(/\.py$/, '')}.safetensors`;
-    const python = exportPytorch(graph, { source: file, weightsLoader: pythonLoader(basename(weightsPath)) });
-    const tensors = safetensors(stateDict(graph, run.model), meta);
+  const python = inContext(trained, () => exportPytorch(graph, { source: file, weightsLoader: pythonLoader(basename(weightsPath)) }));
+  const tensors = inContext(trained, () => safetensors(stateDict(graph, run.model), meta));
     emit(python, out, `PyTorch module for ${graph.net}`);
     emit(tensors, weightsPath, `the ${options.checkpoint} checkpoint's weights (load_netc_weights in the module reads them)`);
     return EXIT_OK;
-  } catch (e) {
-    if (e instanceof ExportError) {
-      process.stderr.write(`error: cannot export the trained network: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    return runErrorExit(e);
-  }
 }

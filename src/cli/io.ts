@@ -1,4 +1,5 @@
 /** Output conventions shared by every command: results on stdout, progress and diagnostics on stderr. */
+import { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, UsageError } from '../diagnostics/user-error.js';
 
 export function colorEnabled(stream: NodeJS.WriteStream): boolean {
   if (process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '') return false;
@@ -6,12 +7,8 @@ export function colorEnabled(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY);
 }
 
-/** A mistake in how netc was invoked (exit code 2), as opposed to a mistake in a .net file (exit code 1). */
-export class UsageError extends Error {}
-
-export const EXIT_OK = 0;
-export const EXIT_DIAGNOSTICS = 1;
-export const EXIT_USAGE = 2;
+/** Re-exported for the commands: the exit codes and a UserError with exit code 2 live in src/diagnostics. */
+export { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, UsageError };
 
 /** `3x224x224`, `3,224,224` or `[3, 224, 224]` -> [3, 224, 224]. */
 export function parseShape(text: string): number[] {

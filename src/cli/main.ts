@@ -3,6 +3,7 @@ import { Command, CommanderError, type Option } from 'commander';
 import { CATALOG, explain } from '../diagnostics/catalog.js';
 import { OPS } from '../ops/index.js';
 import { registerCheck } from './check.js';
+import { UserError } from '../diagnostics/user-error.js';
 import { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, reportFailure, setJsonFailures, UsageError, wantsJson } from './io.js';
 import { registerNets } from './nets.js';
 
@@ -118,7 +119,8 @@ export async function main(argv: string[]): Promise<number> {
       if (json) reportFailure(e.message.replace(/^error: /, ''), EXIT_USAGE);
       return EXIT_USAGE;
     }
-    if (e instanceof UsageError) return reportFailure(e.message, EXIT_USAGE);
+    // Every user-facing failure (usage, data, run directory, backend, training, export) lands here once.
+    if (e instanceof UserError) return reportFailure(e.message, e.exitCode);
     return reportFailure(`internal error (this is a bug in netc, not in your file): ${(e as Error).stack ?? e}`, EXIT_DIAGNOSTICS + 2, 'internal');
   }
 }

@@ -9,8 +9,7 @@ import { BACKENDS } from '../runtime/backend.js';
 import { outputsProbabilities } from '../ops/index.js';
 import { listImages, loadImages, predictionsCsv, predictSplit } from '../post/predict.js';
 import { runClasses, runNormalization, RunError, type CheckpointName } from '../post/run.js';
-import { log, openSession, runErrorExit } from '../post/session.js';
-import { DataError } from '../train/data/index.js';
+import { log, openSession } from '../post/session.js';
 import { EXIT_OK, progressWriter, UsageError } from './io.js';
 
 interface PredictOpts {
@@ -66,7 +65,6 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`--data ${o.data}: no such folder (predict reads imagefolder:PATH)`);
   const batchSize = Number(o.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got "${o.batchSize}"`);
-  try {
     const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
     if (typeof s === 'number') return s;
     const code = s.report([]);
@@ -76,13 +74,7 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
     const [c, h, w] = s.run.inputShape;
     const p = progressWriter();
     p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
-    let images;
-    try {
-      images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
-    } catch (e) {
-      if (e instanceof DataError) throw new RunError(e.message);
-      throw e;
-    }
+  const images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
     const norm = await runNormalization(s.run, p.log);
     const classes = await runClasses(s.run);
     const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, outputsProbabilities(s.graph), batchSize, (done, total) =>
@@ -102,7 +94,4 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
       log(`wrote ${o.out}: ${preds.length} predictions`);
     } else process.stdout.write(text);
     return EXIT_OK;
-  } catch (e) {
-    return runErrorExit(e);
-  }
 }

@@ -10,17 +10,17 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
-import type { IRGraph } from '../ir/types.js';
-import { outputsProbabilities } from '../ops/index.js';
-import { BACKENDS, BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
+import { BACKENDS, describeBackend, selectBackend } from '../runtime/backend.js';
 import { DEFAULTS, type RunConfig } from '../train/config.js';
-import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
-import { take, type Dataset } from '../train/data/dataset.js';
+import { DATASET_NAMES, loadDataset } from '../train/data/index.js';
+import { take } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
-import { TrainingError, train } from '../train/loop.js';
-import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
-import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, RunDirError, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
-import { lowerGraph, LowerError } from '../lower/lower.js';
+import { train } from '../train/loop.js';
+import { GiB, memoryProblem, sizeOfModel } from '../train/memory.js';
+import { planData, planNet, runConfig } from '../train/plan.js';
+import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
+import { lowerGraph } from '../lower/lower.js';
+import { UserError } from '../diagnostics/user-error.js';
 import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'] as const;
@@ -155,82 +155,30 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');
     if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
-    try {
       prior = readRunConfig(o.resume);
-    } catch (e) {
-      if (!(e instanceof RunDirError)) throw e;
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
   } else if (!file) {
     throw new UsageError('train needs a .net file (or --resume RUN_DIR)');
   }
 
-  let choice;
-  try {
-    choice = await selectBackend(o.backend ?? prior?.backend);
-  } catch (e) {
-    if (e instanceof BackendError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
+  const choice = await selectBackend(o.backend ?? prior?.backend);
   for (const l of backendLines(describeBackend(choice), o.verbose)) io.log(l);
 
   // Everything that can fail (data, the net, memory) fails before the run directory is touched.
   const dataName = prior?.data ?? o.data;
-  let dataset;
-  try {
     // Image folders have no size of their own: they are resized to the input the net declares.
     const src = prior?.file ?? file;
     const inputShape = dataName.startsWith('imagefolder:') && src
       ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: (prior ? prior.net || undefined : o.net) }).graphs[0]?.input
       : undefined;
-    dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
-  } catch (e) {
-    if (e instanceof DataError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
+  let dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
 
-  const cfg: RunConfig = prior
-    ? { ...prior, epochs: o.epochs !== DEFAULTS.epochs ? o.epochs : prior.epochs, backend: choice.name, kernels: kernelsOf(choice) }
-    : {
-        net: '',
-        file,
-        args: parseAssignments(o.set),
-        data: o.data,
-        dataDir: o.dataDir,
-        backend: choice.name,
-        kernels: kernelsOf(choice),
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        optimizer: o.optimizer,
-        lr: o.lr,
-        momentum: o.momentum,
-        weightDecay: o.weightDecay,
-        schedule: o.schedule,
-        stepSize: o.stepSize,
-        gamma: o.gamma,
-        augment: { crop: o.crop, flip: o.flip },
-        normalize: o.normalize,
-        valSplit: o.valSplit,
-        subset: o.subset,
-        testSubset: o.testSubset,
-        seed: o.seed,
-        out: '',
-      };
-  io.log(dataLine(dataset, cfg));
+  const cfg = runConfig({ ...o, args: parseAssignments(o.set) }, file, prior, { name: choice.name, kernels: kernelsOf(choice) });
+  io.log(planData(dataset, cfg).line);
   if (cfg.testSubset != null) dataset = { ...dataset, test: take(dataset.test, cfg.testSubset, dataset.shape[0] * dataset.shape[1] * dataset.shape[2]) };
   const memoryLimit = o.memoryLimit != null ? o.memoryLimit * GiB : undefined;
 
   let model;
-  let graph: IRGraph | null = null;
   let resume;
-  try {
     if (prior && o.resume) {
       for (const l of cleanRunDir(o.resume)) io.log(l);
       if (resumableCheckpoint(o.resume)) {
@@ -242,10 +190,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
         const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
         io.log(`resuming ${o.resume} after ${at}`);
         const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
-        if (problem) {
-          process.stderr.write(`netc: ${problem}\n`);
-          return EXIT_DIAGNOSTICS;
-        }
+      if (problem) throw new UserError(problem);
       } else {
         io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
       }
@@ -253,69 +198,22 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     if (!model) {
       const src = cfg.file;
       if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
-      // The dataset decides the input shape and, when the net takes `classes`, the number of classes.
-      const args = { ...cfg.args };
-      const netName = prior ? prior.net || undefined : o.net;
-      const declared = compileFile(src, { args, net: netName }).graphs[0];
-      const fitClasses = declared !== undefined && 'classes' in declared.args && args.classes == null;
-      const result = compileFile(src, { args: fitClasses ? { ...args, classes: dataset.classes.length } : args, input: dataset.shape, net: netName });
-      const errors = result.diagnostics.filter((d) => d.severity === 'error');
-      if (result.diagnostics.length) process.stderr.write(renderAll(result.diagnostics, result.program.sources, { color: colorEnabled(process.stderr) }));
-      if (errors.length || result.graphs.length === 0) return EXIT_DIAGNOSTICS;
-      graph = result.graphs[0]!;
-      const outShape = graph.nodes[graph.output]!.shape;
-      if (outShape?.length !== 1 || outShape[0] !== dataset.classes.length) {
-        const fix = args.classes != null
-          ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${dataset.classes.length}`
-          : 'classes' in graph.args
-            ? `its last layer must output \`classes\` values (\`linear classes\`)`
-            : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${dataset.classes.length})\` ... \`linear classes\`), so that netc can fit it to the data`;
-        process.stderr.write(`netc: ${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${dataset.name} has ${dataset.classes.length} classes: ${fix}\n`);
-        return EXIT_DIAGNOSTICS;
-      }
-      if (declared && !prior) {
-        const changes: string[] = [];
-        if (declared.input.join('x') !== dataset.shape.join('x')) changes.push(`input ${declared.input.join('x')} -> ${dataset.shape.join('x')}`);
-        if (fitClasses && declared.args.classes !== dataset.classes.length) changes.push(`classes ${String(declared.args.classes)} -> ${dataset.classes.length}`);
-        if (changes.length) io.log(`adapted ${graph.net} to ${dataset.name}: ${changes.join(', ')}`);
-      }
-      cfg.net = graph.net;
-      cfg.args = graph.args as RunConfig['args'];
-      cfg.outputsProbabilities = outputsProbabilities(graph);
-      const problem = memoryProblem(graph.net, sizeOfGraph(graph), cfg, choice.name, memoryLimit);
-      if (problem) {
-        process.stderr.write(`netc: ${problem}\n`);
-        return EXIT_DIAGNOSTICS;
-      }
-      try {
-        model = lowerGraph(graph, { seed: cfg.seed }).model;
-      } catch (e) {
-        if (e instanceof LowerError) {
-          process.stderr.write(`netc: cannot lower ${e.node.name}: ${e.message}\n`);
-          return EXIT_DIAGNOSTICS;
-        }
-        throw e;
-      }
-    }
-  } catch (e) {
-    if (e instanceof RunDirError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
+    const net = prior ? prior.net || undefined : o.net;
+    const { compiled, plan } = planNet((c) => compileFile(src, { ...c, net }), cfg, dataset, choice.name, { resuming: prior != null, memoryLimit });
+    if (compiled.diagnostics.length) process.stderr.write(renderAll(compiled.diagnostics, compiled.program.sources, { color: colorEnabled(process.stderr) }));
+    if (!plan) return EXIT_DIAGNOSTICS;
+    if (plan.classMismatch) throw new UserError(plan.classMismatch);
+    if (plan.adaptations.length) io.log(`adapted ${plan.net} to ${dataset.name}: ${plan.adaptations.join(', ')}`);
+    cfg.net = plan.net;
+    cfg.args = plan.args;
+    cfg.outputsProbabilities = plan.outputsProbabilities;
+    if (plan.memoryProblem) throw new UserError(plan.memoryProblem);
+    model = lowerGraph(plan.graph, { seed: cfg.seed }).model;
   }
   const runDir = o.resume ?? runDirName(o.out, cfg.net);
   cfg.out = runDir;
-  try {
     if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
     else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
-  } catch (e) {
-    if (e instanceof RunDirError) {
-      process.stderr.write(`netc: ${e.message}\n`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
-  }
   io.log(`run directory: ${runDir}`);
 
   // SIGINT (Ctrl-C) and SIGTERM: finish the step, save checkpoints/last, exit 130 / 143. A second
@@ -350,28 +248,13 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     out.push(`run directory: ${runDir}`);
     process.stdout.write(out.join('\n') + '\n');
     return EXIT_OK;
-  } catch (e) {
-    if (e instanceof TrainingError || e instanceof RunDirError) {
-      io.log(`error: ${e.message}`);
-      return EXIT_DIAGNOSTICS;
-    }
-    throw e;
   } finally {
+    // A failure (NaN, out of memory, a damaged run directory) is printed by main after this: end the
+    // live progress line first.
+    io.clear();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-
-/** What the run really uses: `2000 of 50000 training images (1800 train + 200 validation), 500 of 10000 test`. */
-function dataLine(d: Dataset, cfg: Pick<RunConfig, 'subset' | 'testSubset' | 'valSplit'>): string {
-  const n = cfg.subset != null ? Math.min(cfg.subset, d.train.count) : d.train.count;
-  const val = Math.floor(n * cfg.valSplit);
-  const test = cfg.testSubset != null ? Math.min(cfg.testSubset, d.test.count) : d.test.count;
-  const of = (used: number, all: number) => (used === all ? `${all}` : `${used} of ${all}`);
-  return (
-    `data: ${d.name} from ${d.source}: ${of(n, d.train.count)} training images (${n - val} train + ${val} validation),` +
-    ` ${of(test, d.test.count)} test, ${d.shape.join('x')}, ${d.classes.length} class${d.classes.length === 1 ? '' : 'es'}`
-  );
-}

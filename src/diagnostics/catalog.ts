@@ -44,12 +44,14 @@ definition, expressions see its parameters and \`in.c\`, \`in.h\`, \`in.w\`.`,
   },
   NET1003: {
     title: 'wrong type',
-    explanation: `A value has the wrong type for where it is used: a fraction where an integer is needed, a number
-where a boolean is needed, or a parameter used as if it were a layer.
+    explanation: `A value is of the wrong kind for where it is used: a number where a boolean (\`true\`/\`false\`) is
+needed, a string where a number is needed, a tuple of the wrong length, or arithmetic on a tuple.
 
-    conv in.c / 3 k=1           # error when in.c = 64: out must be an integer, got 21.333...
+    conv 4 k=3 bias=3           # error: \`conv\` bias must be true or false, got the integer 3
+    conv 8 k=(1,3,3)            # error: k must be an integer or a pair (h, w), got the tuple (1, 3, 3)
 
-Use \`//\` for integer division, or \`floor\`, \`ceil\`, \`round\`.`,
+A value of the right kind that is not allowed (a fraction, a negative count) is NET1016; a value
+named where a layer belongs is NET1015.`,
   },
   NET1004: {
     title: 'recursive definition',
@@ -115,6 +117,26 @@ exhausting memory or the stack, and keep every count exact:
     title: 'net used as a layer',
     explanation: `A \`net\` is a whole network with its own input shape; it cannot be called inside another
 definition. Move its body into a \`block\` and call that from both places.`,
+  },
+  NET1015: {
+    title: 'value used as a layer',
+    explanation: `A name that holds a value (a parameter of the enclosing block or net) stands where a layer belongs:
+
+    block B(c) < conv3x3 c; c >     # error: \`c\` is a value, not a layer
+
+To repeat a layer \`c\` times write \`<...> * c\`; to use the value, pass it to a layer (\`conv3x3 c\`).`,
+  },
+  NET1016: {
+    title: 'value out of range',
+    explanation: `A value has the right kind but is not one the parameter accepts: a fraction where an integer is
+needed, zero or a negative number where a positive count is needed, an integer beyond 2^53 - 1, an index
+past the end, or a string that is not one of the choices.
+
+    conv in.c / 3 k=1           # error when in.c = 64: out must be an integer, got the number 21.333...
+    chunk 2 2                   # error: chunk index 2 is out of range: there are 2 slices, 0 to 1
+    stochastic_depth 0.1 mode="col"   # error: mode must be "row" or "batch"
+
+Use \`//\` for integer division, or \`floor\`, \`ceil\`, \`round\`.`,
   },
   NET2001: {
     title: 'residual operands disagree',
@@ -236,10 +258,9 @@ name (\`stem:\`, and keywords too: \`block:\`) or a whole number (\`0:\`, an ind
   NET2013: {
     title: 'channels do not divide',
     explanation: `\`chunk n i\` takes the i-th of n equal channel slices and \`channel_shuffle g\` interleaves g channel
-groups; both need the channels to be a multiple of n (or g), and i must be below n.
+groups; both need the channels to be a multiple of n (or g). (An index i that is not below n is NET1016.)
 
     net n : [116, 28, 28] < chunk 3 0 >            # error: chunk 3 does not divide the 116 channels evenly
-    net n : [116, 28, 28] < chunk 2 2 >            # error: chunk index 2 is out of range: 0 to 1
     net n : [116, 28, 28] < chunk 2 1; channel_shuffle 2 >    # ok: [58, 28, 28]`,
   },
   NET2014: {

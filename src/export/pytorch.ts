@@ -15,10 +15,11 @@ import type { IRGraph, IRNode, ModuleInstance, Shape } from '../ir/types.js';
 import { isGraphInput, opOf } from '../ops/index.js';
 import { weightCount } from '../ir/size.js';
 import { pyNumber, type Template } from './template.js';
+import { UserError } from '../diagnostics/user-error.js';
 export { pyNumber } from './template.js';
 
 /** The IR cannot be written as PyTorch modules (e.g. a block with two inputs). */
-export class ExportError extends Error {}
+export class ExportError extends UserError {}
 
 // ---------------------------------------------------------------------------------------------
 // Python names.

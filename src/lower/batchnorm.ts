@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { wasmNativeBatchNorm } from '../runtime/native.js';
+import { nativeBatchNorm } from '../runtime/backend.js';
 import { BN_TRAIN, fusedBatchNormTrain, hasKernel } from '../runtime/node-kernels.js';
 
 type LayerVariable = ReturnType<tfl.layers.Layer['addWeight']>;
@@ -141,7 +141,7 @@ export class TorchBatchNorm extends tfl.layers.Layer {
       const f = tf.customGrad(((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
         // With netc's native addon (native/, oneDNN build) on wasm: the same maths in C++, in place
         // on the wasm heap (measured ~1 s of a 2.6 s ResNet-20 step in the JS loops below).
-        const nbn = wasmNativeBatchNorm(tf);
+        const nbn = nativeBatchNorm();
         if (nbn) {
           const r = nbn.forward(xx, g, b, eps);
           stats = r.stats;
@@ -198,5 +198,3 @@ export class TorchBatchNorm extends tfl.layers.Layer {
     return { ...super.getConfig(), epsilon: this.epsilon, torchMomentum: this.torchMomentum };
   }
 }
-
-tf.serialization.registerClass(TorchBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

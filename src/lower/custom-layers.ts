@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SEQUENCE_LAYERS } from './sequence-layers.js';
+import { TorchBatchNorm } from './batchnorm.js';
 
 type Pads = [[number, number], [number, number]];
 /** A layer's 4-D input shape (tfl.Shape has no length). */
@@ -330,10 +331,11 @@ export class DilatedMaxPool2D extends tfl.layers.Layer {
 }
 
 let registered = false;
+/** Every layer class of netc's own, so that a checkpoint's model.json names them and loads back. */
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, ...SEQUENCE_LAYERS]) {
+  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, TorchBatchNorm, ...SEQUENCE_LAYERS]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

@@ -5,16 +5,18 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { AttrValue, NodeData } from '../ir/types.js';
 import type { LowerContext } from './context.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 export type ST = tfl.SymbolicTensor;
 export type Lowering = (ctx: LowerContext, node: NodeData, inputs: ST[]) => ST;
 
-export class LowerError extends Error {
+/** A node with no tfjs lowering: a user-facing failure (exit 1) naming the node. */
+export class LowerError extends UserError {
   constructor(
     readonly node: NodeData,
     message: string,
   ) {
-    super(message);
+    super(`cannot lower ${node.name}: ${message}`);
   }
 }
 

@@ -16,6 +16,7 @@ import type { LowerContext } from './context.js';
 import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
 import { LowerError } from './helpers.js';
 import { ClassToken, LayerScale, PositionEmbedding, SelfAttention } from './sequence-layers.js';
+import { makeRng } from '../random.js';
 
 export { LowerError };
 
@@ -43,23 +44,6 @@ export interface Lowered {
 /** IR `[C,H,W]` -> tfjs per-sample `[H,W,C]`; flat shapes are unchanged. */
 export function tfShape(s: Shape): number[] {
   return s.length === 3 ? [s[1]!, s[2]!, s[0]!] : [...s];
-}
-
-/** A small, fast, seedable PRNG (mulberry32) with Box-Muller normals. */
-export function makeRng(seed: number): { uniform(): number; normal(): number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => {
-    const u = 1 - uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-  };
-  return { uniform, normal };
 }
 
 function initValues(init: InitSpec, size: number, rng: ReturnType<typeof makeRng>): Float32Array {

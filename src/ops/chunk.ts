@@ -25,7 +25,7 @@ export const chunk = defineOp({
       return null;
     }
     if (index >= n) {
-      ctx.error('NET2013', `chunk index ${index} is out of range: there are ${n} slices, 0 to ${n - 1}`, { at: 'index' });
+      ctx.error('NET1016', `chunk index ${index} is out of range: there are ${n} slices, 0 to ${n - 1}`, { at: 'index' });
       return null;
     }
     return [input![0]! / n, ...input!.slice(1)];

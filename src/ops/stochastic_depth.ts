@@ -28,7 +28,7 @@ export const stochasticDepth = defineOp({
       return null;
     }
     if (!MODES.includes(attrs.mode)) {
-      ctx.error('NET1003', `stochastic_depth mode must be "row" or "batch", got "${attrs.mode}"`, { at: 'mode' });
+      ctx.error('NET1016', `stochastic_depth mode must be "row" or "batch", got "${attrs.mode}"`, { at: 'mode' });
       return null;
     }
     return input!;

@@ -12,16 +12,16 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { compileFile, type CompileResult } from '../api.js';
 import type { IRGraph } from '../ir/types.js';
 import { ALL_WEIGHTS, weightCount } from '../ir/size.js';
-import { registerCustomLayers } from '../lower/custom-layers.js';
 import { channelMeanStd, type Norm } from '../train/batches.js';
 import type { RunConfig } from '../train/config.js';
 import { loadDataset, type Dataset } from '../train/data/index.js';
 import { trainingSplit } from '../train/loop.js';
 import { loadCheckpoint } from '../train/rundir.js';
 import { readValidJson } from '../train/validate.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** A problem with the run directory or its data that the user must fix (exit 1, no stack trace). */
-export class RunError extends Error {}
+export class RunError extends UserError {}
 
 export type CheckpointName = 'best' | 'last';
 
@@ -57,8 +57,6 @@ export async function openRun(dir: string, checkpoint: CheckpointName): Promise<
   const config = readRunConfig(dir);
   const resultFile = join(dir, 'result.json');
   const result = existsSync(resultFile) ? readValidJson<RunResultJson>(resultFile, 'result.schema.json', (m) => new RunError(m)) : null;
-  // Checkpoints may hold netc's own layers (-inf padding, channel scaling, PyTorch batch norm).
-  registerCustomLayers();
   let model: tfl.LayersModel;
   try {
     ({ model } = await loadCheckpoint(dir, checkpoint));

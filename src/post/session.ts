@@ -7,9 +7,10 @@ import { existsSync, statSync } from 'node:fs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { diagnosticsDocument, renderAll } from '../diagnostics/render.js';
 import type { IRGraph } from '../ir/types.js';
-import { BackendError, describeBackend, selectBackend } from '../runtime/backend.js';
+import { describeBackend, selectBackend } from '../runtime/backend.js';
 import type { CompileResult } from '../api.js';
-import { backendLines, colorEnabled, EXIT_DIAGNOSTICS, reportFailure, UsageError } from '../cli/io.js';
+import { EXIT_DIAGNOSTICS, UsageError } from '../diagnostics/user-error.js';
+import { backendLines, colorEnabled } from '../cli/io.js';
 import { netFileArgument } from '../cli/netfile.js';
 import { compileForRun, openRun, RunError, type CheckpointName, type OpenRun } from './run.js';
 
@@ -35,12 +36,6 @@ export interface Session {
 
 export function log(line: string): void {
   process.stderr.write(line + '\n');
-}
-
-/** Prints a RunError as `netc: message` and returns exit code 1; rethrows anything else. */
-export function runErrorExit(e: unknown): number {
-  if (e instanceof RunError || e instanceof BackendError) return reportFailure(e.message, EXIT_DIAGNOSTICS);
-  throw e;
 }
 
 /** Opens everything a post-training command needs; a number is the exit code of a failure already reported. */

@@ -12,8 +12,9 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
-import { loadNative, registerNativeConvKernels } from './native.js';
+import { loadNative, registerNativeConvKernels, wasmNativeBatchNorm, type NativeAddon, type NativeBatchNorm } from './native.js';
 import { registerNodeTrainingKernels } from './node-kernels.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -31,7 +32,7 @@ export interface BackendChoice {
   convolutions: string | null;
 }
 
-export class BackendError extends Error {}
+export class BackendError extends UserError {}
 
 /** A one-line reason from whatever a failed load threw (no stack traces for the user). */
 function reasonOf(e: unknown): string {
@@ -99,6 +100,17 @@ async function tryNode(gpu: boolean): Promise<string[]> {
 
 /** Set by tryWasm when the native oneDNN convolutions were registered. */
 let nativeConvolutions: string | null = null;
+/** The addon behind them, which also does the training-mode batch norm (see nativeBatchNorm). */
+let nativeAddon: NativeAddon | null = null;
+
+/**
+ * The native addon's training-mode batch norm when the wasm backend runs with it, else null (the
+ * caller keeps its own). src/lower/batchnorm.ts asks here, at each call, rather than holding the
+ * addon: which backend runs, and whether the addon is in use, is decided by selectBackend.
+ */
+export function nativeBatchNorm(): NativeBatchNorm | null {
+  return nativeAddon ? wasmNativeBatchNorm(tf, nativeAddon) : null;
+}
 
 async function tryWasm(): Promise<string[]> {
   await import('@tensorflow/tfjs-backend-wasm');
@@ -115,10 +127,12 @@ async function tryWasm(): Promise<string[]> {
   const native = loadNative();
   if (native.addon) {
     registerNativeConvKernels(tf, native.addon);
+    nativeAddon = native.addon;
     nativeConvolutions = 'native oneDNN convolutions';
     details.push(`convolutions: native addon (${native.reason})`);
   } else {
     nativeConvolutions = null;
+    nativeAddon = null;
     details.push(`convolutions: wasm (native addon not used: ${native.reason})`);
   }
   return details;

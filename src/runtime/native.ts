@@ -10,8 +10,8 @@
  * view is taken.
  *
  * The same addon also does the training-mode batch norm of src/lower/batchnorm.ts
- * (`wasmNativeBatchNorm`) and the ReLU gradient (kernel `NetcReluGrad`, which the Relu gradient
- * of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
+ * (`wasmNativeBatchNorm`, which it gets from backend.ts's `nativeBatchNorm`) and the ReLU gradient
+ * (kernel `NetcReluGrad`, which the Relu gradient of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
  *
  * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
  * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
@@ -32,6 +32,20 @@ import type * as tfc from '@tensorflow/tfjs-core';
 import { nhwcConvInfo } from './wasm-kernels.js';
 import { RELU_GRAD } from './node-kernels.js';
 
+/**
+ * The convolution parameters the addon takes, by name, in order: native/src/netc_native.cc's
+ * NETC_CONV_PARAMS table, mirrored (test/runtime/native-params.test.ts compares the two, and
+ * loadNative refuses an addon whose convParamNames() differ). A new parameter goes in both lists.
+ */
+export const CONV_PARAMS = ['n', 'h', 'w', 'ci', 'kh', 'kw', 'co', 'oh', 'ow', 'sh', 'sw', 'dh', 'dw', 'pt', 'pb', 'pl', 'pr', 'groups', 'relu'] as const;
+/** One convolution for the addon: input NHWC, filter, output size, strides, dilations, pads (top, bottom, left, right), groups, fused ReLU. */
+export type ConvParams = Record<(typeof CONV_PARAMS)[number], number>;
+
+/** The Int32Array the addon reads, in CONV_PARAMS's order. */
+export function packConvParams(p: ConvParams): Int32Array {
+  return Int32Array.from(CONV_PARAMS, (name) => p[name]);
+}
+
 /** The addon's surface (native/src/netc_native.cc). */
 export interface NativeAddon {
   /** op 0: forward (x, w, bias|null, y); 1: backward data (dy, w, null, dx); 2: backward weights (x, dy, dbias|null, dw). */
@@ -45,6 +59,8 @@ export interface NativeAddon {
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
+  /** Its NETC_CONV_PARAMS table's names, which must equal CONV_PARAMS. */
+  convParamNames?(): string[];
 }
 
 export interface NativeStatus {
@@ -74,12 +90,16 @@ export function loadNative(): NativeStatus {
   try {
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    // A build from other sources would read the parameters in another order: refuse it.
+    const names = addon.convParamNames?.() ?? [];
+    if (names.join() !== CONV_PARAMS.join()) throw new Error('built from other sources (its conv parameters differ); rebuild it: npm run build:native');
     const wanted = Number(process.env.NETC_NATIVE_THREADS);
     const threads = Number.isInteger(wanted) && wanted > 0 ? wanted : Math.min(2, availableParallelism());
     addon.setThreads(threads);
     // One tiny convolution proves the library works (CPU dispatch, linking) before we rely on it.
     const y = new Float32Array(1);
-    addon.conv2d(0, new Float32Array([2]), new Float32Array([3]), null, y, Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]));
+    const one = { n: 1, h: 1, w: 1, ci: 1, kh: 1, kw: 1, co: 1, oh: 1, ow: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pb: 0, pl: 0, pr: 0, groups: 1, relu: 0 };
+    addon.conv2d(0, new Float32Array([2]), new Float32Array([3]), null, y, packConvParams(one));
     if (y[0] !== 6) throw new Error(`self-test gave ${y[0]}, expected 6`);
     status = { addon, reason: `${addon.version()}, ${addon.getThreads()} threads`, threads: addon.getThreads() };
   } catch (e) {
@@ -103,9 +123,6 @@ const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
 /** How many times each path ran (for the benchmark's report and the tests). */
 export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0 };
 
-/** The addon whose kernels are registered on the wasm backend (set by registerNativeConvKernels). */
-let activeAddon: NativeAddon | null = null;
-
 /** Per-channel batch statistics, as src/lower/batchnorm.ts keeps them. */
 export interface BatchStats {
   mean: Float64Array;
@@ -120,13 +137,13 @@ export interface NativeBatchNorm {
 }
 
 /**
- * Training-mode batch norm in the addon, in place on the wasm heap (no copies of x, y, dy or dx),
- * when the native kernels are active and the current backend is wasm; otherwise null (the caller
- * keeps its own implementation). The tensors returned belong to the caller's tidy scope.
+ * Training-mode batch norm in `addon`, in place on the wasm heap (no copies of x, y, dy or dx), when
+ * the current backend is wasm; otherwise null. The tensors returned belong to the caller's tidy
+ * scope. The lowering reaches it through src/runtime/backend.ts's `nativeBatchNorm`, which knows
+ * whether the addon is in use.
  */
-export function wasmNativeBatchNorm(tf: typeof tfc): NativeBatchNorm | null {
-  const addon = activeAddon;
-  if (!addon || tf.getBackend() !== 'wasm') return null;
+export function wasmNativeBatchNorm(tf: typeof tfc, addon: NativeAddon): NativeBatchNorm | null {
+  if (tf.getBackend() !== 'wasm') return null;
   const b = tf.backend() as unknown as WasmBackendLike;
   const wrap = (t: TensorInfo) => tf.engine().makeTensorFromTensorInfo(t);
   const view = (t: TensorInfo) => b.typedArrayFromHeap(t);
@@ -163,20 +180,19 @@ export function wasmNativeBatchNorm(tf: typeof tfc): NativeBatchNorm | null {
  */
 export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): string[] {
   const registered: string[] = [];
-  activeAddon = addon;
   const previous = (name: string): KernelFunc | null => {
     const k = tf.getKernel(name, 'wasm');
     return k ? (k.kernelFunc as unknown as KernelFunc) : null;
   };
 
-  /** The 19 addon parameters, or null when the addon cannot express this convolution. */
+  /** The addon's parameters for this convolution, or null when the addon cannot express it. */
   function paramsOf(
     xShape: number[],
     filterShape: number[],
     attrs: Record<string, unknown>,
     depthwise: boolean,
     relu: number,
-  ): Int32Array | null {
+  ): ConvParams | null {
     if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') return null;
     if (xShape.length !== 4 || filterShape.length !== 4) return null;
     const info = nhwcConvInfo(tf, xShape, filterShape, attrs, depthwise);
@@ -188,16 +204,15 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     if (Math.floor((h + p.top + p.bottom - eh) / info.strideHeight) + 1 !== info.outHeight) return null;
     if (Math.floor((w + p.left + p.right - ew) / info.strideWidth) + 1 !== info.outWidth) return null;
     if (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
-    const groups = depthwise ? ci : 1;
-    return Int32Array.from([
+    return {
       n, h, w, ci,
-      info.filterHeight, info.filterWidth, info.outChannels,
-      info.outHeight, info.outWidth,
-      info.strideHeight, info.strideWidth,
-      info.dilationHeight, info.dilationWidth,
-      p.top, p.bottom, p.left, p.right,
-      groups, relu,
-    ]);
+      kh: info.filterHeight, kw: info.filterWidth, co: info.outChannels,
+      oh: info.outHeight, ow: info.outWidth,
+      sh: info.strideHeight, sw: info.strideWidth,
+      dh: info.dilationHeight, dw: info.dilationWidth,
+      pt: p.top, pb: p.bottom, pl: p.left, pr: p.right,
+      groups: depthwise ? ci : 1, relu,
+    };
   }
 
   const heap = (b: unknown, t: TensorInfo) => (b as WasmBackendLike).typedArrayFromHeap(t);
@@ -214,15 +229,14 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
         x && filter && isF32(x, filter) && act != null && preluActivationWeights == null
           ? paramsOf(x.shape, filter.shape, attrs, depthwise, act)
           : null;
-      const co = params ? params[6]! : 0;
-      const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === co);
+      const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === params?.co);
       if (!params || !biasOk) {
         if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);
         nativeCounters.fallback++;
         return fallback(args);
       }
-      const out = (b as WasmBackendLike).makeOutput([params[0]!, params[7]!, params[8]!, co], 'float32');
-      addon.conv2d(0, heap(b, x!), heap(b, filter!), bias ? heap(b, bias) : null, heap(b, out), params);
+      const out = (b as WasmBackendLike).makeOutput([params.n, params.oh, params.ow, params.co], 'float32');
+      addon.conv2d(0, heap(b, x!), heap(b, filter!), bias ? heap(b, bias) : null, heap(b, out), packConvParams(params));
       nativeCounters.native++;
       return out;
     };
@@ -245,15 +259,15 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
       // oneDNN 2.6's weight gradient of a strided 1x1 convolution (its reduce-to-unit-stride path)
       // corrupts memory on some shapes (8 -> 16 channels at 28x28, stride 2: a crash in most runs);
       // wasm computes those. test/runtime/native-kernels.test.ts trains that shape repeatedly.
-      const strided1x1Grad = op === 2 && params !== null && params[4] === 1 && params[5] === 1 && (params[9]! > 1 || params[10]! > 1);
-      if (!params || strided1x1Grad || params[7] !== dy.shape[1] || params[8] !== dy.shape[2]) {
+      const strided1x1Grad = op === 2 && params !== null && params.kh === 1 && params.kw === 1 && (params.sh > 1 || params.sw > 1);
+      if (!params || strided1x1Grad || params.oh !== dy.shape[1] || params.ow !== dy.shape[2]) {
         if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);
         nativeCounters.fallback++;
         return fallback(args);
       }
       const out = (b as WasmBackendLike).makeOutput([...outShape], 'float32');
-      if (op === 1) addon.conv2d(1, heap(b, dy), heap(b, filter), null, heap(b, out), params);
-      else addon.conv2d(2, heap(b, x), heap(b, dy), null, heap(b, out), params);
+      if (op === 1) addon.conv2d(1, heap(b, dy), heap(b, filter), null, heap(b, out), packConvParams(params));
+      else addon.conv2d(2, heap(b, x), heap(b, dy), null, heap(b, out), packConvParams(params));
       nativeCounters.native++;
       return out;
     };

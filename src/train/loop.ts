@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { makeRng } from '../lower/lower.js';
+import { makeRng } from '../random.js';
 import { channelMeanStd, makeBatch, type Norm } from './batches.js';
 import type { RunConfig } from './config.js';
 import type { Dataset, Split } from './data/dataset.js';
@@ -17,9 +17,10 @@ import { curveSvg } from './plot.js';
 import { checkpointProblem, findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
 import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** The run stopped for a reason the user must see (NaN loss): printed without a stack trace. */
-export class TrainingError extends Error {}
+export class TrainingError extends UserError {}
 
 export interface TrainResult {
   testAccuracy: number | null;

@@ -6,7 +6,7 @@
  * from one seeded by (seed, e, s). Resuming at any step boundary therefore replays exactly what an
  * uninterrupted run would have drawn, with no generator state to save.
  */
-import { makeRng } from '../lower/lower.js';
+import { makeRng } from '../random.js';
 
 /** A 32-bit hash of integers (murmur3's finaliser over a running mix). */
 export function mixSeed(...parts: number[]): number {

@@ -17,14 +17,16 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveLayersModel } from '../lower/save.js';
+import { registerCustomLayers } from '../lower/custom-layers.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { readBounded } from '../bind/program.js';
 import { optimizerScalars } from './optim.js';
 import type { RunConfig } from './config.js';
 import { MAX_RUN_JSON_BYTES, readValidJson, schemaProblem } from './validate.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** A run directory or checkpoint that cannot be used: the CLI prints the message and exits 1. */
-export class RunDirError extends Error {}
+export class RunDirError extends UserError {}
 
 const TMP = /\.tmp-\d+$/;
 const OLD = /\.old-\d+$/;
@@ -416,6 +418,8 @@ export async function loadCheckpoint(
   let optimizerWeights: { name: string; tensor: tf.Tensor }[];
   try {
     const mj = JSON.parse(mjBytes.toString('utf8'));
+    // Checkpoints hold netc's own layers (-inf padding, channel scaling, PyTorch batch norm, ...).
+    registerCustomLayers();
     model = await tfl.loadLayersModel(
       tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: mj.weightsManifest[0].weights, weightData: wb.buffer.slice(wb.byteOffset, wb.byteOffset + wb.byteLength) as ArrayBuffer }),
     );

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportPytorch } from '../export/pytorch.js';
 import type { IRGraph } from '../ir/types.js';
-import { makeRng } from '../lower/lower.js';
+import { makeRng } from '../random.js';
 import { opOf } from '../ops/index.js';
 import { product } from '../ir/size.js';
 import { selectBackend } from '../runtime/backend.js';

@@ -195,9 +195,9 @@ describe('stochastic_depth (EfficientNet): a row, identity in eval, per-sample d
     expect(code).toMatch(/^import torchvision$/m);
     expect(code).toContain('torchvision.ops.StochasticDepth(0.1, "row")');
   });
-  it('a probability of 1 is NET2012 and an unknown mode NET1003', () => {
+  it('a probability of 1 is NET2012 and an unknown mode NET1016', () => {
     expect(compile('net n : [4] < stochastic_depth 1 >').diagnostics.map((d) => d.code)).toEqual(['NET2012']);
-    expect(compile('net n : [4] < stochastic_depth 0.1 mode="col" >').diagnostics.map((d) => d.code)).toEqual(['NET1003']);
+    expect(compile('net n : [4] < stochastic_depth 0.1 mode="col" >').diagnostics.map((d) => d.code)).toEqual(['NET1016']);
   });
   it('lowers to the identity in inference and to whole-row drops scaled by 1/(1-p) in training', async () => {
     await selectBackend('cpu');

@@ -163,7 +163,8 @@ describe('sizes and counts beyond 2^53', () => {
     expect(Number.isSafeInteger(s.totalParams)).toBe(true);
   });
 
-  it('integer arguments beyond 2^53 are NET1003; literals and arithmetic beyond the double range are NET3003', () => {
+  it('integer arguments beyond 2^53 are NET1016; literals and arithmetic beyond the double range are NET3003', () => {
+    expect(codes(compile(NET('linear 9007199254740993', '[10]')).diagnostics)).toEqual(['NET1016']);
     expect(errors(compile(NET('linear 9007199254740993', '[10]')).diagnostics).map((d) => d.message))
       .toEqual(['`linear` out must be an integer of at most 9007199254740991 (2^53 - 1), got the integer 9007199254740992']);
     const literal = compile(NET('linear 1e400', '[10]'));

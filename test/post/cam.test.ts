@@ -22,7 +22,7 @@ import { computeCam, findCamHead, normalizeMap, peak, resizeMap } from '../../sr
 import { inputBatch } from '../../src/post/predict.js';
 import { compileForRun, openRun, runNormalization } from '../../src/post/run.js';
 import { selectBackend } from '../../src/runtime/backend.js';
-import { makeRng } from '../../src/lower/lower.js';
+import { makeRng } from '../../src/random.js';
 import type { Dataset, Split } from '../../src/train/data/dataset.js';
 import { cli, trainRun } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { selectBackend, describeBackend } from '../../src/runtime/backend.js';
-import { loadNative, nativeCounters } from '../../src/runtime/native.js';
+import { CONV_PARAMS, loadNative, nativeCounters, packConvParams, type ConvParams } from '../../src/runtime/native.js';
 import { TorchBatchNorm } from '../../src/lower/batchnorm.js';
 import { relErr } from './rel-err.js';
 
@@ -17,6 +17,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const native = loadNative();
 const addonLoaded = native.addon != null;
 const skipNote = addonLoaded ? '' : ` [skipped: native addon ${native.reason}]`;
+/** x [1, 2, 2, 2] through a 1x1 filter, 2 in, 1 out. */
+const ONE_BY_ONE: ConvParams = { n: 1, h: 2, w: 2, ci: 2, kh: 1, kw: 1, co: 1, oh: 2, ow: 2, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pb: 0, pl: 0, pr: 0, groups: 1, relu: 0 };
 
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -241,7 +243,7 @@ describe('native addon surface' + skipNote, () => {
     const w = heap.subarray(20, 22); // 1x1, 2 in, 1 out
     w.set([10, 1]);
     const y = heap.subarray(40, 44);
-    addon.conv2d(0, x, w, null, y, Int32Array.from([1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]));
+    addon.conv2d(0, x, w, null, y, packConvParams(ONE_BY_ONE));
     expect(Array.from(y)).toEqual([12, 34, 56, 78]);
     expect(heap[39]).toBe(-1);
     expect(heap[44]).toBe(-1);
@@ -249,11 +251,10 @@ describe('native addon surface' + skipNote, () => {
 
   it.skipIf(!addonLoaded)(`rejects wrong sizes and parameters with clear errors${skipNote}`, () => {
     const addon = native.addon!;
-    const p = Int32Array.from([1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0]);
+    const p = packConvParams(ONE_BY_ONE);
     expect(() => addon.conv2d(0, new Float32Array(7), new Float32Array(2), null, new Float32Array(4), p)).toThrow(/x: expected 8 elements, got 7/);
-    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(4), new Int32Array(3))).toThrow(/19 conv parameters/);
-    const bad = p.slice();
-    bad[7] = 3; // output height inconsistent with input and pads
+    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(4), new Int32Array(3))).toThrow(`an Int32Array of ${CONV_PARAMS.length} conv parameters`);
+    const bad = packConvParams({ ...ONE_BY_ONE, oh: 3 }); // output height inconsistent with input and pads
     expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(6), bad)).toThrow(/output size/);
     expect(() => addon.conv2d(0, new Float64Array(8) as unknown as Float32Array, new Float32Array(2), null, new Float32Array(4), p)).toThrow(/Float32Array/);
   });

@@ -43,7 +43,7 @@ net n : [16, 8, 8] < b: B(32, stride=2, proj="skip") >
     expect(compile(BLOCK('shortcut(name=3)')).diagnostics).toEqual([
       'NET1003 `shortcut` name must be a string holding an identifier, got the integer 3',
     ]);
-    expect(compile(BLOCK('shortcut(name="a.b")')).diagnostics[0]).toMatch(/^NET1003 /);
+    expect(compile(BLOCK('shortcut(name="a.b")')).diagnostics[0]).toMatch(/^NET1016 /);
   });
 
   it('rejects other arguments, in a library file too', () => {

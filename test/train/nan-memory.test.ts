@@ -65,7 +65,7 @@ describe('NaN and infinity', () => {
     const out = join(tmp(), 'run');
     const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--subset', '256', '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e38', '--out', out], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/error: loss became NaN at epoch 1, step 2 of 4 \(learning rate 1e\+38\); no checkpoint was written yet/);
+    expect(r.stderr).toMatch(/netc: loss became NaN at epoch 1, step 2 of 4 \(learning rate 1e\+38\); no checkpoint was written yet/);
     expect(readdirSync(join(out, 'checkpoints'))).toEqual([]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -58,7 +58,7 @@ def read_spec():
 
 
 # ------------------------------------------------------------------------------------------------
-# netc's random numbers (src/lower/lower.ts makeRng, src/train/random.ts): 32-bit integer arithmetic,
+# netc's random numbers (src/random.ts makeRng, src/train/random.ts): 32-bit integer arithmetic,
 # so the same seed gives the same split, shuffles and augmentation as `netc train`.
 
 M32 = 0xFFFFFFFF

@@ -3,6 +3,7 @@
  * official files store them (IDX, CIFAR binary after reordering, decoded PNG/JPEG).
  */
 import { readBounded } from '../../bind/program.js';
+import { UserError } from '../../diagnostics/user-error.js';
 
 export interface Split {
   /** N*H*W*C bytes, channels-last. */
@@ -23,7 +24,7 @@ export interface Dataset {
 }
 
 /** A user-facing data problem: the CLI prints the message (no stack trace) and exits 1. */
-export class DataError extends Error {}
+export class DataError extends UserError {}
 
 /**
  * Bounds on what one data file may make netc allocate (docs/robustness.md). The largest official file,
