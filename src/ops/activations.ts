@@ -30,7 +30,7 @@ function activation(name: string, torchType: string, summary: string, lower: Low
 
 // What the gradients keep: ReLU its output (src/runtime/tape.ts), sigmoid/tanh/softmax their output,
 // SiLU and GELU (composed of several kernels) their input and one more tensor, the rest their input.
-export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true });
+export const relu: OpDef = { ...activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true }), recompute: true };
 export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
 export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
   (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: num(node.attrs['slope'], 0.01), name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [

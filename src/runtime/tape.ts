@@ -18,6 +18,7 @@
  * for the backward pass: one activation fewer per BN-ReLU pair.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { endStep, rematerialize } from './remat.js';
 
 type Tensor = tf.Tensor;
 interface TapeNode {
@@ -79,6 +80,7 @@ export function installEagerBackprop(): void {
   engine.gradients = function gradients(f, xs, dy, allowNoGradients = false) {
     if (this.state.gradientDepth !== 0 || !eagerBackprop.enabled) return original(f, xs, dy, allowNoGradients);
     if (xs.length === 0) throw new Error('gradients() received an empty list of xs.');
+    endStep();
     if (dy != null && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
     const y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
     if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
@@ -97,6 +99,8 @@ export function installEagerBackprop(): void {
         const node = tape[i]!;
         const dys = node.outputs.map((o) => grad.get(o.id) ?? null);
         if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+        // Saved tensors freed during the forward pass (remat.ts) are computed again first.
+        rematerialize(node.saved);
         const thunks = node.gradient(dys);
         const spent: Tensor[] = [];
         for (const [name, x] of Object.entries(node.inputs)) {
@@ -135,6 +139,7 @@ export function installEagerBackprop(): void {
       }
       const grads = xs.map((x) => grad.get(x.id)!);
       for (const node of fullTape) for (const t of node.saved ?? []) t.dispose();
+      endStep();
       this.state.activeTape = null;
       return { value: y, grads };
     });
