@@ -17,7 +17,8 @@ import { DATASET_NAMES, DataError, loadDataset } from '../train/data/index.js';
 import { take, type Dataset } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
 import { TrainingError, train } from '../train/loop.js';
-import { GiB, memoryProblem, sizeOfGraph, sizeOfModel } from '../train/memory.js';
+import { GiB, memoryProblem, recomputeNeeded, sizeOfGraph, sizeOfModel } from '../train/memory.js';
+import { recomputation } from '../runtime/remat.js';
 import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, RunDirError, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
 import { lowerGraph, LowerError } from '../lower/lower.js';
 import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
@@ -286,6 +287,9 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
         process.stderr.write(`netc: ${problem}\n`);
         return EXIT_DIAGNOSTICS;
       }
+      // Recompute batch norm / ReLU outputs in backprop only where keeping them would not fit.
+      recomputation.enabled = recomputeNeeded(sizeOfGraph(graph), cfg, choice.name, memoryLimit);
+      if (recomputation.enabled) io.log('memory: batch norm and ReLU outputs are recomputed in backprop to fit the wasm heap');
       try {
         model = lowerGraph(graph, { seed: cfg.seed }).model;
       } catch (e) {

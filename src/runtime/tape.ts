@@ -36,6 +36,7 @@ interface EngineLike {
   endTape(): void;
   tidy<T>(name: string | (() => T), f?: () => T): T;
   gradients(f: () => Tensor, xs: Tensor[], dy?: Tensor, allowNoGradients?: boolean): { value: Tensor; grads: Tensor[] };
+  addTapeNode(kernelName: string, inputs: Record<string, Tensor>, outputs: Tensor[], grad: unknown, saved: Tensor[] | undefined, attrs: unknown): void;
   netcEagerBackprop?: boolean;
 }
 
@@ -82,7 +83,25 @@ export function installEagerBackprop(): void {
     if (xs.length === 0) throw new Error('gradients() received an empty list of xs.');
     endStep();
     if (dy != null && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
-    const y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
+    // A kernel none of whose inputs depends on an x is never on a path from an x (tfjs prunes it
+    // before backprop); what it saved is freed as it is recorded, not after the step. Dropout's
+    // mask chain (uniform, add, floor, div) saved two tensors of the activation's size each.
+    const fromX = new Set(xs.map((x) => x.id));
+    const record = this.addTapeNode;
+    this.addTapeNode = function addTapeNode(kernelName, inputs, outputs, grad, saved, attrs) {
+      if (Object.values(inputs).some((t) => fromX.has(t.id))) {
+        for (const o of outputs) fromX.add(o.id);
+        record.call(this, kernelName, inputs, outputs, grad, saved, attrs);
+      } else {
+        for (const t of saved ?? []) t.dispose();
+      }
+    };
+    let y: Tensor;
+    try {
+      y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
+    } finally {
+      this.addTapeNode = record;
+    }
     if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
     const fullTape = this.state.activeTape!;
     const tape = nodesFromXToY(fullTape, xs, y);

@@ -9,6 +9,7 @@ import { compileSource } from '../../src/api.js';
 import { lowerGraph } from '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { recomputation } from '../../src/runtime/remat.js';
+import { trackWasmHeap } from './wasm-heap.js';
 
 // conv-bn-relu chains (ResNet), bn-relu before a conv on concatenated features (DenseNet), a ReLU
 // after a residual add (its input is kept by nobody: nothing to gain, so it must stay).
@@ -21,27 +22,6 @@ net t(classes=5) : [3, 16, 16] <
   gap; linear classes
 >`;
 
-/** Live bytes of wasm allocations (the backend's malloc/free), and their peak. */
-function trackHeap() {
-  const wasm = (tf.backend() as unknown as { wasm: Record<string, (n: number) => number> & { asm?: Record<string, (n: number) => number> } }).wasm;
-  const malloc = wasm.asm?.['malloc'] ?? wasm['_malloc']!.bind(wasm);
-  const free = wasm.asm?.['free'] ?? wasm['_free']!.bind(wasm);
-  const live = { now: 0, peak: 0, sizes: new Map<number, number>() };
-  wasm['_malloc'] = (n: number) => {
-    const p = malloc(n);
-    live.sizes.set(p >>> 0, n);
-    live.now += n;
-    live.peak = Math.max(live.peak, live.now);
-    return p;
-  };
-  wasm['_free'] = (p: number) => {
-    live.now -= live.sizes.get(p >>> 0) ?? 0;
-    live.sizes.delete(p >>> 0);
-    return free(p);
-  };
-  return { live, restore: () => { wasm['_malloc'] = malloc; wasm['_free'] = free; } };
-}
-
 function step(recompute: boolean) {
   recomputation.enabled = recompute;
   const graph = compileSource(SOURCE, 't.net').graphs[0]!;
@@ -50,7 +30,7 @@ function step(recompute: boolean) {
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 4, 3, 3, 1, 0], 'int32'), 5);
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const before = tf.memory().numTensors;
-  const heap = trackHeap();
+  const heap = trackWasmHeap();
   const { value, grads } = tf.variableGrads(() => {
     const out = model.apply(x, { training: true }) as tf.Tensor;
     return tf.losses.softmaxCrossEntropy(y, out) as tf.Scalar;
