@@ -158,7 +158,8 @@ export interface MemoryEstimate {
 
 /** Bytes per sample of a step: what the gradients keep, what is in flight, the input. */
 function perSampleBytes(size: NetSize, backend: string): number {
-  return ((backend === 'wasm' ? size.keptRecomputing : size.kept) + size.transient) * 4 + size.input * 4;
+  // On wasm, recomputation runs only where keeping does not fit (recomputeNeeded): the smaller of the two.
+  return ((backend === 'wasm' ? Math.min(size.keptRecomputing, size.kept) : size.kept) + size.transient) * 4 + size.input * 4;
 }
 
 export function estimateTrainingMemory(size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): MemoryEstimate {
@@ -215,7 +216,7 @@ export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, '
   const lines = [
     `training ${net} at batch size ${cfg.batchSize} needs about ${fmt(e.bytes)}, more than ${e.limitWhy}:`,
     `  parameters:  ${n(size.params)} x 4 bytes x ${e.k} (${slotNames[e.k - 2]}) = ${fmt(e.paramBytes)}`,
-    `  activations: ${n(backend === 'wasm' ? size.keptRecomputing : size.kept)} of ${n(size.activations)} per sample kept for the backward pass + ${n(size.transient)} in flight, x 4 bytes x ${cfg.batchSize} = ${fmt((perSampleBytes(size, backend) - size.input * 4) * cfg.batchSize)}`,
+    `  activations: ${n(backend === 'wasm' ? Math.min(size.keptRecomputing, size.kept) : size.kept)} of ${n(size.activations)} per sample kept for the backward pass + ${n(size.transient)} in flight, x 4 bytes x ${cfg.batchSize} = ${fmt((perSampleBytes(size, backend) - size.input * 4) * cfg.batchSize)}`,
   ];
   if (e.optimizerBytes > 0) lines.push(`  optimizer step: ${n(size.largestWeight)} (the largest weight) x 4 bytes x ${OPTIMIZER_TEMPS[cfg.optimizer]} copies = ${fmt(e.optimizerBytes)}; the larger of this and the activations counts`);
   if (e.fits >= 1) lines.push(`help: --batch-size ${largestPowerOfTwo(e.fits)} fits (at most ${e.fits} would)`);
