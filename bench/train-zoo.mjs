@@ -42,7 +42,12 @@ function inputOf(own) {
   return own[1] * own[2] <= 32 * 32 ? own : [own[0], ...CIFAR.slice(1)];
 }
 
-if (flag('--child')) {
+if (flag('--help') || flag('-h')) {
+  // The usage is the comment at the top of this file.
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(text.slice(0, text.findIndex((l) => l.startsWith('import '))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+} else if (flag('--child')) {
   await child();
 } else {
   await parent();
