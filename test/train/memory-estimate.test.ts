@@ -16,7 +16,9 @@ describe('memory estimate on wasm', () => {
     // [net, batch, measured live bytes] (bench/train-zoo --force --steps 1 --seconds 0)
     const GiB = 1024 ** 3;
     const measured: [string, number, number][] = [
+      ['resnet50_cifar', 128, 2.86 * GiB],
       ['se_resnet50_cifar', 128, 2.93 * GiB],
+      ['vgg16_bn', 64, 1.502 * GiB],
       ['densenet_bc_cifar', 64, 2.31 * GiB],
     ];
     for (const [net, batch, bytes] of measured) {
