@@ -42,7 +42,12 @@ function inputOf(own) {
   return own[1] * own[2] <= 32 * 32 ? own : [own[0], ...CIFAR.slice(1)];
 }
 
-if (flag('--child')) {
+if (flag('--help') || flag('-h')) {
+  // The usage is the comment at the top of this file.
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(text.slice(0, text.findIndex((l) => l.startsWith('import '))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+} else if (flag('--child')) {
   await child();
 } else {
   await parent();
@@ -60,7 +65,7 @@ async function child() {
   const { lowerGraph } = await imp('lower/lower.js');
   const { selectBackend, describeBackend } = await imp('runtime/backend.js');
   const { makeOptim } = await imp('train/optim.js');
-  const { sizeOfGraph, estimateTrainingMemory } = await imp('train/memory.js');
+  const { sizeOfGraph, estimateTrainingMemory, recomputeNeeded } = await imp('train/memory.js');
   const out = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
 
   const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;
@@ -94,6 +99,10 @@ async function child() {
   const estimate = estimateTrainingMemory(sizeOfGraph(graph), { optimizer: 'momentum', batchSize: batch }, choice.name);
   const base = { net, input, backend: label, batch, estimate: estimate.bytes, limit: estimate.limit };
   if (estimate.bytes > estimate.limit && !flag('--force')) out({ ...base, refused: true });
+  // As netc train decides: batch norm / ReLU outputs recomputed in backprop only where needed to fit.
+  const remat = await imp('runtime/remat.js').catch(() => null);
+  if (remat) remat.recomputation.enabled = recomputeNeeded?.(sizeOfGraph(graph), { optimizer: 'momentum', batchSize: batch }, choice.name) ?? true;
+  base.recomputed = choice.name === 'wasm' && Boolean(remat?.recomputation.enabled);
   let model;
   try {
     model = lowerGraph(graph, { seed: 0 }).model;
@@ -226,7 +235,7 @@ async function parent() {
         const r = runChild(net, backend, batch, steps, [], from);
         const tips = torch?.imagesPerSecond;
         const ratio = r.imagesPerSecond && tips ? r.imagesPerSecond / tips : null;
-        const note = r.refused ? `refused: estimate over ${gib(r.limit)}` : r.error ? `error: ${r.error}` : torch?.error ? `torch: ${torch.error}` : '';
+        const note = r.refused ? `refused: estimate over ${gib(r.limit)}` : r.error ? `error: ${r.error}` : torch?.error ? `torch: ${torch.error}` : r.recomputed ? 'bn/relu recomputed' : '';
         const label = `${r.backend ?? backend}${compare ? (from === compare ? ' before' : ' after') : ''}`;
         rows.push({ ...r, dist: from, torch, ratio, load });
         console.log(line([net, input.join('x'), label, batch, r.imagesPerSecond?.toFixed(1) ?? '-', tips?.toFixed(1) ?? '-', ratio?.toFixed(2) ?? '-', gib(r.peakBytes), gib(r.heapBytes), gib(r.estimate), load.toFixed(1), note]));

@@ -125,7 +125,8 @@ export class TorchBatchNorm extends tfl.layers.Layer {
     return s;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+  /** kwargs.recompute: the same batch again (src/runtime/remat.ts): the running statistics stay. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean; recompute?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const gamma = this.gamma.read();
     const beta = this.beta.read();
@@ -173,7 +174,7 @@ export class TorchBatchNorm extends tfl.layers.Layer {
         invStd: new Float64Array(0),
       };
     }
-    this.updateRunning(stats!, rows);
+    if (!kwargs.recompute) this.updateRunning(stats!, rows);
     return y;
   }
 

@@ -67,7 +67,10 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     const eh = extraEnd(h, out[1], k[0], s[0], d[0], p[0]);
     const ew = extraEnd(w, out[2], k[1], s[1], d[1], p[1]);
     let y = x!;
-    if (p[0] || p[1] || eh || ew) {
+    // A max pool of stride 1 padding (k-1)/2 on each side is tfjs's 'same', whose windows skip the
+    // padding (= -inf padding) on every backend: no padded copy of the input, no slice of its gradient.
+    const same = kind === 'max' && !dilated && !eh && !ew && [0, 1].every((i) => s[i] === 1 && k[i]! % 2 === 1 && p[i] === (k[i]! - 1) / 2);
+    if (!same && (p[0] || p[1] || eh || ew)) {
       const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
       // Max-pool pads with -inf; average pool counts the padding (count_include_pad=True), i.e. zeros.
       const layer =
@@ -76,7 +79,7 @@ export function pool(kind: 'max' | 'avg'): Lowering {
           : ctx.layers.layers.zeroPadding2d({ padding, name: ctx.layerName(node, 'pad') });
       y = layer.apply(y) as ST;
     }
-    const args = { poolSize: k, strides: s, padding: 'valid' as const, name: ctx.layerName(node) };
+    const args = { poolSize: k, strides: s, padding: same ? ('same' as const) : ('valid' as const), name: ctx.layerName(node) };
     // tfjs pools have no dilation: netc's layer takes the maximum over the dilated taps.
     const layer = dilated
       ? new ctx.custom.DilatedMaxPool2D({ kernel: k, strides: s, dilation: d, name: ctx.layerName(node) })

@@ -17,6 +17,7 @@ import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegIn
 import { LowerError } from './helpers.js';
 import { ClassToken, LayerScale, PositionEmbedding, SelfAttention } from './sequence-layers.js';
 import { makeRng } from '../random.js';
+import { canRecompute, evictOrDrop, recipe, type Recipe } from '../runtime/remat.js';
 
 export { LowerError };
 
@@ -152,6 +153,8 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, LayerScale, ClassToken, PositionEmbedding, SelfAttention },
   };
 
+  // Layers whose output can be recomputed from their input during backprop (ops marked `recompute`).
+  const recomputable = new Set<tfl.layers.Layer>();
   for (const node of graph.nodes) {
     shapeOf(node.id);
     const ins = node.inputs.map((i) => {
@@ -161,12 +164,19 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
     });
     const lower = opOf(node).lower;
     if (!lower) throw new LowerError(node, `operation '${node.op}' has no tfjs lowering`);
-    values.set(node.id, lower(ctx, node, ins));
+    const out = lower(ctx, node, ins);
+    values.set(node.id, out);
+    // One layer straight from the node's input to its output (not, say, a padding layer in between).
+    const layer = out.sourceLayer as tfl.layers.Layer;
+    const inbound = (layer as unknown as { inboundNodes: { inputTensors: ST[] }[] }).inboundNodes;
+    if (opOf(node).recompute && ins.length === 1 && inbound.length === 1 && inbound[0]!.inputTensors.length === 1 && inbound[0]!.inputTensors[0] === ins[0]) {
+      recomputable.add(layer);
+    }
   }
   if (input == null) throw new Error(`graph ${graph.net} has no input node`);
   const output = values.get(graph.output)!;
   const model = tfl.model({ inputs: input, outputs: output, name: graph.net.replace(/[^A-Za-z0-9_]/g, '_') });
-  if (!opts.keepActivations) releaseActivationsInTraining(model);
+  if (!opts.keepActivations) releaseActivationsInTraining(model, recomputable);
   initialiseWeights(graph, owners, opts.seed ?? 0);
   return { model, owners, outputs: values };
 }
@@ -182,7 +192,7 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
  * output after its last consumer keeps exactly what the gradients saved (see also
  * src/runtime/tape.ts, which frees those during backprop).
  */
-function releaseActivationsInTraining(model: tfl.LayersModel): void {
+function releaseActivationsInTraining(model: tfl.LayersModel, recomputable: Set<tfl.layers.Layer>): void {
   type Node = { inputTensors: ST[]; outputTensors: ST[] };
   const consumers = new Map<number, number>();
   for (const layer of model.layers) {
@@ -191,6 +201,7 @@ function releaseActivationsInTraining(model: tfl.LayersModel): void {
     }
   }
   const remaining = new WeakMap<tf.Tensor, number>();
+  const recipes = new WeakMap<tf.Tensor, Recipe>();
   for (const layer of model.layers) {
     const nodes = (layer as unknown as { inboundNodes: Node[] }).inboundNodes;
     // Layers applied once (every layer the lowering makes); others keep tfjs's behaviour.
@@ -210,6 +221,14 @@ function releaseActivationsInTraining(model: tfl.LayersModel): void {
         const n = consumers.get(outs[i]?.id ?? -1);
         if (n) remaining.set(t, n);
       });
+      // How to compute this output again (src/runtime/remat.ts): from the input, or from the
+      // input's own recipe when that is recomputable too (bn then relu).
+      const x = given[0];
+      if (recomputable.has(layer) && produced.length === 1 && x && canRecompute()) {
+        const step = (v: tf.Tensor) => call(v, { ...kwargs, recompute: true }) as tf.Tensor;
+        const before = recipes.get(x);
+        recipes.set(produced[0]!, before ? recipe(before.base, [...before.steps, step]) : recipe(x, [step]));
+      }
       for (const t of given) {
         const left = remaining.get(t);
         if (left == null) continue;
@@ -217,7 +236,15 @@ function releaseActivationsInTraining(model: tfl.LayersModel): void {
           remaining.set(t, left - 1);
         } else {
           remaining.delete(t);
-          if (!t.kept && !produced.includes(t)) t.dispose();
+          if (!t.kept && !produced.includes(t)) {
+            t.dispose();
+            // Saved copies of it (the gradients') may be freed now and recomputed in backprop.
+            const r = recipes.get(t);
+            if (r) {
+              recipes.delete(t);
+              evictOrDrop(t, r);
+            }
+          }
         }
       }
       return result;

@@ -34,7 +34,7 @@ function activation<const N extends string>(name: N, torchType: string, summary:
 
 // What the gradients keep: ReLU its output (src/runtime/tape.ts), sigmoid/tanh/softmax their output,
 // SiLU and GELU (composed of several kernels) their input and one more tensor, the rest their input.
-export const relu = activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true });
+export const relu = defineOp({ ...activation('relu', 'ReLU', 'max(0, x) (nn.ReLU)', lowerActivation('relu'), [], undefined, { output: true }), recompute: true });
 export const relu6 = activation('relu6', 'ReLU6', 'min(max(0, x), 6) (nn.ReLU6)', lowerActivation('relu6'));
 export const leakyrelu = activation('leakyrelu', 'LeakyReLU', 'x if x > 0 else slope * x (nn.LeakyReLU)',
   (ctx, node, [x]) => ctx.layers.layers.leakyReLU({ alpha: node.attrs['slope']!, name: ctx.layerName(node) }).apply(x!) as SymbolicTensor, [

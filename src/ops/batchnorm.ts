@@ -7,6 +7,7 @@ import { refuseSequence } from './layout.js';
 export const batchnorm = defineOp({
   name: 'bn',
   keeps: { input: true },
+  recompute: true,
   aliases: ['batchnorm'],
   summary: 'batch normalisation (nn.BatchNorm2d on feature maps, nn.BatchNorm1d on vectors), affine',
   nameBase: 'bn',

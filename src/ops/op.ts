@@ -100,6 +100,12 @@ export interface OpMembers<A extends Attrs> {
    * estimate (src/train/memory.ts) reads it.
    */
   keeps?: { input?: boolean; output?: boolean; extra?: number };
+  /**
+   * The output is cheap to compute again from the (single) input, deterministic, and lowered to one
+   * tfjs layer (batch norm, ReLU): on wasm a saved copy of it is freed during the forward pass and
+   * recomputed when backprop needs it, where the input is kept anyway (src/runtime/remat.ts).
+   */
+  recompute?: boolean;
   /** The op forwards its input unchanged and creates no node (`identity`). */
   elided?: boolean;
   /**

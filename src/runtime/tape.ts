@@ -18,6 +18,7 @@
  * for the backward pass: one activation fewer per BN-ReLU pair.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { endStep, rematerialize } from './remat.js';
 
 type Tensor = tf.Tensor;
 interface TapeNode {
@@ -35,6 +36,7 @@ interface EngineLike {
   endTape(): void;
   tidy<T>(name: string | (() => T), f?: () => T): T;
   gradients(f: () => Tensor, xs: Tensor[], dy?: Tensor, allowNoGradients?: boolean): { value: Tensor; grads: Tensor[] };
+  addTapeNode(kernelName: string, inputs: Record<string, Tensor>, outputs: Tensor[], grad: unknown, saved: Tensor[] | undefined, attrs: unknown): void;
   netcEagerBackprop?: boolean;
 }
 
@@ -79,8 +81,27 @@ export function installEagerBackprop(): void {
   engine.gradients = function gradients(f, xs, dy, allowNoGradients = false) {
     if (this.state.gradientDepth !== 0 || !eagerBackprop.enabled) return original(f, xs, dy, allowNoGradients);
     if (xs.length === 0) throw new Error('gradients() received an empty list of xs.');
+    endStep();
     if (dy != null && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
-    const y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
+    // A kernel none of whose inputs depends on an x is never on a path from an x (tfjs prunes it
+    // before backprop); what it saved is freed as it is recorded, not after the step. Dropout's
+    // mask chain (uniform, add, floor, div) saved two tensors of the activation's size each.
+    const fromX = new Set(xs.map((x) => x.id));
+    const record = this.addTapeNode;
+    this.addTapeNode = function addTapeNode(kernelName, inputs, outputs, grad, saved, attrs) {
+      if (Object.values(inputs).some((t) => fromX.has(t.id))) {
+        for (const o of outputs) fromX.add(o.id);
+        record.call(this, kernelName, inputs, outputs, grad, saved, attrs);
+      } else {
+        for (const t of saved ?? []) t.dispose();
+      }
+    };
+    let y: Tensor;
+    try {
+      y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
+    } finally {
+      this.addTapeNode = record;
+    }
     if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
     const fullTape = this.state.activeTape!;
     const tape = nodesFromXToY(fullTape, xs, y);
@@ -97,6 +118,8 @@ export function installEagerBackprop(): void {
         const node = tape[i]!;
         const dys = node.outputs.map((o) => grad.get(o.id) ?? null);
         if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+        // Saved tensors freed during the forward pass (remat.ts) are computed again first.
+        rematerialize(node.saved);
         const thunks = node.gradient(dys);
         const spent: Tensor[] = [];
         for (const [name, x] of Object.entries(node.inputs)) {
@@ -135,6 +158,7 @@ export function installEagerBackprop(): void {
       }
       const grads = xs.map((x) => grad.get(x.id)!);
       for (const node of fullTape) for (const t of node.saved ?? []) t.dispose();
+      endStep();
       this.state.activeTape = null;
       return { value: y, grads };
     });

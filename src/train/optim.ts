@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from './config.js';
+import { momentumStepInPlace } from '../runtime/wasm-optim.js';
 
 export interface Optim {
   /** Applies one update from the gradients of the named variables at learning rate lr. */
@@ -78,6 +79,8 @@ export function makeOptim(cfg: Pick<RunConfig, 'optimizer' | 'lr' | 'momentum' |
     step(grads, vars, lr) {
       (opt as unknown as { learningRate: number }).learningRate = lr;
       if ('setLearningRate' in opt) (opt as tf.SGDOptimizer).setLearningRate(lr);
+      // On wasm, the same update in place (no copies of the weights; src/runtime/wasm-optim.ts).
+      if ((cfg.optimizer === 'momentum' || cfg.optimizer === 'nesterov') && momentumStepInPlace(opt, grads, wd)) return;
       tf.tidy(() => {
         let g = grads;
         if (wd > 0 && cfg.optimizer !== 'adamw') {

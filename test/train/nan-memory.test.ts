@@ -79,12 +79,14 @@ describe('memory needed for training', () => {
     const msg = memoryProblem('vgg16', size, { optimizer: 'momentum', batchSize: 1024 }, 'wasm');
     expect(msg).toMatch(/^training vgg16 at batch size 1024 needs about [\d.]+ GiB, more than the 4 GiB the wasm backend can address/);
     expect(msg).toMatch(/parameters: {2}138,357,544 x 4 bytes x 3 \(weights, gradients, momentum\) = 1\.55 GiB/);
-    expect(msg).toMatch(/activations: [\d,]+ of [\d,]+ per sample kept for the backward pass \+ [\d,]+ in flight, x 4 bytes x 1\.1 x 1024 = [\d.]+ GiB/);
+    expect(msg).toMatch(/activations: [\d,]+ of [\d,]+ per sample kept for the backward pass \+ [\d,]+ in flight, x 4 bytes x 1024 = [\d.]+ GiB/);
     expect(msg).toMatch(/help: the node backend \(tfjs-node\) .* `npm run setup:tfjs-node`, then --backend node/);
     const fits = Number(/--batch-size (\d+) fits \(at most (\d+) would\)/.exec(msg!)![2]);
     // The suggestion is right: at most `fits` fits, one more does not.
-    expect(estimateTrainingMemory(size, { optimizer: 'momentum', batchSize: fits }, 'wasm').bytes).toBeLessThanOrEqual(4 * GiB);
-    expect(estimateTrainingMemory(size, { optimizer: 'momentum', batchSize: fits + 1 }, 'wasm').bytes).toBeGreaterThan(4 * GiB);
+    const tensors = estimateTrainingMemory(size, { optimizer: 'momentum', batchSize: 1 }, 'wasm').limit;
+    expect(tensors).toBeLessThan(4 * GiB); // the heap's fragmentation takes the rest
+    expect(estimateTrainingMemory(size, { optimizer: 'momentum', batchSize: fits }, 'wasm').bytes).toBeLessThanOrEqual(tensors);
+    expect(estimateTrainingMemory(size, { optimizer: 'momentum', batchSize: fits + 1 }, 'wasm').bytes).toBeGreaterThan(tensors);
     expect(memoryProblem('vgg16', size, { optimizer: 'momentum', batchSize: fits }, 'wasm')).toBeNull();
     // Adam keeps two moments per weight: k = 4.
     expect(estimateTrainingMemory(size, { optimizer: 'adam', batchSize: 1 }, 'wasm').paramBytes).toBe(138_357_544 * 4 * 4);

@@ -1,0 +1,127 @@
+/**
+ * Recomputing cheap activations instead of keeping them (rematerialisation), on the wasm backend.
+ *
+ * In a conv -> bn -> relu -> conv chain the tape keeps two tensors of the same size: the batch
+ * norm's input (its gradient reads it) and the ReLU's output (the ReLU's gradient and the next
+ * convolution's weight gradient read it). The second is `relu(bn(x))` of the first: two cheap
+ * passes. So while the forward pass runs, a saved output of an op marked `recompute` (src/ops) has
+ * its memory freed as soon as the forward pass no longer reads it, and during backprop
+ * (src/runtime/tape.ts) it is computed again from its input, into the same tensor, right before the
+ * first gradient that reads it. Then the chain keeps one tensor per convolution instead of two
+ * (DenseNet: the concatenated features once, not twice). Only where the input is kept anyway (held
+ * by some other saved tensor): otherwise keeping it for the recipe would cost as much as it saves.
+ *
+ * The results are the same to the bit: the same kernels run on the same input (batch norm with the
+ * same batch statistics; it does not update its running statistics the second time).
+ *
+ * Wasm only: there a tensor is an offset into the heap, which can be freed and pointed at a new
+ * allocation while every handle that shares it stays valid. (tfjs-node and the GPU have no 4 GiB
+ * ceiling, so they keep everything as before.)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type Tensor = tf.Tensor;
+type DataId = object;
+
+/** How to compute a tensor again: from `base` through each step in turn. */
+export interface Recipe {
+  /** A handle on the input (sharing its data), kept until the recipe is no longer needed. */
+  base: Tensor;
+  steps: ((x: Tensor) => Tensor)[];
+}
+
+interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
+interface WasmBackendLike {
+  dataIdMap: { has(d: DataId): boolean; get(d: DataId): WasmData | undefined };
+  wasm: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array; tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
+}
+
+/** Saved tensors whose memory was freed, with what recomputes them. */
+const evicted = new Map<DataId, Recipe>();
+/** Recipes made in this step and not yet used or dropped (their inputs are held). */
+const pending = new Set<Recipe>();
+
+function wasmBackend(): WasmBackendLike | null {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackendLike) : null;
+}
+
+/** The backend's record of a tensor's data (its `get` of a missing id would try to move data in). */
+function dataOf(b: WasmBackendLike | null, t: Tensor): WasmData | undefined {
+  return b?.dataIdMap.has(t.dataId) ? b.dataIdMap.get(t.dataId) : undefined;
+}
+
+/** Off: keep every saved tensor (for tests that compare the two). */
+export const recomputation = { enabled: true };
+
+/** Whether this backend can free a tensor's memory and refill it later. */
+export function canRecompute(): boolean {
+  return recomputation.enabled && wasmBackend() != null;
+}
+
+/** A recipe for a tensor the forward pass just made; `evictOrDrop` or `endStep` releases it. */
+export function recipe(base: Tensor, steps: Recipe['steps']): Recipe {
+  const r = { base: tf.keep(tf.clone(base)), steps };
+  pending.add(r);
+  return r;
+}
+
+/** How many handles share this tensor's data (0 when it is gone). */
+export function holders(t: Tensor): number {
+  return dataOf(wasmBackend(), t)?.refCount ?? 0;
+}
+
+/**
+ * `t` was just released by the forward pass. If saved tensors still share its data and the recipe's
+ * input is held by someone besides the recipe, free the data now and remember the recipe; else drop
+ * the recipe. Returns whether it was freed.
+ */
+export function evictOrDrop(t: Tensor, recipe: Recipe): boolean {
+  pending.delete(recipe);
+  const b = wasmBackend();
+  const data = dataOf(b, t);
+  if (b && data && data.memoryOffset !== 0 && !evicted.has(t.dataId) && holders(recipe.base) > 1) {
+    // The C++ side keeps its (now stale) registration: no kernel reads this tensor until refill.
+    b.wasm._free(data.memoryOffset);
+    data.memoryOffset = 0;
+    evicted.set(t.dataId, recipe);
+    return true;
+  }
+  recipe.base.dispose();
+  return false;
+}
+
+/** Before a gradient runs: recompute every tensor it saved whose memory was freed. */
+export function rematerialize(saved: readonly Tensor[] | undefined): void {
+  if (!saved || evicted.size === 0) return;
+  const b = wasmBackend();
+  if (!b) return;
+  for (const t of saved) {
+    const recipe = evicted.get(t.dataId);
+    if (!recipe) continue;
+    evicted.delete(t.dataId);
+    const data = b.dataIdMap.get(t.dataId)!;
+    const r = tf.tidy(() => recipe.steps.reduce((x, step) => step(x), recipe.base));
+    recipe.base.dispose();
+    const rd = b.dataIdMap.get(r.dataId)!;
+    let offset: number;
+    if (rd.refCount === 1) {
+      // Take over the result's memory: no copy, no second allocation.
+      offset = rd.memoryOffset;
+      rd.memoryOffset = 0;
+    } else {
+      offset = b.wasm._malloc(r.size * 4) >>> 0;
+      b.wasm.HEAPU8.copyWithin(offset, rd.memoryOffset, rd.memoryOffset + r.size * 4);
+    }
+    r.dispose();
+    data.memoryOffset = offset;
+    b.wasm.tfjs.disposeData(data.id);
+    b.wasm.tfjs.registerTensor(data.id, r.size, offset);
+  }
+}
+
+/** After a step: recipes never needed (their tensors already gone) release their inputs. */
+export function endStep(): void {
+  for (const r of [...evicted.values(), ...pending]) r.base.dispose();
+  evicted.clear();
+  pending.clear();
+}
