@@ -62,7 +62,7 @@ export function fusedBatchNormTrain(
   epsilon: number,
 ) {
   const inputs = { x, scale, offset, mean: running.mean, variance: running.variance };
-  const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, inputs, { epsilon, momentum: running.momentum }) as tfc.Tensor[];
+  const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, inputs, { epsilon, momentum: running.momentum }) as [tfc.Tensor, tfc.Tensor, tfc.Tensor];
   return { y, mean, variance };
 }
 
