@@ -161,9 +161,12 @@ export class TorchBatchNorm extends tfl.layers.Layer {
       }) as unknown as Parameters<typeof tf.customGrad>[0]);
       y = f(x, gamma, beta);
     } else if (x.dtype === 'float32' && hasKernel(tf, BN_TRAIN)) {
-      const r = fusedBatchNormTrain(tf, x, gamma, beta, this.epsilon);
-      y = r.y;
-      stats = { mean: Float64Array.from(r.mean.dataSync()), variance: Float64Array.from(r.variance.dataSync()), invStd: new Float64Array(0) };
+      // The kernel updates the running statistics too (PyTorch's rule), with nothing read back.
+      const running = { mean: this.movingMean.read(), variance: this.movingVariance.read(), momentum: this.torchMomentum };
+      const r = fusedBatchNormTrain(tf, x, gamma, beta, running, this.epsilon);
+      this.movingMean.write(r.mean);
+      this.movingVariance.write(r.variance);
+      return r.y;
     } else {
       const axes = x.shape.slice(0, -1).map((_, i) => i);
       const mom = tf.moments(x, axes);
