@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { netc, ROOT } from '../frontend/helpers.js';
+import { UserError } from '../../src/diagnostics/user-error.js';
+import type { NodeData } from '../../src/ir/types.js';
+import { LowerError } from '../../src/lower/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netc-user-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,9 +72,13 @@ describe('each kind of user error: its exit code and message, printed once by ma
     expect(existsSync(join(dir, 'torchrun'))).toBe(false);
   });
 
-  it('LowerError (a net that checks but has no tfjs lowering): exit 1, naming the layer', () => {
-    const r = netc(['export', join(ROOT, 'test/verify/fixtures/untrainable.net'), '--to', 'tfjs', '--out', join(dir, 'tfjs')]);
-    expectFailure(r, 1, 'cannot lower maxpool: maxpool with dilation 2x2 has no tfjs lowering\n');
+  // No net that checks reaches LowerError any more (test/property/check-train.test.ts holds check =>
+  // train); it stays as the guard against a lowering bug, a UserError with exit 1 naming the layer.
+  it('LowerError (a lowering that cannot be built): a UserError with exit 1, naming the layer', () => {
+    const e = new LowerError({ name: 'pool1' } as NodeData, 'maxpool with dilation 2x2 has no tfjs lowering');
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toBe('cannot lower pool1: maxpool with dilation 2x2 has no tfjs lowering');
   });
 
   it('TrainingError (the loss turns NaN): exit 1, what happened and what to try', () => {
