@@ -71,6 +71,12 @@ export interface OpDef {
    * attribute (dropout). `netc verify` replays netc's mask in PyTorch, since the draws differ.
    */
   randomMask?: { probability: string };
+  /**
+   * Input values where the gradient jumps (ReLU's 0). Where an input lies within rounding of one, which
+   * side the gradient takes is decided by float rounding, not by the net: `netc verify` replays
+   * netc's side there in PyTorch (docs/verify.md, "Kinks").
+   */
+  kinks?: number[];
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
   /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */

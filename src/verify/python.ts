@@ -100,18 +100,39 @@ def run_net(j, dtype, out):
     missing = [k for k in missing if not k.endswith('num_batches_tracked')]
     if missing or unexpected:
         raise RuntimeError('weights do not fit the exported model: missing %s, unexpected %s' % (missing, unexpected))
-    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items()} if j['masks'] else {}
+    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items() if k.startswith(('mask/', 'kink/'))} if j['masks'] else {}
     res = {}
     state = {'step': 0, 'record': None}
     modules = dict(model.named_modules())
-    for key in j['masked']:
+    for key in list(j['masked']) + list(j['kinks']):
         if key not in modules:
-            raise RuntimeError('no PyTorch module %s to replay its dropout mask on' % key)
+            raise RuntimeError('no PyTorch module %s to replay netc\'s dropout mask or kink sides on' % key)
+
+    def replay_kinks(key, mod, x, out):
+        # Elements whose input lies within the forward tolerance of a kink (ReLU's 0), where netc's
+        # rounding put them on the other side: the gradient takes netc's side (its input, a constant
+        # here, plus x - x.detach() so the gradient still reaches x); the output keeps this run's value.
+        xn = masks.get('kink/%d/%s' % (state['step'], key))
+        if xn is None or xn.shape != x.shape:
+            return out
+        xn, xd = xn.to(x.dtype), x.detach()
+        tol = j['kink_tol'] * float(xd.abs().max())
+        amb = torch.zeros_like(xd, dtype=torch.bool)
+        for k in j['kinks'][key]:
+            amb |= ((xd - k).abs() <= tol) & ((xn > k) != (xd > k))
+        n = int(amb.sum())
+        if n == 0:
+            return out
+        res['kinks/%d/%s' % (state['step'], key)] = torch.tensor(float(n))
+        alt = mod.forward(torch.where(amb, xn + (x - xd), x))
+        return torch.where(amb, out.detach() + (alt - alt.detach()), out)
 
     def hook_for(key):
         def hook(mod, inp, out):
             if key in j['masked'] and mod.training:
                 out = inp[0] * masks['mask/%d/%s' % (state['step'], key)] / (1 - j['masked'][key])
+            if key in j['kinks'] and mod.training:
+                out = replay_kinks(key, mod, inp[0], out)
             if state['record'] is not None:
                 res['%s/%s' % (state['record'], key)] = out.detach().clone()
             return out
@@ -215,6 +236,9 @@ export interface PythonNetJob {
   probs: boolean;
   probes: string[];
   masked: Record<string, number>;
+  /** Module -> the input values where its gradient jumps; replayed within kink_tol (relative) of them. */
+  kinks: Record<string, number[]>;
+  kink_tol: number;
 }
 
 export interface PythonScheduleJob {
