@@ -71,8 +71,9 @@ A tensor whose reference is all but zero (e.g. the gradient of a conv bias just 
 exactly 0 in theory) is measured against 1e-3 of the largest tensor of its kind instead.
 What float32 cannot do is not counted against netc:
   - kinks: where PyTorch's float64 input to a ReLU (ReLU6, leaky ReLU, hardswish, hardsigmoid) lies
-    within the forward tolerance (1e-4 of the tensor's max-abs) of the kink and netc's rounding put it
-    on the other side, the reference's gradient takes netc's side there (the report counts them);
+    within the forward tolerance (1e-4 of the tensor's max-abs) of the kink, or a max-pool window's
+    maximum within it of netc's, and netc's rounding took the other side, the reference's gradient
+    takes netc's side there (the report counts them);
   - ill-conditioned tensors: PyTorch also runs in float32 (with the same kink sides); a tensor beyond
     its tolerance passes when netc's error is at most ${CONDITIONING}x PyTorch's own float32 error.
 

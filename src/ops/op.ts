@@ -72,11 +72,12 @@ export interface OpDef {
    */
   randomMask?: { probability: string };
   /**
-   * Input values where the gradient jumps (ReLU's 0). Where an input lies within rounding of one, which
-   * side the gradient takes is decided by float rounding, not by the net: `netc verify` replays
-   * netc's side there in PyTorch (docs/verify.md, "Kinks").
+   * Where the gradient jumps: input values (ReLU's 0), or 'window-max' (a max pool's gradient goes to
+   * the maximum of each window, which jumps where two candidates tie). Where an input lies within
+   * rounding of a kink, which side the gradient takes is decided by float rounding, not by the net:
+   * `netc verify` replays netc's side there in PyTorch (docs/verify.md, "Kinks").
    */
-  kinks?: number[];
+  kinks?: number[] | 'window-max';
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: IRNode, inputs: SymbolicTensor[]): SymbolicTensor;
   /** PyTorch export: the module's constructor (layers) or the expression over its inputs' names (merges). */

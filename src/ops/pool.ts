@@ -26,6 +26,7 @@ function makePool(name: 'maxpool' | 'avgpool'): OpDef {
     params: poolParams(isMax ? [{ name: 'dilation', type: 'int|pair', default: 1, doc: 'spacing between window taps' }] : []),
     torchType: () => (isMax ? 'MaxPool2d' : 'AvgPool2d'),
     keeps: isMax ? { input: true, output: true } : { input: true },
+    ...(isMax ? { kinks: 'window-max' as const } : {}),
     attrs: (args) => ({
       kernel: pair(args['k'] as number, 1),
       stride: pair(args['stride'] as number, 1),

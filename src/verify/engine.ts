@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportPytorch } from '../export/pytorch.js';
-import type { IRGraph } from '../ir/types.js';
+import type { IRGraph, IRNode } from '../ir/types.js';
+import { pair } from '../ops/window.js';
 import { makeRng } from '../lower/lower.js';
 import { opByKey } from '../ops/index.js';
 import { selectBackend } from '../runtime/backend.js';
@@ -105,26 +106,70 @@ export interface VerifyOptions {
   log?: (line: string) => void;
 }
 
+/** An op with a kink in a net, for sameReplay: its kinks and, for max pools, the window geometry. */
+interface Kinked {
+  kinks: number[] | 'window-max';
+  attrs: IRNode['attrs'];
+  out: number[];
+}
+
 /**
- * Whether two backends' results can share one PyTorch reference: the same dropout masks, and the same
+ * Whether two backends' results can share one PyTorch reference: the same dropout masks, the same
  * side of every kink at each element that lies near it (within twice the forward tolerance of the
- * tensor's max-abs) on either backend; the reference replays no other element (python.ts).
+ * tensor's max-abs) on either backend, and the same maximum in every max-pool window; the reference
+ * replays nothing else (python.ts).
  */
-function sameReplay(a: Map<string, Named>, b: Map<string, Named>, kinks: Record<string, number[]>): boolean {
+function sameReplay(a: Map<string, Named>, b: Map<string, Named>, kinked: Map<string, Kinked>): boolean {
   const near = 2 * KINDS['forward-train'].tolerance;
   for (const [k, va] of a) {
-    const vb = b.get(k);
     if (!(k.startsWith('mask/') || k.startsWith('kink/'))) continue;
+    const vb = b.get(k);
     if (!vb || vb.data.length !== va.data.length) return false;
+    const [x, y] = [va.data, vb.data];
     if (k.startsWith('mask/')) {
-      for (let i = 0; i < va.data.length; i++) if (va.data[i] !== vb.data[i]) return false;
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
       continue;
     }
-    const [x, y] = [va.data, vb.data];
+    const op = kinked.get(k.slice(k.indexOf('/', 'kink/'.length) + 1));
+    if (!op) continue;
+    if (op.kinks === 'window-max') {
+      if (!sameWindowMax(x, y, va.shape, op)) return false;
+      continue;
+    }
     const [tx, ty] = [near * maxAbs(x), near * maxAbs(y)];
-    for (const p of kinks[k.slice(k.indexOf('/', 'kink/'.length) + 1)] ?? []) {
+    for (const p of op.kinks) {
       for (let i = 0; i < x.length; i++) {
         if ((Math.abs(x[i]! - p) <= tx || Math.abs(y[i]! - p) <= ty) && x[i]! > p !== y[i]! > p) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Whether a max pool (NCHW input) picks the same element, the first maximum, in every window of x and y. */
+function sameWindowMax(x: ArrayLike<number>, y: ArrayLike<number>, shape: number[], op: Kinked): boolean {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  const [[kh, kw], [sh, sw], [ph, pw], [dh, dw]] = (['kernel', 'stride', 'padding', 'dilation'] as const).map((a) => pair(op.attrs[a] as number[] | number | undefined, 1));
+  const [oh, ow] = [op.out[1]!, op.out[2]!];
+  const first = (v: ArrayLike<number>, base: number, r0: number, c0: number) => {
+    let best = -1;
+    for (let i = 0; i < kh!; i++) {
+      const r = r0 + i * dh!;
+      if (r < 0 || r >= h) continue;
+      for (let j = 0; j < kw!; j++) {
+        const col = c0 + j * dw!;
+        if (col < 0 || col >= w) continue;
+        const at = base + r * w + col;
+        if (best < 0 || v[at]! > v[best]!) best = at;
+      }
+    }
+    return best;
+  };
+  for (let plane = 0; plane < n * c; plane++) {
+    for (let r = 0; r < oh; r++) {
+      for (let col = 0; col < ow; col++) {
+        const [base, r0, c0] = [plane * h * w, r * sh! - ph!, col * sw! - pw!];
+        if (first(x, base, r0, c0) !== first(y, base, r0, c0)) return false;
       }
     }
   }
@@ -186,18 +231,18 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
     for (const p of ok) {
       const { job, graph } = p.input;
       const masked: Record<string, number> = {};
-      const kinks: Record<string, number[]> = {};
+      const kinked = new Map<string, Kinked>();
       for (const n of graph.nodes) {
         const op = opByKey(n.op);
         if (op.randomMask) masked[n.name] = Number(n.attrs[op.randomMask.probability] ?? 0);
-        if (op.kinks) kinks[n.name] = op.kinks;
+        if (op.kinks) kinked.set(n.name, { kinks: op.kinks, attrs: n.attrs, out: n.shape ?? [] });
       }
-      const replays = Object.keys(masked).length + Object.keys(kinks).length > 0;
+      const replays = Object.keys(masked).length + kinked.size > 0;
       const groups: { results: Map<string, Named>; pid: string }[] = [];
       for (const b of opts.backends) {
         const r = results(b, job.id);
         if (!r) continue;
-        let pid = groups.find((g) => !replays || sameReplay(g.results, r, kinks))?.pid;
+        let pid = groups.find((g) => !replays || sameReplay(g.results, r, kinked))?.pid;
         if (!pid) {
           pid = `${job.id}-${groups.length}`;
           groups.push({ results: r, pid });
@@ -217,7 +262,7 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
             probes: probes(graph).map((q) => q.key),
             masked,
             // Kinks netc's results hold (not every kink op has a recorded input, see netc-side.ts).
-            kinks: Object.fromEntries(Object.entries(kinks).filter(([name]) => r.has(`kink/0/${name}`))),
+            kinks: Object.fromEntries([...kinked].filter(([name]) => r.has(`kink/0/${name}`)).map(([name, k]) => [name, k.kinks])),
             kink_tol: KINDS['forward-train'].tolerance,
           });
         }

@@ -117,14 +117,28 @@ def run_net(j, dtype, out):
             return out
         xn, xd = xn.to(x.dtype), x.detach()
         tol = j['kink_tol'] * float(xd.abs().max())
-        amb = torch.zeros_like(xd, dtype=torch.bool)
-        for k in j['kinks'][key]:
-            amb |= ((xd - k).abs() <= tol) & ((xn > k) != (xd > k))
-        n = int(amb.sum())
-        if n == 0:
-            return out
+        if j['kinks'][key] == 'window-max':
+            # A max pool's windows whose two candidates (this run's maximum, netc's) lie within tol.
+            if not isinstance(mod, torch.nn.MaxPool2d):
+                return out
+            geo = dict(kernel_size=mod.kernel_size, stride=mod.stride, padding=mod.padding, dilation=mod.dilation, ceil_mode=mod.ceil_mode, return_indices=True)
+            mine, theirs = F.max_pool2d(xd, **geo)[1].flatten(2), F.max_pool2d(xn, **geo)[1].flatten(2)
+            flat = xd.flatten(2)
+            amb = (mine != theirs) & ((flat.gather(2, mine) - flat.gather(2, theirs)).abs() <= tol)
+            n = int(amb.sum())
+            if n == 0:
+                return out
+            alt = x.flatten(2).gather(2, theirs).view_as(out)
+            amb = amb.view_as(out)
+        else:
+            amb = torch.zeros_like(xd, dtype=torch.bool)
+            for k in j['kinks'][key]:
+                amb |= ((xd - k).abs() <= tol) & ((xn > k) != (xd > k))
+            n = int(amb.sum())
+            if n == 0:
+                return out
+            alt = mod.forward(torch.where(amb, xn + (x - xd), x))
         res['kinks/%d/%s' % (state['step'], key)] = torch.tensor(float(n))
-        alt = mod.forward(torch.where(amb, xn + (x - xd), x))
         return torch.where(amb, out.detach() + (alt - alt.detach()), out)
 
     def hook_for(key):
@@ -236,8 +250,8 @@ export interface PythonNetJob {
   probs: boolean;
   probes: string[];
   masked: Record<string, number>;
-  /** Module -> the input values where its gradient jumps; replayed within kink_tol (relative) of them. */
-  kinks: Record<string, number[]>;
+  /** Module -> the input values where its gradient jumps, or 'window-max'; replayed within kink_tol (relative). */
+  kinks: Record<string, number[] | 'window-max'>;
   kink_tol: number;
 }
 
