@@ -89,6 +89,9 @@ def optimizer(params, j):
 
 
 def run_net(j, dtype, out):
+    # The same draws in the float64 and float32 runs: a random op netc does not replay must not pass
+    # as ill-conditioned because the float32 run drew other numbers.
+    torch.manual_seed(0)
     spec = importlib.util.spec_from_file_location('netc_verify_' + j['id'], j['module'])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -13,7 +13,7 @@ const F = 'test/verify/fixtures';
 const OPS: Case[] = [
   ...['maxpool_pad', 'maxpool_ceil', 'avgpool_pad', 'avgpool_ceil', 'adaptive'].map((net) => ({ id: net, file: `${F}/pools.net`, net })),
   ...['depthwise', 'grouped', 'dilated'].map((net) => ({ id: net, file: `${F}/convs.net`, net })),
-  ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
+  ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head', 'drop_path'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
 ];
 /** Kernels a backend lacks are an error for that backend (plain wasm has no depthwise gradient). */
 const MISSING_KERNEL = /not registered for backend/;
