@@ -9,7 +9,7 @@ import { type Command, Option } from 'commander';
 import { compileFile } from '../api.js';
 import { renderAll } from '../diagnostics/render.js';
 import type { RunConfig } from '../train/config.js';
-import { KINDS, VERIFY_BACKENDS, type ScheduleJob, type VerifyBackend, type VerifyJob } from '../verify/spec.js';
+import { CONDITIONING, KINDS, VERIFY_BACKENDS, type ScheduleJob, type VerifyBackend, type VerifyJob } from '../verify/spec.js';
 import { colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, parseAssignments, parseShape, UsageError } from './io.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rmsprop'] as const;
@@ -69,6 +69,13 @@ Tolerances (relative max-abs error):
 ${tolerances}
 A tensor whose reference is all but zero (e.g. the gradient of a conv bias just before a batch norm,
 exactly 0 in theory) is measured against 1e-3 of the largest tensor of its kind instead.
+What float32 cannot do is not counted against netc:
+  - kinks: where PyTorch's float64 input to a ReLU (ReLU6, leaky ReLU, hardswish, hardsigmoid) lies
+    within the forward tolerance (1e-4 of the tensor's max-abs) of the kink, or a max-pool window's
+    maximum within it of netc's, and netc's rounding took the other side, the reference's gradient
+    takes netc's side there (the report counts them);
+  - ill-conditioned tensors: PyTorch also runs in float32 (with the same kink sides); a tensor beyond
+    its tolerance passes when netc's error is at most ${CONDITIONING}x PyTorch's own float32 error.
 
 Backends: cpu, wasm (netc's kernels, no native addon), wasm+native (with the oneDNN addon, npm run
 build:native), node and node-gpu (tfjs-node, when installed). One not present is reported as

@@ -130,6 +130,13 @@ export interface OpMembers<A extends Attrs> {
   dotLabel?: string;
   /** Trait: a fully connected layer, weight [out, in] (CAM's class weights; a [C, 1, 1] input flattens implicitly). */
   fullyConnected?: boolean;
+  /**
+   * Where the gradient jumps: input values (ReLU's 0), or 'window-max' (a max pool's gradient goes to
+   * the maximum of each window, which jumps where two candidates tie). Where an input lies within
+   * rounding of a kink, which side the gradient takes is decided by float rounding, not by the net:
+   * `netc verify` replays netc's side there in PyTorch (docs/verify.md, "Kinks").
+   */
+  kinks?: number[] | 'window-max';
   /** Build the tfjs layer(s) for this node; inputs and result are tfjs SymbolicTensors. */
   lower?(ctx: LowerContext, node: OpNode<A>, inputs: SymbolicTensor[]): SymbolicTensor;
   /**

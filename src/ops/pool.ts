@@ -29,6 +29,7 @@ function makePool<const N extends 'maxpool' | 'avgpool'>(name: N) {
     params: isMax ? POOL_PARAMS : POOL_PARAMS.slice(0, 4),
     torchType: () => (isMax ? 'MaxPool2d' : 'AvgPool2d'),
     keeps: isMax ? { input: true, output: true } : { input: true },
+    ...(isMax ? { kinks: 'window-max' as const } : {}),
     attrs: (args: ArgsOf<typeof POOL_PARAMS>): PoolAttrs => {
       const [kernel, stride, padding] = [pair(args.k, 1), pair(args.stride, 1), pair(args.pad, 0)];
       return isMax ? { kernel, stride, padding, dilation: pair(args.dilation, 1), ceil: args.ceil } : { kernel, stride, padding, ceil: args.ceil };

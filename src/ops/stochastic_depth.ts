@@ -20,6 +20,8 @@ export const stochasticDepth = defineOp({
     { name: 'mode', type: 'string', default: 'row', doc: '"row": per sample; "batch": the whole batch at once' },
   ],
   torchType: () => 'StochasticDepth',
+  // tfjs draws other numbers than torch: verify replays netc's per-sample keep mask in PyTorch.
+  randomMask: { probability: 'p' },
   attrs: (args) => ({ p: args.p, mode: args.mode }),
   infer(attrs, [input], ctx) {
     const { p } = attrs;

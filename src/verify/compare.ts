@@ -17,7 +17,7 @@ export interface Row {
   note?: string;
 }
 
-const maxAbs = (a: ArrayLike<number>) => {
+export const maxAbs = (a: ArrayLike<number>) => {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
   return m;

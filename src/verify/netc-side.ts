@@ -62,6 +62,10 @@ export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: In
   const probe = tfl.model({ inputs: model.inputs, outputs: ids.map((id) => outputs.get(id)!) });
   const finalIndex = index.get(graph.output)!;
   const masked = graph.nodes.filter((n) => opOf(n).randomMask && index.has(n.id) && index.has(n.inputs[0]!));
+  // (A name two nodes share is one PyTorch module called twice: no single input to replay there.)
+  const uses = new Map<string, number>();
+  for (const n of graph.nodes) uses.set(n.name, (uses.get(n.name) ?? 0) + 1);
+  const kinked = graph.nodes.filter((n) => opOf(n).kinks && index.has(n.inputs[0]!) && uses.get(n.name) === 1);
 
   // Parameters by tfjs variable name, with their PyTorch key and layout kind.
   const params = new Map<string, { key: string; kind: string }>();
@@ -94,6 +98,8 @@ export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: In
           const keep = tf.logicalOr(tf.notEqual(outs[index.get(n.id)!]!, 0), tf.equal(outs[index.get(n.inputs[0]!)!]!, 0));
           out.set(`mask/${step}/${n.name}`, torchLayout(tf.cast(keep, 'float32')));
         }
+        // The inputs of ops with kinks: which side netc's rounding put each element on (python.ts replays it).
+        for (const n of kinked) out.set(`kink/${step}/${n.name}`, torchLayout(outs[index.get(n.inputs[0]!)!]!));
         return lossOf(outs[finalIndex]!, y, probs);
       }, [...vars.values()]);
       out.set(`loss/${step}`, { shape: [], data: Float32Array.from(value.dataSync() as Float32Array) });

@@ -89,6 +89,9 @@ def optimizer(params, j):
 
 
 def run_net(j, dtype, out):
+    # The same draws in the float64 and float32 runs: a random op netc does not replay must not pass
+    # as ill-conditioned because the float32 run drew other numbers.
+    torch.manual_seed(0)
     spec = importlib.util.spec_from_file_location('netc_verify_' + j['id'], j['module'])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -100,18 +103,53 @@ def run_net(j, dtype, out):
     missing = [k for k in missing if not k.endswith('num_batches_tracked')]
     if missing or unexpected:
         raise RuntimeError('weights do not fit the exported model: missing %s, unexpected %s' % (missing, unexpected))
-    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items()} if j['masks'] else {}
+    masks = {k: v.to(dtype) for k, v in read_st(j['masks']).items() if k.startswith(('mask/', 'kink/'))} if j['masks'] else {}
     res = {}
     state = {'step': 0, 'record': None}
     modules = dict(model.named_modules())
-    for key in j['masked']:
+    for key in list(j['masked']) + list(j['kinks']):
         if key not in modules:
-            raise RuntimeError('no PyTorch module %s to replay its dropout mask on' % key)
+            raise RuntimeError('no PyTorch module %s to replay netc\'s dropout mask or kink sides on' % key)
+
+    def replay_kinks(key, mod, x, out):
+        # Elements whose input lies within the forward tolerance of a kink (ReLU's 0), where netc's
+        # rounding put them on the other side: the gradient takes netc's side (its input, a constant
+        # here, plus x - x.detach() so the gradient still reaches x); the output keeps this run's value.
+        xn = masks.get('kink/%d/%s' % (state['step'], key))
+        if xn is None or xn.shape != x.shape:
+            return out
+        xn, xd = xn.to(x.dtype), x.detach()
+        tol = j['kink_tol'] * float(xd.abs().max())
+        if j['kinks'][key] == 'window-max':
+            # A max pool's windows whose two candidates (this run's maximum, netc's) lie within tol.
+            if not isinstance(mod, torch.nn.MaxPool2d):
+                return out
+            geo = dict(kernel_size=mod.kernel_size, stride=mod.stride, padding=mod.padding, dilation=mod.dilation, ceil_mode=mod.ceil_mode, return_indices=True)
+            mine, theirs = F.max_pool2d(xd, **geo)[1].flatten(2), F.max_pool2d(xn, **geo)[1].flatten(2)
+            flat = xd.flatten(2)
+            amb = (mine != theirs) & ((flat.gather(2, mine) - flat.gather(2, theirs)).abs() <= tol)
+            n = int(amb.sum())
+            if n == 0:
+                return out
+            alt = x.flatten(2).gather(2, theirs).view_as(out)
+            amb = amb.view_as(out)
+        else:
+            amb = torch.zeros_like(xd, dtype=torch.bool)
+            for k in j['kinks'][key]:
+                amb |= ((xd - k).abs() <= tol) & ((xn > k) != (xd > k))
+            n = int(amb.sum())
+            if n == 0:
+                return out
+            alt = mod.forward(torch.where(amb, xn + (x - xd), x))
+        res['kinks/%d/%s' % (state['step'], key)] = torch.tensor(float(n))
+        return torch.where(amb, out.detach() + (alt - alt.detach()), out)
 
     def hook_for(key):
         def hook(mod, inp, out):
             if key in j['masked'] and mod.training:
                 out = inp[0] * masks['mask/%d/%s' % (state['step'], key)] / (1 - j['masked'][key])
+            if key in j['kinks'] and mod.training:
+                out = replay_kinks(key, mod, inp[0], out)
             if state['record'] is not None:
                 # nn.MultiheadAttention returns (output, weights)
                 res['%s/%s' % (state['record'], key)] = (out[0] if isinstance(out, tuple) else out).detach().clone()
@@ -216,6 +254,9 @@ export interface PythonNetJob {
   probs: boolean;
   probes: string[];
   masked: Record<string, number>;
+  /** Module -> the input values where its gradient jumps, or 'window-max'; replayed within kink_tol (relative). */
+  kinks: Record<string, number[] | 'window-max'>;
+  kink_tol: number;
 }
 
 export interface PythonScheduleJob {

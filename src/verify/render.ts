@@ -25,6 +25,11 @@ export function renderReport(rep: VerifyReport, opts: { all: boolean; top: numbe
         ? `${b.compared} tensors, ${b.failed} beyond tolerance; worst ${b.worst ? `${b.worst.kind} ${b.worst.name} ${fmt(b.worst.relErr)} (tol ${fmt(b.worst.tolerance)})` : '-'}`
         : b.reason ?? '';
       out.push(`  ${b.backend.padEnd(12)} ${verdict(b.status).padEnd(opts.color ? 13 : 11)} ${what}`);
+      if (b.kinks.length) {
+        const total = b.kinks.reduce((a, k) => a + k.count, 0);
+        const where = b.kinks.slice(0, 3).map((k) => `${k.name} (step ${k.step}: ${k.count})`).join(', ') + (b.kinks.length > 3 ? `, ... (${b.kinks.length - 3} more)` : '');
+        out.push(`  ${' '.repeat(12)} ${total} element${total === 1 ? '' : 's'} within rounding of a kink took netc's side in the reference: ${where}`);
+      }
     }
     for (const b of n.backends) {
       if (!b.rows.length) continue;

@@ -13,7 +13,7 @@ const F = 'test/verify/fixtures';
 const OPS: Case[] = [
   ...['maxpool_pad', 'maxpool_ceil', 'avgpool_pad', 'avgpool_ceil', 'adaptive'].map((net) => ({ id: net, file: `${F}/pools.net`, net })),
   ...['depthwise', 'grouped', 'dilated'].map((net) => ({ id: net, file: `${F}/convs.net`, net })),
-  ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
+  ...['concat', 'squeeze_excite', 'dropout_head', 'softmax_head', 'drop_path'].map((net) => ({ id: net, file: `${F}/merges.net`, net })),
   // issue 13's sequence constructs: permute, layernorm(2d), per-position linear, layer scale, tokens, class token,
   // position embedding, multi-head self-attention (test/export/zoo-trained.test.ts trains and exports the same net)
   { id: 'seqnet', file: 'test/export/fixtures/seqnet.net' },
