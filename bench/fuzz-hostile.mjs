@@ -10,7 +10,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import {
-  damageBytes, gzipBomb, hugeLabels, idxHeader, jpegWithSize, longLineManyErrors, manyShortErrors, pngInterlacedBomb, pngWithSize, rng,
+  damageBytes,
+  gzipBomb,
+  hugeLabels,
+  idxHeader,
+  jpegWithSize,
+  longLineManyErrors,
+  manyShortErrors,
+  pngInterlacedBomb,
+  pngWithSize,
+  rng,
 } from '../test/fuzz/hostile.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,7 +40,10 @@ const failures = [];
 function cli(args) {
   const t = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, ...args], {
-    encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000,
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 120_000,
   });
   const lines = r.stderr.trimEnd().split('\n');
   const rssMiB = Number(lines.pop()) / 1024;
@@ -101,12 +113,17 @@ for (const target of specials) {
 // 4. Layer and step budgets.
 const g = readFileSync(join(ROOT, 'stdlib/googlenet.net'), 'utf8');
 const body = g.slice(g.indexOf('<') + 1, g.lastIndexOf('>')).replace(/\n/g, '; ');
-for (const times of [10, 100, 1000, 10_000]) checkCase('layer budget', `googlenet body x ${times}`, `use "inception"\nnet g : [3, 224, 224] < < ${body} > * ${times} >\n`);
+for (const times of [10, 100, 1000, 10_000])
+  checkCase('layer budget', `googlenet body x ${times}`, `use "inception"\nnet g : [3, 224, 224] < < ${body} > * ${times} >\n`);
 checkCase('step budget', 'identity x 1e12', 'net n : [3, 8, 8] < < < < identity > * 10000 > * 10000 > * 10000 >\n');
 
 // 5. Data files whose headers lie, in-process through dist/ (peak RSS of this process is reported).
 const { loadDataset, DataError } = await import(join(ROOT, 'dist/train/data/index.js'));
-const good = (() => { const p = new PNG({ width: 4, height: 4 }); p.data.fill(9); return PNG.sync.write(p); })();
+const good = (() => {
+  const p = new PNG({ width: 4, height: 4 });
+  p.data.fill(9);
+  return PNG.sync.write(p);
+})();
 async function dataCase(cls, desc, spec, dataDir) {
   const t = performance.now();
   const before = process.memoryUsage().rss;
@@ -118,7 +135,12 @@ async function dataCase(cls, desc, spec, dataDir) {
     status = e instanceof DataError ? 1 : 3;
     stderr = e instanceof DataError ? e.message : String(e?.stack ?? e);
   }
-  record(cls, desc, { status, stderr, seconds: (performance.now() - t) / 1000, rssMiB: (process.memoryUsage().rss - before) / 1024 / 1024, stdout: '' }, status === 1 ? [] : ['not refused as a DataError']);
+  record(
+    cls,
+    desc,
+    { status, stderr, seconds: (performance.now() - t) / 1000, rssMiB: (process.memoryUsage().rss - before) / 1024 / 1024, stdout: '' },
+    status === 1 ? [] : ['not refused as a DataError'],
+  );
 }
 let k = 0;
 const folder = (files) => {
@@ -133,12 +155,24 @@ for (let i = 0; i < 6; i++) {
   const w = 4097 + Math.floor(random() * 60000);
   const h = 4097 + Math.floor(random() * 60000);
   await dataCase('image headers that lie', `PNG ${w}x${h}`, `imagefolder:${folder({ 'a/x.png': good, 'b/y.png': pngWithSize(good, w, h) })}`);
-  await dataCase('image headers that lie', `JPEG ${w % 65536}x${h % 65536}`, `imagefolder:${folder({ 'a/x.png': good, 'b/y.jpg': jpegWithSize(Math.min(65535, w), Math.min(65535, h)) })}`);
+  await dataCase(
+    'image headers that lie',
+    `JPEG ${w % 65536}x${h % 65536}`,
+    `imagefolder:${folder({ 'a/x.png': good, 'b/y.jpg': jpegWithSize(Math.min(65535, w), Math.min(65535, h)) })}`,
+  );
 }
 for (const mib of [16, 64, 256]) {
-  await dataCase('image headers that lie', `interlaced 32x32 PNG inflating to ${mib} MiB`, `imagefolder:${folder({ 'a/x.png': good, 'b/y.png': pngInterlacedBomb(32, 32, mib * 1024 * 1024) })}`);
+  await dataCase(
+    'image headers that lie',
+    `interlaced 32x32 PNG inflating to ${mib} MiB`,
+    `imagefolder:${folder({ 'a/x.png': good, 'b/y.png': pngInterlacedBomb(32, 32, mib * 1024 * 1024) })}`,
+  );
 }
-for (const [dims, mib] of [[[2, 2, 2], 512], [[60000, 28, 28], 256], [[60000, 60000, 60000], 64]]) {
+for (const [dims, mib] of [
+  [[2, 2, 2], 512],
+  [[60000, 28, 28], 256],
+  [[60000, 60000, 60000], 64],
+]) {
   const d = join(work, `mnist${k++}`);
   mkdirSync(d);
   writeFileSync(join(d, 'train-images-idx3-ubyte.gz'), gzipBomb(idxHeader(dims), mib * 1024 * 1024));
@@ -159,7 +193,11 @@ const { loadCheckpoint, saveCheckpoint, RunDirError } = await import(join(ROOT, 
 const run = join(work, 'ckrun');
 mkdirSync(join(run, 'checkpoints'), { recursive: true });
 const model = lowerGraph(compileFile(join(ROOT, 'test/train/fixtures/tiny.net')).graphs[0], { seed: 1 }).model;
-await saveCheckpoint(run, 'last', model, makeOptim({ optimizer: 'adam', lr: 0.01, momentum: 0.9, weightDecay: 0 }).tf, { epoch: 1, bestValAccuracy: 0.5, optimizer: 'adam' });
+await saveCheckpoint(run, 'last', model, makeOptim({ optimizer: 'adam', lr: 0.01, momentum: 0.9, weightDecay: 0 }).tf, {
+  epoch: 1,
+  bestValAccuracy: 0.5,
+  optimizer: 'adam',
+});
 const parts = ['model.json', 'weights.bin', 'optimizer.json', 'optimizer.bin', 'state.json'];
 for (let i = 0; i < 200; i++) {
   const part = parts[i % parts.length];
@@ -198,7 +236,10 @@ if (process.getuid?.() === 0) {
     enospc = 'run';
     const r = cli(['train', join(ROOT, 'test/train/fixtures/tiny.net'), '--epochs', '2', '--subset', '256', '--batch-size', '64', '--out', join(disk, 'run')]);
     const left = readdirSync(disk, { recursive: true }).filter((e) => String(e).includes('.tmp-'));
-    record('full disk (train)', `tmpfs ${size}`, r, [...(left.length ? [`left ${left.join(', ')}`] : []), ...(r.status === 1 && !/ENOSPC/.test(r.stderr) ? ['exit 1 without naming ENOSPC'] : [])]);
+    record('full disk (train)', `tmpfs ${size}`, r, [
+      ...(left.length ? [`left ${left.join(', ')}`] : []),
+      ...(r.status === 1 && !/ENOSPC/.test(r.stderr) ? ['exit 1 without naming ENOSPC'] : []),
+    ]);
     execFileSync('umount', [disk]);
     rmSync(disk, { recursive: true, force: true });
   }
@@ -208,7 +249,9 @@ console.log(`hostile classes (seed ${SEED}); bounds: ${LIMITS.rssMiB} MiB peak, 
 console.log('| class | cases | failed | exits | max peak MiB | max s | max stdout bytes |');
 console.log('|---|---|---|---|---|---|---|');
 for (const [cls, f] of figures) {
-  console.log(`| ${cls} | ${f.cases} | ${f.failed} | ${[...f.exits].sort().join(', ')} | ${f.maxRss.toFixed(0)} | ${f.maxSeconds.toFixed(1)} | ${f.maxStdout.toLocaleString('en-US')} |`);
+  console.log(
+    `| ${cls} | ${f.cases} | ${f.failed} | ${[...f.exits].sort().join(', ')} | ${f.maxRss.toFixed(0)} | ${f.maxSeconds.toFixed(1)} | ${f.maxStdout.toLocaleString('en-US')} |`,
+  );
 }
 if (enospc !== 'run') console.log(`full disk: ${enospc}`);
 if (failures.length) {

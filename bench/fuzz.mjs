@@ -45,7 +45,9 @@ if (!Number.isInteger(CASES) || CASES < 1) throw new Error(`usage: node bench/fu
 
 const scratch = mkdtempSync(join(tmpdir(), 'netc-fuzz-case-'));
 const STDLIB = join(ROOT, 'stdlib');
-const stdlib = readdirSync(STDLIB).filter((f) => f.endsWith('.net')).sort();
+const stdlib = readdirSync(STDLIB)
+  .filter((f) => f.endsWith('.net'))
+  .sort();
 
 /** Every case: which generator, the text, the path it is compiled as (stdlib mutations keep theirs). */
 const scratchPath = join(scratch, 'case.net');
@@ -54,27 +56,34 @@ const caseArb = fc.oneof(
   tokenSoup.map((text) => ({ kind: 'token soup', text, path: scratchPath })),
   program.map((text) => ({ kind: 'grammar-shaped', text, path: scratchPath })),
   validProgram.map((text) => ({ kind: 'mostly valid', text, path: scratchPath })),
-  fc.constantFrom(...stdlib).chain((name) => mutatedFile(readFileSync(join(STDLIB, name), 'utf8'))
-    .map((text) => ({ kind: 'stdlib mutation', text, path: join(STDLIB, name), name }))),
+  fc
+    .constantFrom(...stdlib)
+    .chain((name) => mutatedFile(readFileSync(join(STDLIB, name), 'utf8')).map((text) => ({ kind: 'stdlib mutation', text, path: join(STDLIB, name), name }))),
 );
 
 const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 for (const n of ['diagnostics', 'summary']) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, 'specs', `${n}.schema.json`), 'utf8')));
 const validateSummary = ajv.getSchema('https://netc.dev/specs/summary.schema.json');
-const validate = (doc) => (validateSummary(doc) ? [] : validateSummary.errors ?? ['invalid']);
+const validate = (doc) => (validateSummary(doc) ? [] : (validateSummary.errors ?? ['invalid']));
 
 /** A failure's identity: its first violation without numbers, paths and quoted text. */
 function signature(violations) {
-  return violations[0].split('\n').slice(0, 2).join(' ')
-    .replace(/"[^"]*"|`[^`]*`/g, 'S').replace(/\/[\w./-]+/g, 'P').replace(/\d+/g, 'N').slice(0, 300);
+  return violations[0]
+    .split('\n')
+    .slice(0, 2)
+    .join(' ')
+    .replace(/"[^"]*"|`[^`]*`/g, 'S')
+    .replace(/\/[\w./-]+/g, 'P')
+    .replace(/\d+/g, 'N')
+    .slice(0, 300);
 }
 
 /** Greedy delta debugging: drop chunks (halves down to single characters) while the same failure remains. */
 function shrink(text, stillFails, budget = 3000) {
   let best = text;
   for (let size = Math.max(1, best.length >> 1); size >= 1 && budget > 0; size = size === 1 ? 0 : Math.max(1, size >> 1)) {
-    for (let at = 0; at < best.length && budget > 0;) {
+    for (let at = 0; at < best.length && budget > 0; ) {
       const candidate = best.slice(0, at) + best.slice(at + size);
       budget--;
       if (stillFails(candidate)) best = candidate;

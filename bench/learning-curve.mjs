@@ -62,7 +62,11 @@ const dataset = await loadDataset(o.data, { dataDir: o['data-dir'], download: fa
 const cfg = { subset: o.subset ? Number(o.subset) : undefined, seed: Number(o.seed), valSplit: Number(o['val-split']) };
 const { train, val } = trainingSplit(dataset, cfg);
 const norm = channelMeanStd(train, dataset.shape[0]);
-for (const [name, s] of [['train', train], ['val', val], ['test', dataset.test]]) {
+for (const [name, s] of [
+  ['train', train],
+  ['val', val],
+  ['test', dataset.test],
+]) {
   if (!s) continue;
   writeFileSync(join(dir, `${name}.images`), s.images);
   writeFileSync(join(dir, `${name}.labels`), Uint8Array.from(s.labels));
@@ -70,9 +74,18 @@ for (const [name, s] of [['train', train], ['val', val], ['test', dataset.test]]
 const graph = compileFile(join(ROOT, o.net), { input: dataset.shape, args: { classes: dataset.classes.length } }).graphs[0];
 writeFileSync(join(dir, 'model.py'), exportPytorch(graph));
 const recipe = {
-  shape: dataset.shape, norm, epochs: Number(o.epochs), batchSize: Number(o['batch-size']), lr: Number(o.lr),
-  weightDecay: Number(o['weight-decay']), schedule: o.schedule, crop: Number(o.crop), flip, seed: Number(o.seed),
-  threads: Number(o.threads), counts: { train: train.count, val: val?.count ?? 0, test: dataset.test.count },
+  shape: dataset.shape,
+  norm,
+  epochs: Number(o.epochs),
+  batchSize: Number(o['batch-size']),
+  lr: Number(o.lr),
+  weightDecay: Number(o['weight-decay']),
+  schedule: o.schedule,
+  crop: Number(o.crop),
+  flip,
+  seed: Number(o.seed),
+  threads: Number(o.threads),
+  counts: { train: train.count, val: val?.count ?? 0, test: dataset.test.count },
 };
 writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipe));
 log(`data: ${dataset.name}: ${train.count} train, ${val?.count ?? 0} validation, ${dataset.test.count} test, ${dataset.shape.join('x')}; work dir ${dir}`);
@@ -80,10 +93,36 @@ log(`data: ${dataset.name}: ${train.count} train, ${val?.count ?? 0} validation,
 // netc: the CLI itself, so the curve is what a user gets.
 const runDir = join(dir, 'netc-run');
 const t0 = performance.now();
-const args = [join(ROOT, 'bin/netc.js'), 'train', join(ROOT, o.net), '--data', o.data, ...(o['data-dir'] ? ['--data-dir', o['data-dir']] : []),
-  '--epochs', o.epochs, '--batch-size', o['batch-size'], '--optimizer', 'momentum', '--lr', o.lr, '--weight-decay', o['weight-decay'],
-  '--schedule', o.schedule, '--crop', o.crop, ...(flip ? ['--flip'] : []), '--val-split', o['val-split'], '--seed', o.seed, '--out', runDir,
-  ...(o.subset ? ['--subset', o.subset] : [])];
+const args = [
+  join(ROOT, 'bin/netc.js'),
+  'train',
+  join(ROOT, o.net),
+  '--data',
+  o.data,
+  ...(o['data-dir'] ? ['--data-dir', o['data-dir']] : []),
+  '--epochs',
+  o.epochs,
+  '--batch-size',
+  o['batch-size'],
+  '--optimizer',
+  'momentum',
+  '--lr',
+  o.lr,
+  '--weight-decay',
+  o['weight-decay'],
+  '--schedule',
+  o.schedule,
+  '--crop',
+  o.crop,
+  ...(flip ? ['--flip'] : []),
+  '--val-split',
+  o['val-split'],
+  '--seed',
+  o.seed,
+  '--out',
+  runDir,
+  ...(o.subset ? ['--subset', o.subset] : []),
+];
 log(`netc: node ${args.slice(1).join(' ')}`);
 const netc = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 const netcSeconds = (performance.now() - t0) / 1000;
@@ -91,26 +130,42 @@ if (netc.status !== 0) {
   console.error(`netc train failed (exit ${netc.status})`);
   process.exit(1);
 }
-const netcRows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const netcRows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const netcResult = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8'));
 
 log(`PyTorch ${torch.version}: bench/learning_curve_torch.py`);
 const t1 = performance.now();
-const py = spawnSync(pythonBinary(), [join(ROOT, 'bench/learning_curve_torch.py'), dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+const py = spawnSync(pythonBinary(), [join(ROOT, 'bench/learning_curve_torch.py'), dir], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+  maxBuffer: 1 << 24,
+});
 const torchSeconds = (performance.now() - t1) / 1000;
 if (py.status !== 0) {
   console.error(`the PyTorch side failed (exit ${py.status})`);
   process.exit(1);
 }
-const torchRows = py.stdout.trim().split('\n').map((l) => JSON.parse(l));
+const torchRows = py.stdout
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const torchFinal = torchRows.pop();
 
 const pct = (x) => (x == null ? '   -  ' : `${(100 * x).toFixed(2)}%`);
-console.log(`\nresnet20 on ${dataset.name} (${train.count} train / ${val?.count ?? 0} val / ${dataset.test.count} test), batch ${recipe.batchSize}, momentum 0.9, lr ${recipe.lr} ${recipe.schedule}, wd ${recipe.weightDecay}, crop ${recipe.crop}${flip ? ' + flip' : ''}`);
+console.log(
+  `\nresnet20 on ${dataset.name} (${train.count} train / ${val?.count ?? 0} val / ${dataset.test.count} test), batch ${recipe.batchSize}, momentum 0.9, lr ${recipe.lr} ${recipe.schedule}, wd ${recipe.weightDecay}, crop ${recipe.crop}${flip ? ' + flip' : ''}`,
+);
 console.log('epoch | netc: lr        train loss  train acc  val acc | PyTorch: lr     train loss  train acc  val acc');
 for (let e = 0; e < recipe.epochs; e++) {
   const a = netcRows[e] ?? {};
   const b = torchRows[e] ?? {};
-  console.log(`${String(e + 1).padStart(5)} | ${(a.lr ?? 0).toExponential(3).padStart(10)}  ${(a.trainLoss ?? NaN).toFixed(4).padStart(10)}  ${pct(a.trainAccuracy).padStart(9)}  ${pct(a.valAccuracy).padStart(7)} | ${(b.lr ?? 0).toExponential(3).padStart(10)}  ${(b.trainLoss ?? NaN).toFixed(4).padStart(10)}  ${pct(b.trainAccuracy).padStart(9)}  ${pct(b.valAccuracy).padStart(7)}`);
+  console.log(
+    `${String(e + 1).padStart(5)} | ${(a.lr ?? 0).toExponential(3).padStart(10)}  ${(a.trainLoss ?? NaN).toFixed(4).padStart(10)}  ${pct(a.trainAccuracy).padStart(9)}  ${pct(a.valAccuracy).padStart(7)} | ${(b.lr ?? 0).toExponential(3).padStart(10)}  ${(b.trainLoss ?? NaN).toFixed(4).padStart(10)}  ${pct(b.trainAccuracy).padStart(9)}  ${pct(b.valAccuracy).padStart(7)}`,
+  );
 }
-console.log(`test accuracy: netc ${pct(netcResult.testAccuracy)} (${netcResult.backend}, ${netcSeconds.toFixed(0)} s) | PyTorch ${pct(torchFinal.testAccuracy)} (${torchFinal.threads} threads, ${torchSeconds.toFixed(0)} s)`);
+console.log(
+  `test accuracy: netc ${pct(netcResult.testAccuracy)} (${netcResult.backend}, ${netcSeconds.toFixed(0)} s) | PyTorch ${pct(torchFinal.testAccuracy)} (${torchFinal.threads} threads, ${torchSeconds.toFixed(0)} s)`,
+);

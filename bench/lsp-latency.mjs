@@ -94,7 +94,9 @@ async function editLoop(name, path, text, edits) {
     await client.shutdown();
     const lines = text.split('\n').length;
     console.log(`${name} (${lines} lines): open -> diagnostics ${ms(open)}; ${edits} edits (${errors} with a diagnostic):`);
-    console.log(`  didChange -> publishDiagnostics: median ${ms(percentile(wall, 50))}, p95 ${ms(percentile(wall, 95))}, max ${ms(Math.max(...wall))}; server CPU median ${ms(percentile(cpuTimes, 50))}`);
+    console.log(
+      `  didChange -> publishDiagnostics: median ${ms(percentile(wall, 50))}, p95 ${ms(percentile(wall, 95))}, max ${ms(Math.max(...wall))}; server CPU median ${ms(percentile(cpuTimes, 50))}`,
+    );
     console.log(`  + inlay hints, semantic tokens, hover: median ${ms(percentile(after, 50))}`);
     return percentile(wall, 50);
   } finally {
@@ -130,7 +132,9 @@ async function references() {
       found = (await client.request('textDocument/references', at)).length;
       times.push(performance.now() - start);
     }
-    console.log(`references in a ${names.length + 3}-file workspace with googlenet's body * 10000: cold ${ms(times[0])}, warm median ${ms(percentile(times.slice(1), 50))} (${found} found); server peak memory ${peakMemoryMiB(client).toFixed(0)} MiB`);
+    console.log(
+      `references in a ${names.length + 3}-file workspace with googlenet's body * 10000: cold ${ms(times[0])}, warm median ${ms(percentile(times.slice(1), 50))} (${found} found); server peak memory ${peakMemoryMiB(client).toFixed(0)} MiB`,
+    );
     await client.shutdown();
     return times[0];
   } finally {
@@ -150,7 +154,8 @@ async function rootWorkspace() {
     await opened;
     const doc = { textDocument: { uri: uri(file) } };
     const start = performance.now();
-    const refs = client.request('textDocument/references', { ...doc, position: { line: 0, character: 7 }, context: { includeDeclaration: true } })
+    const refs = client
+      .request('textDocument/references', { ...doc, position: { line: 0, character: 7 }, context: { includeDeclaration: true } })
       .then(() => performance.now() - start);
     // Let the scan start, then ask for something else.
     await new Promise((r) => setTimeout(r, 50));
@@ -158,7 +163,9 @@ async function rootWorkspace() {
     await client.request('textDocument/hover', { ...doc, position: { line: 1, character: 3 } });
     const hover = performance.now() - hoverStart;
     const total = await refs;
-    console.log(`workspace folder /: references ${ms(total)} (the scan is bounded to 3 s and 50,000 entries); a hover sent during the scan answered in ${ms(hover)}; server peak memory ${peakMemoryMiB(client).toFixed(0)} MiB`);
+    console.log(
+      `workspace folder /: references ${ms(total)} (the scan is bounded to 3 s and 50,000 entries); a hover sent during the scan answered in ${ms(hover)}; server peak memory ${peakMemoryMiB(client).toFixed(0)} MiB`,
+    );
     await client.shutdown();
     return hover;
   } finally {
@@ -166,7 +173,11 @@ async function rootWorkspace() {
   }
 }
 
-console.log(`${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the start`);
+console.log(
+  `${cpus().length} cores, load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} at the start`,
+);
 try {
   const resnet = join(dir, 'resnet152.net');
   writeFileSync(resnet, readFileSync(join(ROOT, 'stdlib/resnet152.net'), 'utf8').replace('classes=1000', 'classes=10'));
@@ -180,7 +191,11 @@ try {
   const refs = await references();
   const hover = await rootWorkspace();
   const ok = big < 250 && bigMacros < 250 && refs < 1000 && hover < 250;
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} at the end`,
+  );
   console.log(ok ? 'all targets met' : 'some target missed (on a loaded machine compare the server CPU times)');
   process.exitCode = ok ? 0 : 1;
 } finally {

@@ -23,7 +23,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const arg = (k, d) => {
+  const i = process.argv.indexOf(k);
+  return i > 0 ? process.argv[i + 1] : d;
+};
 const flag = (k) => process.argv.includes(k);
 const batch = Number(arg('--batch', 128));
 const steps = Number(arg('--steps', 5));
@@ -42,7 +45,8 @@ async function child(backend) {
   let choice;
   try {
     choice = await selectBackend(backend === 'wasm+native' ? 'wasm' : backend);
-    if (backend === 'wasm+native' && !choice.convolutions) throw new Error(choice.details.find((d) => d.startsWith('convolutions:')) ?? 'native addon not loaded');
+    if (backend === 'wasm+native' && !choice.convolutions)
+      throw new Error(choice.details.find((d) => d.startsWith('convolutions:')) ?? 'native addon not loaded');
   } catch (e) {
     say({ skipped: String(e.message).split('\n')[0] });
     return;
@@ -64,7 +68,11 @@ async function child(backend) {
       say({ imagesPerSecond: (batch * steps) / ((performance.now() - t0) / 1000) });
     } else if (line === 'profile') {
       const { kernelTimes } = await import('./kernel-times.mjs');
-      const byKernel = kernelTimes(await tf.profile(() => { step(); }));
+      const byKernel = kernelTimes(
+        await tf.profile(() => {
+          step();
+        }),
+      );
       say({ profile: [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15) });
     }
   }
@@ -72,14 +80,25 @@ async function child(backend) {
 
 function startChild(backend) {
   const env = { ...process.env, ...(backend === 'wasm' ? { NETC_NATIVE: '0' } : {}) };
-  const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--backend', backend, '--batch', String(batch), '--steps', String(steps)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--backend', backend, '--batch', String(batch), '--steps', String(steps)], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
   const next = async () => {
     const l = await lines.next();
     if (l.done) throw new Error(`${backend}: the benchmark process ended early`);
     return JSON.parse(l.value);
   };
-  return { backend, p, next, ask: async (cmd) => { p.stdin.write(cmd + '\n'); return next(); } };
+  return {
+    backend,
+    p,
+    next,
+    ask: async (cmd) => {
+      p.stdin.write(cmd + '\n');
+      return next();
+    },
+  };
 }
 
 async function parent() {
@@ -113,7 +132,10 @@ async function parent() {
     for (const t of torchThreads) torch.push({ ...b, threads: t, label: null, results: [] });
   }
   const torchRun = (cfg) => {
-    const p = spawnSync(py, ['bench/resnet20_torch.py', String(batch), String(steps), String(cfg.threads)], { encoding: 'utf8', env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, ...cfg.env } });
+    const p = spawnSync(py, ['bench/resnet20_torch.py', String(batch), String(steps), String(cfg.threads)], {
+      encoding: 'utf8',
+      env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, ...cfg.env },
+    });
     if (p.status !== 0) {
       cfg.failed = (p.stderr || p.error?.message || '').trim().split('\n').pop();
       return;
@@ -129,8 +151,12 @@ async function parent() {
   }
 
   const best = (a) => Math.max(...a);
-  const median = (a) => { const s = [...a].sort((p, q) => p - q); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-  const row = (label, a) => `${label.padEnd(36)} ${best(a).toFixed(1).padStart(7)} ${median(a).toFixed(1).padStart(8)}   ${a.map((v) => v.toFixed(1)).join(' ')}`;
+  const median = (a) => {
+    const s = [...a].sort((p, q) => p - q);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const row = (label, a) =>
+    `${label.padEnd(36)} ${best(a).toFixed(1).padStart(7)} ${median(a).toFixed(1).padStart(8)}   ${a.map((v) => v.toFixed(1)).join(' ')}`;
   const torchDone = torch.filter((t) => t.results.length);
   console.log(`resnet20_cifar training, batch ${batch}: ${runs} runs of ${steps} steps (images/s), backends alternating`);
   console.log(`${''.padEnd(36)} ${'best'.padStart(7)} ${'median'.padStart(8)}   runs`);
@@ -148,7 +174,10 @@ async function parent() {
       const { profile } = await c.ask('profile');
       const total = profile.reduce((a, [, e]) => a + e.ms, 0);
       console.log(`\n${c.label}: profile of one step (top kernels; fused ops also count their inner kernel)`);
-      for (const [name, e] of profile) console.log(`  ${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(5)} calls ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`);
+      for (const [name, e] of profile)
+        console.log(
+          `  ${name.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(5)} calls ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`,
+        );
     }
   }
   for (const c of live) c.p.stdin.end();

@@ -31,7 +31,10 @@ import { pathToFileURL } from 'node:url';
 import { kernelTimes } from './kernel-times.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
+const arg = (k, d) => {
+  const i = argv.indexOf(k);
+  return i >= 0 ? argv[i + 1] : d;
+};
 const flag = (k) => argv.includes(k);
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const dist = resolve(arg('--dist', join(ROOT, 'dist')));
@@ -46,7 +49,15 @@ if (flag('--help') || flag('-h')) {
   // The usage is the comment at the top of this file.
   const { readFileSync } = await import('node:fs');
   const text = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  console.log(text.slice(0, text.findIndex((l) => l.startsWith('import '))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(
+    text
+      .slice(
+        0,
+        text.findIndex((l) => l.startsWith('import ')),
+      )
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n'),
+  );
 } else if (flag('--child')) {
   await child();
 } else {
@@ -66,7 +77,10 @@ async function child() {
   const { selectBackend, describeBackend } = await imp('runtime/backend.js');
   const { makeOptim } = await imp('train/optim.js');
   const { sizeOfGraph, estimateTrainingMemory, recomputeNeeded } = await imp('train/memory.js');
-  const out = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
+  const out = (o) => {
+    console.log(JSON.stringify(o));
+    process.exit(0);
+  };
 
   const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;
   const input = inputOf(own);
@@ -129,7 +143,9 @@ async function child() {
     step();
     if (profile) {
       const t0 = performance.now();
-      const info = await tf.profile(() => { step(); });
+      const info = await tf.profile(() => {
+        step();
+      });
       const wall = performance.now() - t0;
       const byKernel = kernelTimes(info);
       out({ ...base, describe: describeBackend(choice)[0], wallMs: wall, kernels: [...byKernel].map(([name, e]) => ({ name, ...e })) });
@@ -137,10 +153,15 @@ async function child() {
     const minMs = Number(arg('--seconds', 3)) * 1000;
     const t0 = performance.now();
     let done = 0;
-    while (done < steps || performance.now() - t0 < minMs) { step(); done++; }
+    while (done < steps || performance.now() - t0 < minMs) {
+      step();
+      done++;
+    }
     const ips = (batch * done) / ((performance.now() - t0) / 1000);
     live.peak = live.now;
-    const info = await tf.profile(() => { step(); });
+    const info = await tf.profile(() => {
+      step();
+    });
     out({ ...base, imagesPerSecond: ips, peakBytes: choice.name === 'wasm' ? live.peak : info.peakBytes, heapBytes: heap() });
   } catch (e) {
     out({ ...base, error: String(e.message).split('\n')[0], peakBytes: live.peak || null, heapBytes: heap() });
@@ -152,14 +173,23 @@ function runChild(net, backend, batch, steps, extra = [], from = dist) {
   const env = { ...process.env };
   if (backend === 'wasm') env.NETC_NATIVE = '0';
   const pass = ['--seconds', arg('--seconds', '3'), ...(flag('--force') ? ['--force'] : [])];
-  const p = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', from, ...pass, ...extra], {
-    encoding: 'utf8', env, timeout: Number(arg('--timeout', 900)) * 1000, maxBuffer: 1 << 26,
-  });
+  const p = spawnSync(
+    process.execPath,
+    [new URL(import.meta.url).pathname, '--child', net, backend, String(batch), String(steps), '--dist', from, ...pass, ...extra],
+    {
+      encoding: 'utf8',
+      env,
+      timeout: Number(arg('--timeout', 900)) * 1000,
+      maxBuffer: 1 << 26,
+    },
+  );
   const line = (p.stdout || '').trim().split('\n').pop();
   try {
     return JSON.parse(line);
   } catch {
-    const why = p.signal ? `killed (${p.signal}${p.error?.code === 'ETIMEDOUT' ? ', timeout' : ''})` : (p.stderr || '').trim().split('\n').filter(Boolean).pop() ?? `exit ${p.status}`;
+    const why = p.signal
+      ? `killed (${p.signal}${p.error?.code === 'ETIMEDOUT' ? ', timeout' : ''})`
+      : ((p.stderr || '').trim().split('\n').filter(Boolean).pop() ?? `exit ${p.status}`);
     return { net, backend, batch, error: why.slice(0, 120) };
   }
 }
@@ -167,12 +197,32 @@ function runChild(net, backend, batch, steps, extra = [], from = dist) {
 function torchRun(net, input, batch, steps, threads, dir) {
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const file = join(dir, `${net}.py`);
-  const ex = spawnSync(process.execPath, [join(ROOT, 'bin', 'netc.js'), 'export', join(ROOT, 'stdlib', `${net}.net`), '--to', 'pytorch', '--set', 'classes=10', '--input', input.join('x'), '--out', file], { encoding: 'utf8' });
+  const ex = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin', 'netc.js'),
+      'export',
+      join(ROOT, 'stdlib', `${net}.net`),
+      '--to',
+      'pytorch',
+      '--set',
+      'classes=10',
+      '--input',
+      input.join('x'),
+      '--out',
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
   if (ex.status !== 0) return { error: `export failed: ${(ex.stderr || '').trim().split('\n')[0]}` };
   // Idle OpenMP workers sleep, as netc's oneDNN ones do (src/runtime/native.ts): spinning ones
   // collapse PyTorch's throughput on a loaded machine.
   const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
-  const p = spawnSync(py, [join(ROOT, 'bench', 'zoo_torch.py'), file, ...input.map(String), '10', String(batch), String(steps), String(threads), arg('--seconds', '3')], { encoding: 'utf8', timeout: 900_000, env });
+  const p = spawnSync(
+    py,
+    [join(ROOT, 'bench', 'zoo_torch.py'), file, ...input.map(String), '10', String(batch), String(steps), String(threads), arg('--seconds', '3')],
+    { encoding: 'utf8', timeout: 900_000, env },
+  );
   if (p.status !== 0) return { error: (p.stderr || p.error?.message || '').trim().split('\n').pop() };
   return JSON.parse(p.stdout.trim().split('\n').pop());
 }
@@ -182,7 +232,9 @@ async function backendsPresent() {
   try {
     await import('@tensorflow/tfjs-node');
     list.push('node');
-  } catch { /* optional: not installed */ }
+  } catch {
+    /* optional: not installed */
+  }
   if (existsSync(join(ROOT, 'native', 'build', 'Release', 'netc_native.node')) && process.env.NETC_NATIVE !== '0') list.push('wasm+native');
   list.push('wasm', 'cpu');
   return list;
@@ -190,8 +242,12 @@ async function backendsPresent() {
 
 async function parent() {
   const { compileFile } = await import(pathToFileURL(join(dist, 'api.js')).href);
-  const nets = arg('--nets') ? arg('--nets').split(',') : readdirSync(join(ROOT, 'stdlib')).filter((f) => f.endsWith('.net')).map((f) => f.slice(0, -4))
-    .filter((n) => compileFile(join(ROOT, 'stdlib', `${n}.net`)).graphs.length > 0);
+  const nets = arg('--nets')
+    ? arg('--nets').split(',')
+    : readdirSync(join(ROOT, 'stdlib'))
+        .filter((f) => f.endsWith('.net'))
+        .map((f) => f.slice(0, -4))
+        .filter((n) => compileFile(join(ROOT, 'stdlib', `${n}.net`)).graphs.length > 0);
   const batch = Number(arg('--batch', 64));
   const steps = Number(arg('--steps', 2));
   const threads = Number(arg('--torch-threads', 2));
@@ -201,11 +257,18 @@ async function parent() {
   const profNet = arg('--profile');
   if (profNet) {
     const r = runChild(profNet, backends[0], batch, 1, ['--child-profile']);
-    if (r.error) { console.log(`${profNet} on ${r.backend ?? backends[0]}: ${r.error}`); return; }
+    if (r.error) {
+      console.log(`${profNet} on ${r.backend ?? backends[0]}: ${r.error}`);
+      return;
+    }
     const total = r.kernels.reduce((a, k) => a + k.ms, 0);
-    console.log(`${r.describe}\n${profNet} [${r.input.join('x')}], batch ${batch}: one step ${r.wallMs.toFixed(0)} ms, ${total.toFixed(0)} ms in kernels, ${(r.wallMs - total).toFixed(0)} ms outside them (tape, JS, tf.profile's own overhead); load ${loadavg()[0].toFixed(2)}`);
+    console.log(
+      `${r.describe}\n${profNet} [${r.input.join('x')}], batch ${batch}: one step ${r.wallMs.toFixed(0)} ms, ${total.toFixed(0)} ms in kernels, ${(r.wallMs - total).toFixed(0)} ms outside them (tape, JS, tf.profile's own overhead); load ${loadavg()[0].toFixed(2)}`,
+    );
     for (const k of r.kernels.sort((a, b) => b.ms - a.ms).slice(0, Number(arg('--top', 25)))) {
-      console.log(`  ${k.name.padEnd(36)} ${k.ms.toFixed(1).padStart(9)} ms ${String(k.n).padStart(6)} calls ${((100 * k.ms) / r.wallMs).toFixed(1).padStart(5)}%`);
+      console.log(
+        `  ${k.name.padEnd(36)} ${k.ms.toFixed(1).padStart(9)} ms ${String(k.n).padStart(6)} calls ${((100 * k.ms) / r.wallMs).toFixed(1).padStart(5)}%`,
+      );
     }
     return;
   }
@@ -217,7 +280,9 @@ async function parent() {
   const header = ['net', 'input', 'backend', 'batch', 'netc img/s', 'torch img/s', 'ratio', 'peak', 'heap', 'estimate', 'load', 'note'];
   const widths = [18, 8, 18, 5, 10, 11, 6, 7, 7, 8, 5, 0];
   const line = (cells) => cells.map((c, i) => (i < 4 || i === 11 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' ');
-  console.log(`netc ${dist}${compare ? ` (rows "before": ${compare}, same window)` : ''} vs PyTorch ${threads} thread(s), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; ${steps}+ timed steps (${arg('--seconds', 3)}+ s) after a warm-up; memory in GiB`);
+  console.log(
+    `netc ${dist}${compare ? ` (rows "before": ${compare}, same window)` : ''} vs PyTorch ${threads} thread(s), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; ${steps}+ timed steps (${arg('--seconds', 3)}+ s) after a warm-up; memory in GiB`,
+  );
   console.log(line(header));
   for (const net of nets) {
     const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;
@@ -235,10 +300,33 @@ async function parent() {
         const r = runChild(net, backend, batch, steps, [], from);
         const tips = torch?.imagesPerSecond;
         const ratio = r.imagesPerSecond && tips ? r.imagesPerSecond / tips : null;
-        const note = r.refused ? `refused: estimate over ${gib(r.limit)}` : r.error ? `error: ${r.error}` : torch?.error ? `torch: ${torch.error}` : r.recomputed ? 'bn/relu recomputed' : '';
+        const note = r.refused
+          ? `refused: estimate over ${gib(r.limit)}`
+          : r.error
+            ? `error: ${r.error}`
+            : torch?.error
+              ? `torch: ${torch.error}`
+              : r.recomputed
+                ? 'bn/relu recomputed'
+                : '';
         const label = `${r.backend ?? backend}${compare ? (from === compare ? ' before' : ' after') : ''}`;
         rows.push({ ...r, dist: from, torch, ratio, load });
-        console.log(line([net, input.join('x'), label, batch, r.imagesPerSecond?.toFixed(1) ?? '-', tips?.toFixed(1) ?? '-', ratio?.toFixed(2) ?? '-', gib(r.peakBytes), gib(r.heapBytes), gib(r.estimate), load.toFixed(1), note]));
+        console.log(
+          line([
+            net,
+            input.join('x'),
+            label,
+            batch,
+            r.imagesPerSecond?.toFixed(1) ?? '-',
+            tips?.toFixed(1) ?? '-',
+            ratio?.toFixed(2) ?? '-',
+            gib(r.peakBytes),
+            gib(r.heapBytes),
+            gib(r.estimate),
+            load.toFixed(1),
+            note,
+          ]),
+        );
       }
     }
   }

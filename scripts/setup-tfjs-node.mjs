@@ -53,7 +53,13 @@ function parseArgs(argv) {
     else if (a === '--cpu') o.gpu = false;
     else if (a === '--force') o.force = true;
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      console.log(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('\n')
+          .slice(1, 21)
+          .map((l) => l.replace(/^\/\/ ?/, ''))
+          .join('\n'),
+      );
       process.exit(0);
     } else if (a.endsWith('.whl') && !o.wheel) o.wheel = a;
     else usage(`unknown argument '${a}'`);
@@ -72,7 +78,12 @@ function run(cmd, args, opts = {}) {
 
 /** The first of python3 -m pip, /usr/bin/python3 -m pip, pip3, pip that answers --version. */
 function findPip() {
-  const candidates = [['python3', ['-m', 'pip']], ['/usr/bin/python3', ['-m', 'pip']], ['pip3', []], ['pip', []]];
+  const candidates = [
+    ['python3', ['-m', 'pip']],
+    ['/usr/bin/python3', ['-m', 'pip']],
+    ['pip3', []],
+    ['pip', []],
+  ];
   for (const [cmd, pre] of candidates) {
     const r = run(cmd, [...pre, '--version']);
     if (r.status === 0) return { cmd, pre };
@@ -94,8 +105,7 @@ function findWheel(o, cache) {
   }
   const dist = o.gpu ? 'tensorflow' : 'tensorflow_cpu';
   const dir = join(cache, 'wheels');
-  const cached = () =>
-    existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(`${dist}-${o.tfVersion}-`) && f.endsWith('.whl')) : undefined;
+  const cached = () => (existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(`${dist}-${o.tfVersion}-`) && f.endsWith('.whl')) : undefined);
   let found = cached();
   if (found) return join(dir, found);
   const pip = findPip();
@@ -108,7 +118,9 @@ function findWheel(o, cache) {
   const spec = `${dist.replace('_', '-')}==${o.tfVersion}`;
   mkdirSync(dir, { recursive: true });
   say(`downloading ${spec} with ${[pip.cmd, ...pip.pre].join(' ')} into ${dir} (a few hundred MB, once)`);
-  const r = run(pip.cmd, [...pip.pre, 'download', '--no-deps', '--only-binary=:all:', '--retries', '1', spec, '-d', dir], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const r = run(pip.cmd, [...pip.pre, 'download', '--no-deps', '--only-binary=:all:', '--retries', '1', spec, '-d', dir], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   found = cached();
   if (r.status !== 0 || !found) {
     const tail = (r.stderr || '').trim().split('\n').slice(-3).join('\n  ');
@@ -194,10 +206,15 @@ function copyOrLink(from, to, move = false) {
 function ensurePackage(pkg) {
   const dir = join(root, 'node_modules', ...pkg.split('/'));
   const pj = join(dir, 'package.json');
-  if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).version === TFJS_VERSION && existsSync(join(root, 'node_modules', '@mapbox', 'node-pre-gyp'))) return dir;
+  if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).version === TFJS_VERSION && existsSync(join(root, 'node_modules', '@mapbox', 'node-pre-gyp')))
+    return dir;
   say(`installing ${pkg}@${TFJS_VERSION} (npm install --no-save --ignore-scripts; package.json and the lock file are not changed)`);
-  const r = run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `${pkg}@${TFJS_VERSION}`], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'] });
-  if (r.status !== 0 || !existsSync(pj)) fail(`npm could not install ${pkg}@${TFJS_VERSION} (exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+  const r = run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `${pkg}@${TFJS_VERSION}`], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  if (r.status !== 0 || !existsSync(pj))
+    fail(`npm could not install ${pkg}@${TFJS_VERSION} (exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
   return dir;
 }
 
@@ -221,9 +238,13 @@ function checkToolchain() {
   if (run('make', ['--version']).status !== 0) fail('no make; Debian: apt-get install -y make');
   if (run('python3', ['--version']).status !== 0) fail('no python3, which node-gyp needs to build the binding');
   // Without local headers node-gyp would download them: say so instead of failing later offline.
-  const nodedir = process.env.npm_config_nodedir || ['/usr', '/usr/local', dirname(dirname(process.execPath))].find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')));
+  const nodedir =
+    process.env.npm_config_nodedir ||
+    ['/usr', '/usr/local', dirname(dirname(process.execPath))].find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')));
   if (!nodedir || !existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) {
-    fail(`no Node.js headers (include/node/node_api.h under /usr, /usr/local or ${dirname(dirname(process.execPath))}); Debian: apt-get install -y libnode-dev, or set npm_config_nodedir`);
+    fail(
+      `no Node.js headers (include/node/node_api.h under /usr, /usr/local or ${dirname(dirname(process.execPath))}); Debian: apt-get install -y libnode-dev, or set npm_config_nodedir`,
+    );
   }
   return { nodedir, cxx };
 }
@@ -260,7 +281,17 @@ const s = tf.tensor([1, 2, 3]).square().sum().dataSync()[0];
 if (s !== 14 || tf.getBackend() !== 'tensorflow') throw new Error('sum of squares ' + s + ' on ' + tf.getBackend());
 console.log(tf.backend().binding.TF_Version);`;
   const r = run(process.execPath, ['--input-type=module', '-e', code], { cwd: root });
-  if (r.status !== 0) return { ok: false, why: (r.stderr || '').trim().split('\n').filter((l) => /Error|error/.test(l)).slice(0, 3).join(' | ') || `exit ${r.status}` };
+  if (r.status !== 0)
+    return {
+      ok: false,
+      why:
+        (r.stderr || '')
+          .trim()
+          .split('\n')
+          .filter((l) => /Error|error/.test(l))
+          .slice(0, 3)
+          .join(' | ') || `exit ${r.status}`,
+    };
   return { ok: true, tfVersion: r.stdout.trim() };
 }
 
@@ -294,7 +325,9 @@ function main() {
   const v = verify(pkg);
   if (!v.ok) fail(`the binding built but does not load: ${v.why}`);
   writeFileSync(stampFile, stamp);
-  say(`${pkg} ${TFJS_VERSION} is ready on TensorFlow ${v.tfVersion} (from ${basename(wheel)})${gpu ? '; GPU build: needs CUDA/cuDNN libraries matching that TensorFlow at run time' : ''}`);
+  say(
+    `${pkg} ${TFJS_VERSION} is ready on TensorFlow ${v.tfVersion} (from ${basename(wheel)})${gpu ? '; GPU build: needs CUDA/cuDNN libraries matching that TensorFlow at run time' : ''}`,
+  );
 }
 
 try {

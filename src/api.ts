@@ -40,9 +40,14 @@ function compile(absolute: string, options: CompileOptions, text?: string): Comp
   const nets = [...program.entry.own.values()].filter((d) => d.kind === 'net');
   const chosen = options.net ? nets.filter((n) => n.name === options.net) : nets;
   if (options.net && chosen.length === 0) {
-    bag.error('NET1001', `no net named \`${options.net}\` in this file`, { file: absolute, start: 0, end: 0 }, {
-      help: nets.length ? `nets here: ${nets.map((n) => n.name).join(', ')}` : 'this file defines no net',
-    });
+    bag.error(
+      'NET1001',
+      `no net named \`${options.net}\` in this file`,
+      { file: absolute, start: 0, end: 0 },
+      {
+        help: nets.length ? `nets here: ${nets.map((n) => n.name).join(', ')}` : 'this file defines no net',
+      },
+    );
   }
   for (const net of chosen) {
     if (net.kind !== 'net') continue;
@@ -54,9 +59,14 @@ function compile(absolute: string, options: CompileOptions, text?: string): Comp
     } catch (e) {
       // A backstop: the parser's nesting limits keep real files far from the stack's end.
       if (!isStackOverflow(e)) throw e;
-      bag.error('NET1011', `net \`${net.name}\` nests too deeply to elaborate`, { file: absolute, ...net.nameRange }, {
-        help: 'split deep definitions into smaller blocks',
-      });
+      bag.error(
+        'NET1011',
+        `net \`${net.name}\` nests too deeply to elaborate`,
+        { file: absolute, ...net.nameRange },
+        {
+          help: 'split deep definitions into smaller blocks',
+        },
+      );
       continue;
     }
     // Counts beyond 2^53 are reported, so no summary carries a rounded count, Infinity or NaN.
@@ -74,7 +84,11 @@ function finish(bag: DiagnosticBag, entrySpan: Diagnostic['span']): Diagnostic[]
   const dropped = error + warning + info + hint;
   if (dropped > 0) {
     items.push({
-      code: 'NET1011', severity: error > 0 ? 'error' : 'warning', span: entrySpan, related: [], notes: [],
+      code: 'NET1011',
+      severity: error > 0 ? 'error' : 'warning',
+      span: entrySpan,
+      related: [],
+      notes: [],
       message: `${bag.droppedCountIsApproximate ? 'up to ' : ''}${dropped.toLocaleString('en-US')} more diagnostics (${error.toLocaleString('en-US')} errors) were found but not reported; only the first ${MAX_STORED_DIAGNOSTICS.toLocaleString('en-US')} are kept`,
       help: 'fix the first ones and check again',
     });

@@ -21,8 +21,13 @@ const results = join(root, '.vitest-results.json');
 rmSync(results, { force: true });
 // Backend-sensitive tests run once per backend, as vitest projects named after them (vitest.config.ts);
 // NETC_TEST_BACKENDS=node,wasm runs only those projects.
-const projects = (process.env.NETC_TEST_BACKENDS ?? '').split(',').filter(Boolean).flatMap((p) => ['--project', p]);
-console.error(`backends: ${process.env.NETC_TEST_BACKENDS ?? 'wasm+native, wasm, node'} (a test whose backend is missing is skipped with the reason in its name)`);
+const projects = (process.env.NETC_TEST_BACKENDS ?? '')
+  .split(',')
+  .filter(Boolean)
+  .flatMap((p) => ['--project', p]);
+console.error(
+  `backends: ${process.env.NETC_TEST_BACKENDS ?? 'wasm+native, wasm, node'} (a test whose backend is missing is skipped with the reason in its name)`,
+);
 const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${results}`, ...projects, ...process.argv.slice(2)]);
 if (existsSync(results)) {
   const r = JSON.parse(readFileSync(results, 'utf8'));

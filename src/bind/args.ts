@@ -55,12 +55,19 @@ export function matchArgs(callee: string, formals: Formal[], args: Arg[], callRa
     }
     const formal = formals.find((f) => f.name === arg.name || f.aliases?.includes(arg.name!));
     if (!formal) {
-      const suggestion = closest(arg.name, formals.flatMap((f) => [f.name, ...(f.aliases ?? [])]));
+      const suggestion = closest(
+        arg.name,
+        formals.flatMap((f) => [f.name, ...(f.aliases ?? [])]),
+      );
       problems.push({
         code: 'NET1002',
         message: `\`${callee}\` has no parameter \`${arg.name}\``,
         range: arg.nameRange ?? arg.range,
-        help: suggestion ? `did you mean \`${suggestion}\`?` : formals.length ? `its parameters: ${formals.map((f) => f.name).join(', ')}` : `\`${callee}\` takes no arguments`,
+        help: suggestion
+          ? `did you mean \`${suggestion}\`?`
+          : formals.length
+            ? `its parameters: ${formals.map((f) => f.name).join(', ')}`
+            : `\`${callee}\` takes no arguments`,
       });
       continue;
     }
@@ -107,7 +114,9 @@ export function checkType(callee: string, spec: ParamSpec, value: Value, range: 
       if (!Array.isArray(value)) return checkInt(spec, value, fail);
       // `(h, w)`: one value per spatial axis, each held to the scalar's rules.
       if (value.length !== 2) fail('an integer or a pair (h, w)');
-      value.forEach((v) => checkInt(spec, v, (_, code) => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`, code)));
+      value.forEach((v) =>
+        checkInt(spec, v, (_, code) => fail(`an integer or a pair (h, w) of ${spec.name === 'pad' ? 'integers >= 0' : 'positive integers'}`, code)),
+      );
       return value;
     case 'ints':
       // `(0, 2, 3, 1)`: a tuple of whole numbers >= 0 (permute's dims); the op checks the length.

@@ -73,13 +73,21 @@ class Limit extends Error {}
 /** Whether a stage labels any of its own layers (not looking into the definitions it calls). */
 function hasLabel(stage: Stage): boolean {
   switch (stage.kind) {
-    case 'label': return true;
-    case 'seq': return stage.stages.some(hasLabel);
-    case 'group': case 'repeat': return hasLabel(stage.body);
-    case 'branches': return stage.branches.some(hasLabel);
-    case 'combine': return hasLabel(stage.left) || hasLabel(stage.right);
-    case 'if': return hasLabel(stage.then) || (stage.else !== undefined && hasLabel(stage.else));
-    default: return false;
+    case 'label':
+      return true;
+    case 'seq':
+      return stage.stages.some(hasLabel);
+    case 'group':
+    case 'repeat':
+      return hasLabel(stage.body);
+    case 'branches':
+      return stage.branches.some(hasLabel);
+    case 'combine':
+      return hasLabel(stage.left) || hasLabel(stage.right);
+    case 'if':
+      return hasLabel(stage.then) || (stage.else !== undefined && hasLabel(stage.else));
+    default:
+      return false;
   }
 }
 
@@ -107,9 +115,14 @@ export class Elaborator {
         // `--set classes=abc`: blame the flag here, not the stdlib line that later uses `classes`.
         const fallback = p.default ? this.evaluate(p.default, { values, input: undefined }, file) : undefined;
         if (fallback !== undefined && typeof fallback !== typeof given) {
-          this.diagnostics.error('NET1003', `--set ${p.name}=${String(given)}: \`${p.name}\` of net \`${net.name}\` takes a ${typeof fallback}, not a ${typeof given}`, span(p.nameRange), {
-            help: `its default is ${String(fallback)}; pass e.g. --set ${p.name}=${String(fallback)}`,
-          });
+          this.diagnostics.error(
+            'NET1003',
+            `--set ${p.name}=${String(given)}: \`${p.name}\` of net \`${net.name}\` takes a ${typeof fallback}, not a ${typeof given}`,
+            span(p.nameRange),
+            {
+              help: `its default is ${String(fallback)}; pass e.g. --set ${p.name}=${String(fallback)}`,
+            },
+          );
           return null;
         }
         values.set(p.name, given);
@@ -138,9 +151,11 @@ export class Elaborator {
       if (dims.some((d) => d === undefined)) return null;
       const bad = dims.findIndex((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 1);
       if (bad >= 0 || (dims.length !== 1 && dims.length !== 3)) {
-        this.diagnostics.error('NET2007', bad >= 0
-          ? `input dimensions must be positive integers, got ${dims[bad]}`
-          : `the input shape must be [C, H, W] or [F], got ${dims.length} dimensions`, span(net.inputRange));
+        this.diagnostics.error(
+          'NET2007',
+          bad >= 0 ? `input dimensions must be positive integers, got ${dims[bad]}` : `the input shape must be [C, H, W] or [F], got ${dims.length} dimensions`,
+          span(net.inputRange),
+        );
         return null;
       }
       input = dims as number[];
@@ -158,9 +173,14 @@ export class Elaborator {
     this.assignNames(this.scope, '');
     if (this.longName) {
       const node = this.nodes[this.longName]!;
-      this.diagnostics.error('NET1011', `the layer name \`${node.name}\` is ${node.name.length.toLocaleString('en-US')} characters long, over the limit of ${MAX_LAYER_NAME_CHARS.toLocaleString('en-US')}`, node.span, {
-        help: 'use shorter labels, or fewer nested labelled blocks',
-      });
+      this.diagnostics.error(
+        'NET1011',
+        `the layer name \`${node.name}\` is ${node.name.length.toLocaleString('en-US')} characters long, over the limit of ${MAX_LAYER_NAME_CHARS.toLocaleString('en-US')}`,
+        node.span,
+        {
+          help: 'use shorter labels, or fewer nested labelled blocks',
+        },
+      );
       return null;
     }
     return {
@@ -184,11 +204,16 @@ export class Elaborator {
     const overSteps = this.steps > MAX_ELABORATION_STEPS;
     if (!overSteps && (this.steps & 4095) !== 0) return;
     if (overSteps || Date.now() - this.started > MAX_ELABORATION_MS) {
-      this.diagnostics.error('NET1011', overSteps
-        ? `the network takes more than ${MAX_ELABORATION_STEPS.toLocaleString('en-US')} elaboration steps`
-        : `elaborating the network took longer than ${MAX_ELABORATION_MS / 1000} s`, this.span(frame, stage.range), {
-        help: 'lower the repetition counts that lead here',
-      });
+      this.diagnostics.error(
+        'NET1011',
+        overSteps
+          ? `the network takes more than ${MAX_ELABORATION_STEPS.toLocaleString('en-US')} elaboration steps`
+          : `elaborating the network took longer than ${MAX_ELABORATION_MS / 1000} s`,
+        this.span(frame, stage.range),
+        {
+          help: 'lower the repetition counts that lead here',
+        },
+      );
       throw new Limit();
     }
   }
@@ -215,9 +240,7 @@ export class Elaborator {
       case 'branches': {
         // A branch is the Sequential `branchN` (torchvision's GoogLeNet), unless labels inside it name its
         // layers directly (Inception-v3's branch1x1, branch5x5_1, ...: attributes of the block itself).
-        const outs = stage.branches.map((b, i) => (hasLabel(b)
-          ? this.stage(b, x, frame)
-          : this.labeled(`branch${i + 1}`, x, (y) => this.stage(b, y, frame))));
+        const outs = stage.branches.map((b, i) => (hasLabel(b) ? this.stage(b, x, frame) : this.labeled(`branch${i + 1}`, x, (y) => this.stage(b, y, frame))));
         if (outs.length === 1) return outs[0]!;
         return this.merge(mergeOp('++'), outs, this.span(frame, stage.range));
       }
@@ -269,7 +292,7 @@ export class Elaborator {
       });
       return 'error';
     }
-    return v ? stage.then : stage.else ?? null;
+    return v ? stage.then : (stage.else ?? null);
   }
 
   /** An operand of `+`/`++` with its `if` (possibly labelled or grouped) decided: null when absent. */
@@ -293,7 +316,12 @@ export class Elaborator {
     const v = this.evaluate(expr, frame.env, frame.file);
     if (v === undefined) return -1;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      this.report(frame, typeof v === 'number' ? 'NET1016' : 'NET1003', `a repetition count must be a non-negative integer, got ${JSON.stringify(v)}`, expr.range);
+      this.report(
+        frame,
+        typeof v === 'number' ? 'NET1016' : 'NET1003',
+        `a repetition count must be a non-negative integer, got ${JSON.stringify(v)}`,
+        expr.range,
+      );
       return -1;
     }
     if (v > MAX_REPEAT) {
@@ -326,15 +354,23 @@ export class Elaborator {
         const id = this.modules.length;
         const last = this.nodes.length - 1;
         this.modules.push({
-          id, name: label, type: 'Sequential', kind: 'sequential', parent: parentModule,
-          span: this.nodes[firstNode]?.span ?? this.nodes[x.node]!.span, output: last, closesAfter: last,
+          id,
+          name: label,
+          type: 'Sequential',
+          kind: 'sequential',
+          parent: parentModule,
+          span: this.nodes[firstNode]?.span ?? this.nodes[x.node]!.span,
+          output: last,
+          closesAfter: last,
         });
         for (let n = firstNode; n < this.nodes.length; n++) if (this.nodes[n]!.module === parentModule) this.nodes[n]!.module = id;
         for (let m = firstModule; m < id; m++) if (this.modules[m]!.parent === parentModule) this.modules[m]!.parent = id;
         inner.module = id;
-        parent.children.push(label === POSITIONAL
-          ? { base: POSITIONAL, numbered: false, internal: false, scope: inner }
-          : { label, base: label, numbered: false, internal: false, scope: inner });
+        parent.children.push(
+          label === POSITIONAL
+            ? { base: POSITIONAL, numbered: false, internal: false, scope: inner }
+            : { label, base: label, numbered: false, internal: false, scope: inner },
+        );
       }
     }
   }
@@ -348,9 +384,15 @@ export class Elaborator {
     const v = this.evaluate(arg.value, frame.env, frame.file);
     if (v === undefined) return 'downsample';
     if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
-      this.report(frame, typeof v === 'string' ? 'NET1016' : 'NET1003', `\`shortcut\` name must be a string holding an identifier, got ${describeValue(v)}`, arg.value.range, {
-        help: 'e.g. `shortcut(name="shortcut")` names the projection `shortcut.0` / `shortcut.1`',
-      });
+      this.report(
+        frame,
+        typeof v === 'string' ? 'NET1016' : 'NET1003',
+        `\`shortcut\` name must be a string holding an identifier, got ${describeValue(v)}`,
+        arg.value.range,
+        {
+          help: 'e.g. `shortcut(name="shortcut")` names the projection `shortcut.0` / `shortcut.1`',
+        },
+      );
       return 'downsample';
     }
     return v;
@@ -371,9 +413,14 @@ export class Elaborator {
     const guess = Math.max(1, Math.round(from[1]! / to[1]!));
     const stride = [guess, guess - 1, guess + 1].find((s) => s >= 1 && fits(s));
     if (stride === undefined) {
-      this.reportSpan('NET2010', `shortcut cannot project [${from.join(', ')}] to [${to.join(', ')}]: no 1x1 stride maps ${from[1]}x${from[2]} to ${to[1]}x${to[2]}`, span, {
-        help: 'write the projection explicitly, e.g. `<body> + <conv1x1 c stride=2; bn>`, or change the body so height and width shrink by the same stride',
-      });
+      this.reportSpan(
+        'NET2010',
+        `shortcut cannot project [${from.join(', ')}] to [${to.join(', ')}]: no 1x1 stride maps ${from[1]}x${from[2]} to ${to[1]}x${to[2]}`,
+        span,
+        {
+          help: 'write the projection explicitly, e.g. `<body> + <conv1x1 c stride=2; bn>`, or change the body so height and width shrink by the same stride',
+        },
+      );
       return { node: x.node, shape: null };
     }
     return this.labeled(name, x, (y) => {
@@ -384,8 +431,23 @@ export class Elaborator {
 
   private merge(op: Op, inputs: Flow[], span: Span): Flow {
     const known = inputs.every((f) => f.shape);
-    const shape = known ? this.infer(op, {}, inputs.map((f) => f.shape!), span, new Map()) : null;
-    const node = this.addNode(op, {}, inputs.map((f) => f.node), span, shape, true);
+    const shape = known
+      ? this.infer(
+          op,
+          {},
+          inputs.map((f) => f.shape!),
+          span,
+          new Map(),
+        )
+      : null;
+    const node = this.addNode(
+      op,
+      {},
+      inputs.map((f) => f.node),
+      span,
+      shape,
+      true,
+    );
     return { node, shape };
   }
 
@@ -395,7 +457,7 @@ export class Elaborator {
     const where = this.span(frame, call.range);
     if (call.name === 'shortcut' && !frame.file.visible.has('shortcut')) {
       this.report(frame, 'NET1010', '`shortcut` only makes sense as an operand of `+`', call.nameRange, {
-        help: 'write `<body> + shortcut` to add the (possibly projected) input to the body\'s output',
+        help: "write `<body> + shortcut` to add the (possibly projected) input to the body's output",
       });
       return { node: x.node, shape: null };
     }
@@ -482,9 +544,7 @@ export class Elaborator {
     const callerEnv: Env = { ...frame.env, input: x.shape === null ? null : frame.env.input };
     for (const p of def.params) {
       const arg: Arg | undefined = matched.get(p.name);
-      const v = arg
-        ? this.evaluate(arg.value, callerEnv, frame.file)
-        : this.evaluate(p.default!, { values, input: x.shape }, defFile);
+      const v = arg ? this.evaluate(arg.value, callerEnv, frame.file) : this.evaluate(p.default!, { values, input: x.shape }, defFile);
       if (v === undefined) return { node: x.node, shape: null };
       values.set(p.name, v);
     }
@@ -523,7 +583,7 @@ export class Elaborator {
 
   private fileOf(def: Definition, frame: Frame): LoadedFile {
     const owner = (def as Definition & { file?: string }).file;
-    return owner && owner !== frame.file.path ? this.files(owner) ?? frame.file : frame.file;
+    return owner && owner !== frame.file.path ? (this.files(owner) ?? frame.file) : frame.file;
   }
 
   /** Set by the driver: how to find a loaded file by path. */
@@ -532,12 +592,20 @@ export class Elaborator {
   // ---- nodes, shapes, names ----
 
   private infer(op: Op, attrs: Record<string, AttrValue>, inputs: Shape[], span: Span, argRanges: Map<string, Span>): Shape | null {
-    const report = (severity: 'error' | 'warning') => (code: Code, message: string, opts: { at?: string; help?: string; notes?: string[] } = {}) => {
-      const at = opts.at ? argRanges.get(opts.at) : undefined;
-      this.diagnostics.add({
-        code, severity, message, span: at ?? span, help: opts.help, notes: opts.notes ?? [], related: this.context(),
-      });
-    };
+    const report =
+      (severity: 'error' | 'warning') =>
+      (code: Code, message: string, opts: { at?: string; help?: string; notes?: string[] } = {}) => {
+        const at = opts.at ? argRanges.get(opts.at) : undefined;
+        this.diagnostics.add({
+          code,
+          severity,
+          message,
+          span: at ?? span,
+          help: opts.help,
+          notes: opts.notes ?? [],
+          related: this.context(),
+        });
+      };
     const shape = op.infer(attrs, inputs, { error: report('error'), warning: report('warning') });
     if (shape?.some((d) => !Number.isSafeInteger(d) || d < 1)) {
       report('error')('NET2004', `${op.name} would produce the shape [${shape.join(', ')}]`);
@@ -608,7 +676,10 @@ export class Elaborator {
 
   /** Where the current definition was instantiated, innermost first (shown as related spans). */
   private context(): RelatedSpan[] {
-    return this.instantiating.slice(1).reverse().map((i) => ({ span: i.span, label: i.label }));
+    return this.instantiating
+      .slice(1)
+      .reverse()
+      .map((i) => ({ span: i.span, label: i.label }));
   }
 
   private report(frame: Frame, code: Code, message: string, range: Range, extra: { help?: string } = {}): void {
@@ -626,8 +697,12 @@ export class Elaborator {
       if (e instanceof Unknown) return undefined;
       if (!(e instanceof EvalError)) throw e;
       this.diagnostics.add({
-        code: e.problem.code, severity: 'error', message: e.problem.message, span: { file: file.path, ...e.problem.range },
-        help: e.problem.help, related: this.context(),
+        code: e.problem.code,
+        severity: 'error',
+        message: e.problem.message,
+        span: { file: file.path, ...e.problem.range },
+        help: e.problem.help,
+        related: this.context(),
       });
       return undefined;
     }

@@ -99,14 +99,18 @@ export function readSourceFile(path: string, maxBytes = MAX_FILE_BYTES): ReadRes
   const r = readBounded(path, maxBytes);
   if ('bytes' in r) return { text: r.bytes.toString('utf8') };
   switch (r.problem) {
-    case 'missing': return { problem: 'does not exist', code: 'NET1006', missing: true };
-    case 'directory': return { problem: 'is a directory, not a file', code: 'NET1006' };
-    case 'special': return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
+    case 'missing':
+      return { problem: 'does not exist', code: 'NET1006', missing: true };
+    case 'directory':
+      return { problem: 'is a directory, not a file', code: 'NET1006' };
+    case 'special':
+      return { problem: 'is not a regular file (a device, pipe or socket)', code: 'NET1006' };
     case 'too-large': {
       const size = r.size === undefined ? '' : ` ${r.size.toLocaleString('en-US')} bytes,`;
       return { problem: `is${size} ${maxBytes < MAX_FILE_BYTES ? OVER_PROGRAM : TOO_LARGE}`, code: 'NET1011' };
     }
-    case 'unreadable': return { problem: `cannot be read (${r.errno})`, code: 'NET1006' };
+    case 'unreadable':
+      return { problem: `cannot be read (${r.errno})`, code: 'NET1006' };
   }
 }
 
@@ -130,9 +134,10 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
     const override = options.readFile?.(path);
     let r: ReadResult;
     if (override !== undefined) {
-      r = override.length > Math.min(MAX_FILE_BYTES, budget)
-        ? { problem: `is ${override.length > MAX_FILE_BYTES ? TOO_LARGE : OVER_PROGRAM}`, code: 'NET1011' }
-        : { text: override };
+      r =
+        override.length > Math.min(MAX_FILE_BYTES, budget)
+          ? { problem: `is ${override.length > MAX_FILE_BYTES ? TOO_LARGE : OVER_PROGRAM}`, code: 'NET1011' }
+          : { text: override };
     } else r = readSourceFile(path, Math.min(MAX_FILE_BYTES, budget));
     if ('text' in r) budget -= r.text.length;
     return r;
@@ -154,10 +159,15 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
       if (item.kind === 'use') continue;
       const previous = file.own.get(item.name);
       if (previous) {
-        diagnostics.error('NET1007', `\`${item.name}\` is defined twice in this file`, { file: path, ...item.nameRange }, {
-          related: [{ span: { file: path, ...previous.nameRange }, label: 'first defined here' }],
-          help: 'rename one of the definitions',
-        });
+        diagnostics.error(
+          'NET1007',
+          `\`${item.name}\` is defined twice in this file`,
+          { file: path, ...item.nameRange },
+          {
+            related: [{ span: { file: path, ...previous.nameRange }, label: 'first defined here' }],
+            help: 'rename one of the definitions',
+          },
+        );
         continue;
       }
       file.own.set(item.name, { ...item, file: path });
@@ -191,7 +201,7 @@ export function loadProgram(entryPath: string, options: LoadOptions = {}, entryT
       const isModule = !(use.target.startsWith('.') || isAbsolute(use.target) || use.target.endsWith('.net'));
       if (result.missing) {
         diagnostics.error('NET1006', `cannot find ${isModule ? 'stdlib module' : 'file'} \`${use.target}\` (looked for ${target})`, span, {
-          help: isModule ? 'stdlib modules are the .net files in netc\'s stdlib/ folder; a path of your own starts with ./' : undefined,
+          help: isModule ? "stdlib modules are the .net files in netc's stdlib/ folder; a path of your own starts with ./" : undefined,
         });
       } else {
         diagnostics.error(result.code, `cannot import \`${use.target}\`: ${target} ${result.problem}`, span);

@@ -33,7 +33,11 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
         if (!params.has(e.name)) {
           const suggestion = closest(e.name, params);
           diagnostics.error('NET1001', `unknown name \`${e.name}\``, at(e.range), {
-            help: suggestion ? `did you mean \`${suggestion}\`?` : params.size ? `parameters in scope: ${[...params].join(', ')}` : `\`${def.name}\` has no parameters`,
+            help: suggestion
+              ? `did you mean \`${suggestion}\`?`
+              : params.size
+                ? `parameters in scope: ${[...params].join(', ')}`
+                : `\`${def.name}\` has no parameters`,
           });
         }
         return;
@@ -101,7 +105,7 @@ function checkDefinition(def: Definition, file: LoadedFile, diagnostics: Diagnos
         if (isShortcut(s)) {
           if (!shortcutAllowed) {
             diagnostics.error('NET1010', '`shortcut` only makes sense as an operand of `+`', at(s.nameRange), {
-              help: 'write `<body> + shortcut` to add the (possibly projected) input to the body\'s output',
+              help: "write `<body> + shortcut` to add the (possibly projected) input to the body's output",
             });
           }
           for (const p of matchArgs('shortcut', SHORTCUT_FORMALS, s.args, s.range).problems) {
@@ -156,9 +160,14 @@ function findRecursion(program: Program, diagnostics: DiagnosticBag): void {
         if (callee && callee.kind !== 'net') out.push({ callee, range: s.nameRange });
       } else if (s.kind === 'seq') s.stages.forEach(walk);
       else if (s.kind === 'group' || s.kind === 'label' || s.kind === 'repeat') walk(s.body);
-      else if (s.kind === 'if') { walk(s.then); if (s.else) walk(s.else); }
-      else if (s.kind === 'branches') s.branches.forEach(walk);
-      else if (s.kind === 'combine') { walk(s.left); walk(s.right); }
+      else if (s.kind === 'if') {
+        walk(s.then);
+        if (s.else) walk(s.else);
+      } else if (s.kind === 'branches') s.branches.forEach(walk);
+      else if (s.kind === 'combine') {
+        walk(s.left);
+        walk(s.right);
+      }
     };
     walk(def.body);
     return out;
@@ -170,9 +179,14 @@ function findRecursion(program: Program, diagnostics: DiagnosticBag): void {
     for (const { callee, range } of calls(def)) {
       if (state.get(callee) === 'visiting') {
         const chain = [...path.slice(path.indexOf(callee)), def, callee].map((d) => d.name);
-        diagnostics.error('NET1004', `\`${callee.name}\` uses itself: ${chain.slice(chain.indexOf(callee.name)).join(' -> ')}`, { file: def.file, ...range }, {
-          help: 'a block cannot contain itself; use repetition (`Block(...) * n`) instead',
-        });
+        diagnostics.error(
+          'NET1004',
+          `\`${callee.name}\` uses itself: ${chain.slice(chain.indexOf(callee.name)).join(' -> ')}`,
+          { file: def.file, ...range },
+          {
+            help: 'a block cannot contain itself; use repetition (`Block(...) * n`) instead',
+          },
+        );
         continue;
       }
       visit(callee, [...path, def]);

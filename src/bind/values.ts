@@ -78,7 +78,9 @@ export function evaluate(expr: Expr, env: Env): Value {
       if (v === undefined) {
         const known = [...env.values.keys()];
         throw new EvalError({
-          code: 'NET1001', message: `unknown name \`${expr.name}\``, range: expr.range,
+          code: 'NET1001',
+          message: `unknown name \`${expr.name}\``,
+          range: expr.range,
           help: known.length ? `names in scope here: ${known.join(', ')}` : 'this definition has no parameters',
         });
       }
@@ -92,7 +94,9 @@ export function evaluate(expr: Expr, env: Env): Value {
       if (env.input === undefined || env.input === null) throw new Unknown();
       if (axis >= env.input.length) {
         throw new EvalError({
-          code: 'NET3002', message: `\`in.${expr.field}\` is undefined: the input is flat, [${env.input.join(', ')}]`, range: expr.range,
+          code: 'NET3002',
+          message: `\`in.${expr.field}\` is undefined: the input is flat, [${env.input.join(', ')}]`,
+          range: expr.range,
           help: 'use in.c for the number of features of a flat input',
         });
       }
@@ -108,13 +112,16 @@ export function evaluate(expr: Expr, env: Env): Value {
       const fn = FUNCTIONS[expr.name];
       if (!fn) {
         throw new EvalError({
-          code: 'NET1001', message: `unknown function \`${expr.name}\``, range: expr.nameRange,
+          code: 'NET1001',
+          message: `unknown function \`${expr.name}\``,
+          range: expr.nameRange,
           help: `functions: ${FUNCTION_NAMES.join(', ')}`,
         });
       }
       if (expr.args.length < fn.arity[0] || expr.args.length > fn.arity[1]) {
         throw new EvalError({
-          code: 'NET1002', message: `\`${expr.name}\` takes ${fn.arity[0] === fn.arity[1] ? fn.arity[0] : `at least ${fn.arity[0]}`} argument${fn.arity[0] === 1 && fn.arity[1] === 1 ? '' : 's'}, got ${expr.args.length}`,
+          code: 'NET1002',
+          message: `\`${expr.name}\` takes ${fn.arity[0] === fn.arity[1] ? fn.arity[0] : `at least ${fn.arity[0]}`} argument${fn.arity[0] === 1 && fn.arity[1] === 1 ? '' : 's'}, got ${expr.args.length}`,
           range: expr.range,
         });
       }
@@ -141,13 +148,20 @@ function binary(expr: Extract<Expr, { kind: 'binary' }>, env: Env): Value {
   const x = number(a, expr.left.range, what);
   const y = number(b, expr.right.range, what);
   switch (expr.op) {
-    case '+': return finite(x + y, expr);
-    case '-': return finite(x - y, expr);
-    case '*': return finite(x * y, expr);
-    case '<': return x < y;
-    case '<=': return x <= y;
-    case '>': return x > y;
-    case '>=': return x >= y;
+    case '+':
+      return finite(x + y, expr);
+    case '-':
+      return finite(x - y, expr);
+    case '*':
+      return finite(x * y, expr);
+    case '<':
+      return x < y;
+    case '<=':
+      return x <= y;
+    case '>':
+      return x > y;
+    case '>=':
+      return x >= y;
     default: {
       if (y === 0) throw new EvalError({ code: 'NET3001', message: `division by zero: ${x} ${expr.op} 0`, range: expr.range });
       if (expr.op === '/') return finite(x / y, expr);

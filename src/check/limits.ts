@@ -10,7 +10,6 @@ import { isGraphInput } from '../ops/index.js';
  */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
-
 function big(n: number): string {
   return Number.isFinite(n) ? n.toExponential(2) : String(n);
 }
@@ -50,7 +49,11 @@ export function checkCounts(graph: IRGraph, diagnostics: DiagnosticBag): boolean
       report('macs', node, `the multiply-accumulate count reaches ${big(macs)} at ${describe(node)}, more than 2^53 - 1`);
     }
     if (!Number.isSafeInteger(node.receptiveField) || !Number.isSafeInteger(node.jump)) {
-      report('rf', node, `the receptive field or stride product reaches ${big(Number.isSafeInteger(node.jump) ? node.receptiveField : node.jump)} at ${describe(node)}, more than 2^53 - 1`);
+      report(
+        'rf',
+        node,
+        `the receptive field or stride product reaches ${big(Number.isSafeInteger(node.jump) ? node.receptiveField : node.jump)} at ${describe(node)}, more than 2^53 - 1`,
+      );
     }
   }
   return ok;

@@ -102,9 +102,19 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
       credit(node, params, trainable, buffers);
       counters.set(type, (counters.get(type) ?? 0) + 1);
       rows.push({
-        row: key(type), name: clipName(node.name), type: clipName(type), kind: 'layer', outputShape: [-1, ...node.shape!],
-        params, totalParams: params + buffers, trainableParams: trainable, buffers, macs: node.macs,
-        receptiveField: node.receptiveField, depth: blockDepth(graph.modules, node.module) + 1, node: node.id,
+        row: key(type),
+        name: clipName(node.name),
+        type: clipName(type),
+        kind: 'layer',
+        outputShape: [-1, ...node.shape!],
+        params,
+        totalParams: params + buffers,
+        trainableParams: trainable,
+        buffers,
+        macs: node.macs,
+        receptiveField: node.receptiveField,
+        depth: blockDepth(graph.modules, node.module) + 1,
+        node: node.id,
       });
     }
     const closed = (closing.get(node.id) ?? []).sort((a, b) => blockDepth(graph.modules, b.id) - blockDepth(graph.modules, a.id));
@@ -113,9 +123,18 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
       if (!out.shape) continue;
       const t = subtree.get(m.id) ?? { params: 0, trainable: 0, buffers: 0, macs: 0 };
       rows.push({
-        row: key(m.type), name: clipName(m.name), type: clipName(m.type), kind: 'block', outputShape: [-1, ...out.shape],
-        params: 0, totalParams: t.params + t.buffers, trainableParams: t.trainable, buffers: t.buffers, macs: t.macs,
-        receptiveField: out.receptiveField, depth: blockDepth(graph.modules, m.parent) + 1,
+        row: key(m.type),
+        name: clipName(m.name),
+        type: clipName(m.type),
+        kind: 'block',
+        outputShape: [-1, ...out.shape],
+        params: 0,
+        totalParams: t.params + t.buffers,
+        trainableParams: t.trainable,
+        buffers: t.buffers,
+        macs: t.macs,
+        receptiveField: out.receptiveField,
+        depth: blockDepth(graph.modules, m.parent) + 1,
       });
     }
   }
@@ -124,13 +143,22 @@ export function summarize(graph: IRGraph, countMode: CountMode = 'torch'): Summa
   const totalParams = layers.reduce((s, r) => s + r.params + r.buffers, 0);
   const trainableParams = layers.reduce((s, r) => s + r.trainableParams, 0);
   const totalOutput = rows.reduce((s, r) => s + product(r.outputShape.slice(1)), 0);
-  const inputSizeMB = product(graph.input) * 4 / MB;
-  const forwardBackwardMB = 2 * totalOutput * 4 / MB;
-  const paramsMB = totalParams * 4 / MB;
+  const inputSizeMB = (product(graph.input) * 4) / MB;
+  const forwardBackwardMB = (2 * totalOutput * 4) / MB;
+  const paramsMB = (totalParams * 4) / MB;
   return {
-    net: graph.net, args: graph.args, input: graph.input, rows, totalParams, trainableParams,
+    net: graph.net,
+    args: graph.args,
+    input: graph.input,
+    rows,
+    totalParams,
+    trainableParams,
     nonTrainableParams: totalParams - trainableParams,
     macs: graph.nodes.reduce((s, n) => s + n.macs, 0),
-    countMode, inputSizeMB, forwardBackwardMB, paramsMB, totalSizeMB: inputSizeMB + forwardBackwardMB + paramsMB,
+    countMode,
+    inputSizeMB,
+    forwardBackwardMB,
+    paramsMB,
+    totalSizeMB: inputSizeMB + forwardBackwardMB + paramsMB,
   };
 }

@@ -8,7 +8,9 @@ export const COLUMNS: Record<Column, { title: string; width: number; value: (r: 
 };
 
 export function thousands(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 const pad = (s: string, width: number) => s.padStart(width);
@@ -23,7 +25,16 @@ export function renderTable(summary: Summary, options: { columns?: Column[]; dep
   const rule = (ch: string) => ch.repeat(64 + extraWidth);
   const line = (layer: string, shape: string, params: string, extras: string[]) =>
     `${pad(layer, 20)}  ${pad(shape, 25)} ${pad(params, 15)}${extras.map((e, i) => ` ${pad(e, COLUMNS[columns[i]!].width)}`).join('')}`;
-  const out: string[] = [rule('-'), line('Layer (type)', 'Output Shape', 'Param #', columns.map((c) => COLUMNS[c].title)), rule('=')];
+  const out: string[] = [
+    rule('-'),
+    line(
+      'Layer (type)',
+      'Output Shape',
+      'Param #',
+      columns.map((c) => COLUMNS[c].title),
+    ),
+    rule('='),
+  ];
   for (const r of summary.rows) {
     if (options.depth !== undefined && r.depth > options.depth) continue;
     const folded = options.depth !== undefined && r.kind === 'block' && r.depth === options.depth;

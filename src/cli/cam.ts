@@ -42,7 +42,7 @@ export function registerCam(program: Command): void {
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
-    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
+    .option('--verbose', "print the backend's details and why other backends were skipped", false)
     .option('--alpha <x>', 'heatmap opacity over the image, 0..1', '0.5')
     .option('--scale <n>', 'enlarge the PNG by this integer factor (for small images such as 28x28)', '1')
     .addOption(new Option('--format <format>', 'human: a line on stdout; json: class, probability, peak, out').choices(['human', 'json']).default('human'))
@@ -77,45 +77,52 @@ async function runCam(file: string, o: CamOpts): Promise<number> {
   if (!Number.isInteger(scale) || scale < 1 || scale > 64) throw new UsageError(`--scale must be an integer in [1, 64], got "${o.scale}"`);
   if (!existsSync(o.image)) throw new UsageError(`--image ${o.image}: no such file`);
   if (!/\.(png|jpe?g)$/i.test(o.image)) throw new UsageError(`--image ${o.image}: expected a .png or .jpg file`);
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
-    if (typeof s === 'number') return s;
-    const found = findCamHead(s.graph);
-    const code = s.report('diagnostic' in found ? [found.diagnostic] : []);
-    if (code || 'diagnostic' in found) return code || 1;
-    const classes = await runClasses(s.run);
-    let classIndex: number | undefined;
-    if (o.class != null) {
-      classIndex = /^\d+$/.test(o.class) ? Number(o.class) : classes.indexOf(o.class);
-      if (classIndex < 0 || classIndex >= classes.length) {
-        throw new UsageError(`--class ${o.class}: not a class of this run (0..${classes.length - 1}, or one of: ${classes.join(', ')})`);
-      }
+  const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
+  if (typeof s === 'number') return s;
+  const found = findCamHead(s.graph);
+  const code = s.report('diagnostic' in found ? [found.diagnostic] : []);
+  if (code || 'diagnostic' in found) return code || 1;
+  const classes = await runClasses(s.run);
+  let classIndex: number | undefined;
+  if (o.class != null) {
+    classIndex = /^\d+$/.test(o.class) ? Number(o.class) : classes.indexOf(o.class);
+    if (classIndex < 0 || classIndex >= classes.length) {
+      throw new UsageError(`--class ${o.class}: not a class of this run (0..${classes.length - 1}, or one of: ${classes.join(', ')})`);
     }
+  }
   const image = decodeImage(o.image);
   const split = loadImages([o.image], s.run.inputShape);
-    const norm = await runNormalization(s.run, log);
-    const x = inputBatch(split, 0, 1, s.run.inputShape, norm);
-    const cam = computeCam(s.run.model, found.head, x, classIndex);
-    tf.dispose(x);
-    const heat = normalizeMap(resizeMap(cam.map, cam.h, cam.w, image.height, image.width));
-    const at = peak(heat, image.width);
-    writeFileSync(o.out, overlayPng(image, heat, alpha, scale));
-    const name = classes[cam.classIndex] ?? String(cam.classIndex);
-    const predicted = cam.probabilities.indexOf(Math.max(...cam.probabilities));
-    if (o.format === 'json') {
-      const doc = {
-        image: o.image,
-        out: o.out,
-        class: name,
-        index: cam.classIndex,
-        probability: cam.probability,
-        predicted: { class: classes[predicted] ?? String(predicted), index: predicted, probability: cam.probabilities[predicted] },
-        peak: at,
-        featureMap: { layer: found.head.features.name, height: cam.h, width: cam.w },
-      };
-      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-    } else {
-      const why = classIndex == null ? 'predicted' : predicted === cam.classIndex ? 'requested, also predicted' : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]!).toFixed(1)}%`;
-      process.stdout.write(`class ${cam.classIndex} (${name}), probability ${(100 * cam.probability).toFixed(1)}% (${why}); peak at x=${at.x}, y=${at.y}; wrote ${o.out}\n`);
-    }
-    return EXIT_OK;
+  const norm = await runNormalization(s.run, log);
+  const x = inputBatch(split, 0, 1, s.run.inputShape, norm);
+  const cam = computeCam(s.run.model, found.head, x, classIndex);
+  tf.dispose(x);
+  const heat = normalizeMap(resizeMap(cam.map, cam.h, cam.w, image.height, image.width));
+  const at = peak(heat, image.width);
+  writeFileSync(o.out, overlayPng(image, heat, alpha, scale));
+  const name = classes[cam.classIndex] ?? String(cam.classIndex);
+  const predicted = cam.probabilities.indexOf(Math.max(...cam.probabilities));
+  if (o.format === 'json') {
+    const doc = {
+      image: o.image,
+      out: o.out,
+      class: name,
+      index: cam.classIndex,
+      probability: cam.probability,
+      predicted: { class: classes[predicted] ?? String(predicted), index: predicted, probability: cam.probabilities[predicted] },
+      peak: at,
+      featureMap: { layer: found.head.features.name, height: cam.h, width: cam.w },
+    };
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  } else {
+    const why =
+      classIndex == null
+        ? 'predicted'
+        : predicted === cam.classIndex
+          ? 'requested, also predicted'
+          : `requested; predicted: ${classes[predicted]} ${(100 * cam.probabilities[predicted]!).toFixed(1)}%`;
+    process.stdout.write(
+      `class ${cam.classIndex} (${name}), probability ${(100 * cam.probability).toFixed(1)}% (${why}); peak at x=${at.x}, y=${at.y}; wrote ${o.out}\n`,
+    );
+  }
+  return EXIT_OK;
 }

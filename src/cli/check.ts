@@ -27,15 +27,23 @@ export function registerCheck(program: Command): void {
     .exitOverride()
     .description('parse, elaborate and shape-check a .net file; print a torchsummary-style table per net')
     .argument('<file>', 'a .net file (a net, or a library of blocks), or a standard-library net by name (resnet34)')
-    .addOption(new Option('--format <format>', 'human: table + rustc-style diagnostics; json: one document on stdout').choices(['human', 'json']).default('human'))
+    .addOption(
+      new Option('--format <format>', 'human: table + rustc-style diagnostics; json: one document on stdout').choices(['human', 'json']).default('human'),
+    )
     .addOption(new Option('--emit <what>', 'print the typed IR (JSON) instead of the summary').choices(['ir', 'summary']))
     .option('--set <name=value...>', 'override net parameters, e.g. --set classes=10', [])
     .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
     .option('--net <name>', 'check only this net of the file')
     .option('--columns <list>', `extra columns, comma-separated: ${Object.keys(COLUMNS).join(', ')}`)
     .option('--depth <n>', 'fold blocks nested deeper than n (a folded block shows the params inside it)')
-    .addOption(new Option('--count <mode>', "torch: torchsummary's count (BN = 2 per channel); tfjs: BN running statistics count as non-trainable").choices(['torch', 'tfjs']).default('torch'))
-    .addHelpText('after', `
+    .addOption(
+      new Option('--count <mode>', "torch: torchsummary's count (BN = 2 per channel); tfjs: BN running statistics count as non-trainable")
+        .choices(['torch', 'tfjs'])
+        .default('torch'),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   netc check resnet34                          # a standard-library net, from any directory (\`netc nets\`)
   netc check stdlib/resnet34.net --set classes=10 --input 3x32x32 --columns macs,rf
@@ -43,7 +51,8 @@ Examples:
   netc check model.net --format json        # for editors and scripts (specs/summary.schema.json)
   netc check model.net --emit ir            # the typed IR (specs/ir.schema.json)
 
-Exit status: 0 no errors (warnings allowed), 1 errors in the file, 2 bad invocation.`)
+Exit status: 0 no errors (warnings allowed), 1 errors in the file, 2 bad invocation.`,
+    )
     .action((file: string, options: CheckOptions) => {
       process.exitCode = runCheck(file, options);
     });
@@ -51,7 +60,10 @@ Exit status: 0 no errors (warnings allowed), 1 errors in the file, 2 bad invocat
 
 function runCheck(file: string, options: CheckOptions): number {
   const path = netFileArgument(file);
-  const columns = (options.columns ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const columns = (options.columns ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   for (const c of columns) if (!(c in COLUMNS)) throw new UsageError(`unknown column "${c}"; choose from ${Object.keys(COLUMNS).join(', ')}`);
   const depth = options.depth === undefined ? undefined : Number(options.depth);
   if (depth !== undefined && (!Number.isInteger(depth) || depth < 1)) throw new UsageError(`--depth must be a positive integer, got "${options.depth}"`);
@@ -68,9 +80,7 @@ function runCheck(file: string, options: CheckOptions): number {
 
   if (options.format === 'json') {
     const diagnostics = diagnosticsDocument(result.diagnostics, sources, checkedFiles);
-    const doc = options.emit === 'ir'
-      ? { file: path, graphs: hasErrors ? [] : result.graphs, diagnostics }
-      : summaryDocument(path, summaries, diagnostics);
+    const doc = options.emit === 'ir' ? { file: path, graphs: hasErrors ? [] : result.graphs, diagnostics } : summaryDocument(path, summaries, diagnostics);
     writeJson(doc, (chunk) => process.stdout.write(chunk));
     return hasErrors ? EXIT_DIAGNOSTICS : EXIT_OK;
   }
@@ -84,7 +94,9 @@ function runCheck(file: string, options: CheckOptions): number {
   }
   if (summaries.length === 0) {
     const defs = [...result.program.entry.own.values()];
-    process.stdout.write(`${file}: no net; ${defs.length} definition${defs.length === 1 ? '' : 's'} checked (${defs.map((d) => `${d.kind} ${d.name}`).join(', ') || 'none'})\n`);
+    process.stdout.write(
+      `${file}: no net; ${defs.length} definition${defs.length === 1 ? '' : 's'} checked (${defs.map((d) => `${d.kind} ${d.name}`).join(', ') || 'none'})\n`,
+    );
     return EXIT_OK;
   }
   for (const s of summaries) {
@@ -107,8 +119,16 @@ function summaryDocument(file: string, summaries: Summary[], diagnostics: Return
     countMode: s.countMode,
     memory: { inputMB: s.inputSizeMB, forwardBackwardMB: s.forwardBackwardMB, paramsMB: s.paramsMB, totalMB: s.totalSizeMB },
     layers: s.rows.map((r) => ({
-      row: r.row, name: r.name, type: r.type, kind: r.kind, outputShape: r.outputShape, params: r.params,
-      totalParams: r.totalParams, macs: r.macs, receptiveField: r.receptiveField, depth: r.depth,
+      row: r.row,
+      name: r.name,
+      type: r.type,
+      kind: r.kind,
+      outputShape: r.outputShape,
+      params: r.params,
+      totalParams: r.totalParams,
+      macs: r.macs,
+      receptiveField: r.receptiveField,
+      depth: r.depth,
     })),
   }));
   const first = nets[0];

@@ -29,7 +29,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .exitOverride()
-    .description("evaluate a trained run on a test split: accuracy, per-class accuracy, confusion matrix")
+    .description('evaluate a trained run on a test split: accuracy, per-class accuracy, confusion matrix')
     .argument('<file>', 'the .net file the run was trained from (or a standard-library net by name)')
     .requiredOption('--weights <run>', 'run directory written by `netc train` (its --out, or the runs/<net>-<time> it printed)')
     .option('--data <name>', `dataset whose test split to use (default: the run's): ${DATASET_NAMES.join(' | ')}`)
@@ -37,7 +37,7 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
-    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
+    .option('--verbose', "print the backend's details and why other backends were skipped", false)
     .addOption(new Option('--format <format>', 'human: tables; json: one document').choices(['human', 'json']).default('human'))
     .option('--out <file>', 'write the report to this file instead of stdout')
     .addHelpText(
@@ -63,18 +63,24 @@ Exit status: 0 ok, 1 errors in the file, the run or the data, 2 bad invocation.`
 
 async function runEval(file: string, o: EvalOpts): Promise<number> {
   checkDataName(o.data, DATASET_NAMES);
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
-    if (typeof s === 'number') return s;
-    const code = s.report([]);
-    if (code) return code;
-    const p = progressWriter();
-    const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
-    const report = await evaluateRun(s.run, s.graph.net, { data: o.data, dataDir: o.dataDir, outputsProbabilities: outputsProbabilities(s.graph), log: p.log, progress });
-    p.clear();
-    const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
-    if (o.out) {
-      writeFileSync(o.out, text);
-      log(`wrote ${o.out}: accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.images} images`);
-    } else process.stdout.write(text);
-    return EXIT_OK;
+  const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format, verbose: o.verbose });
+  if (typeof s === 'number') return s;
+  const code = s.report([]);
+  if (code) return code;
+  const p = progressWriter();
+  const progress = (done: number, total: number) => p.progress(`evaluating: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`);
+  const report = await evaluateRun(s.run, s.graph.net, {
+    data: o.data,
+    dataDir: o.dataDir,
+    outputsProbabilities: outputsProbabilities(s.graph),
+    log: p.log,
+    progress,
+  });
+  p.clear();
+  const text = o.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderEvalReport(report);
+  if (o.out) {
+    writeFileSync(o.out, text);
+    log(`wrote ${o.out}: accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.images} images`);
+  } else process.stdout.write(text);
+  return EXIT_OK;
 }

@@ -36,16 +36,30 @@ export function registerExport(program: Command): void {
     .command('export')
     .description('write a network as PyTorch code, a tfjs model, or a Graphviz diagram')
     .argument('<file>', 'a .net file, or a standard-library net by name (resnet34)')
-    .addOption(new Option('--to <target>', 'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; torchrun: a PyTorch training program (a directory); dot: Graphviz source; svg: a rendered diagram').choices([...TARGETS]).makeOptionMandatory())
+    .addOption(
+      new Option(
+        '--to <target>',
+        'pytorch: a Python module (nn.Module classes); tfjs: model.json + weights.bin; torchrun: a PyTorch training program (a directory); dot: Graphviz source; svg: a rendered diagram',
+      )
+        .choices([...TARGETS])
+        .makeOptionMandatory(),
+    )
     .option('--out <path>', 'where to write (a file; a directory for --to tfjs and torchrun). Default: stdout (not for tfjs, torchrun)')
     .option('--set <name=value...>', 'net arguments, e.g. --set classes=10', [])
     .option('--input <shape>', 'override the input shape, e.g. 3x32x32')
     .option('--net <name>', 'which net of the file (needed when it defines several)')
-    .option('--weights <run-dir>', 'a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model; torchrun: weights.safetensors, train.py\'s starting point)')
-    .addOption(new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'))
+    .option(
+      '--weights <run-dir>',
+      "a `netc train` run directory: export its trained weights too (pytorch: a .safetensors file beside the module; tfjs: the trained model; torchrun: weights.safetensors, train.py's starting point)",
+    )
+    .addOption(
+      new Option('--checkpoint <which>', 'with --weights: the best (by validation accuracy) or last checkpoint').choices(['best', 'last']).default('best'),
+    )
     .addOption(new Option('--rankdir <dir>', 'diagram direction for dot/svg').choices(['TB', 'LR']).default('TB'))
-    .option('--verbose', 'with --weights: print the backend\'s details and why other backends were skipped', false)
-    .addHelpText('after', `
+    .option('--verbose', "with --weights: print the backend's details and why other backends were skipped", false)
+    .addHelpText(
+      'after',
+      `
 Targets:
   pytorch  A readable Python file: one nn.Module class per block (constructor arguments for what
            differs between its instances), nn.Sequential for sequential scopes, and a model class.
@@ -69,7 +83,8 @@ Examples:
   netc export stdlib/lenet5.net --to torchrun --out lenet5-torch/ && torchrun --nproc_per_node=2 lenet5-torch/train.py
 
 Exit status: 0 written, 1 errors in the file (or a network the target cannot express), 2 bad invocation.
-Docs: docs/export.md.`)
+Docs: docs/export.md.`,
+    )
     .action(async (file: string, options: ExportOptions) => {
       process.exitCode = await runExport(file, options);
     });
@@ -81,9 +96,10 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
     throw new UsageError(`--weights goes with --to pytorch or --to tfjs or --to torchrun, not --to ${options.to}`);
   }
   if (options.weights !== undefined && options.to === 'pytorch' && !options.out) {
-    throw new UsageError('--to pytorch --weights writes two files (the module and its .safetensors): give the module\'s path with --out');
+    throw new UsageError("--to pytorch --weights writes two files (the module and its .safetensors): give the module's path with --out");
   }
-  if ((options.to === 'tfjs' || options.to === 'torchrun') && !options.out) throw new UsageError(`--to ${options.to} writes several files: give a directory with --out`);
+  if ((options.to === 'tfjs' || options.to === 'torchrun') && !options.out)
+    throw new UsageError(`--to ${options.to} writes several files: give a directory with --out`);
 
   if (options.weights !== undefined) return exportTrained(path, options);
 
@@ -113,7 +129,9 @@ async function runExport(file: string, options: ExportOptions): Promise<number> 
       const rendered = spawnSync('dot', ['-Tsvg'], { input: exportDot(graph, { rankdir: options.rankdir }), maxBuffer: 256 * 1024 * 1024 });
       if (rendered.error) {
         if ((rendered.error as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new UsageError('--to svg needs Graphviz\'s `dot` program: install graphviz (e.g. apt-get install graphviz), or use --to dot and render it elsewhere');
+          throw new UsageError(
+            "--to svg needs Graphviz's `dot` program: install graphviz (e.g. apt-get install graphviz), or use --to dot and render it elsewhere",
+          );
         }
         throw rendered.error;
       }
@@ -168,7 +186,9 @@ async function writeTorchrun(graph: IRGraph, file: string, out: string, weights?
     mkdirSync(dirname(join(out, name)), { recursive: true });
     writeFileSync(join(out, name), data);
   }
-  process.stderr.write(`wrote ${join(out, 'train.py')}, model.py, README.md (${graph.net}); run: python ${join(out, 'train.py')}, or torchrun --nproc_per_node=N ${join(out, 'train.py')}\n`);
+  process.stderr.write(
+    `wrote ${join(out, 'train.py')}, model.py, README.md (${graph.net}); run: python ${join(out, 'train.py')}, or torchrun --nproc_per_node=N ${join(out, 'train.py')}\n`,
+  );
   return EXIT_OK;
 }
 
@@ -179,24 +199,30 @@ async function writeTorchrun(graph: IRGraph, file: string, out: string, weights?
 async function exportTrained(file: string, options: ExportOptions): Promise<number> {
   if (options.set.length > 0 || options.input) throw new UsageError('--set and --input do not go with --weights: the run fixes the arguments and input shape');
   const { openSession } = await import('../post/session.js');
-    const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net, verbose: options.verbose });
-    if (typeof session === 'number') return session;
-    const code = session.report([]);
-    if (code) return code;
-    const { graph, run } = session;
-    if (options.to === 'tfjs') {
-      await saveTfjs(run.model, options.out!);
-      return EXIT_OK;
-    }
-    const { pythonLoader, safetensors, stateDict } = await import('../export/weights.js');
-    const meta = { net: graph.net, run: run.dir, checkpoint: options.checkpoint };
+  const session = await openSession(file, { weights: options.weights!, checkpoint: options.checkpoint, net: options.net, verbose: options.verbose });
+  if (typeof session === 'number') return session;
+  const code = session.report([]);
+  if (code) return code;
+  const { graph, run } = session;
+  if (options.to === 'tfjs') {
+    await saveTfjs(run.model, options.out!);
+    return EXIT_OK;
+  }
+  const { pythonLoader, safetensors, stateDict } = await import('../export/weights.js');
+  const meta = { net: graph.net, run: run.dir, checkpoint: options.checkpoint };
   const trained = 'cannot export the trained network';
-  if (options.to === 'torchrun') return writeTorchrun(graph, file, options.out!, inContext(trained, () => safetensors(stateDict(graph, run.model), meta)));
-    const out = options.out!;
-    const weightsPath = `${out.replace(/\.py$/, '')}.safetensors`;
+  if (options.to === 'torchrun')
+    return writeTorchrun(
+      graph,
+      file,
+      options.out!,
+      inContext(trained, () => safetensors(stateDict(graph, run.model), meta)),
+    );
+  const out = options.out!;
+  const weightsPath = `${out.replace(/\.py$/, '')}.safetensors`;
   const python = inContext(trained, () => exportPytorch(graph, { source: file, weightsLoader: pythonLoader(basename(weightsPath)) }));
   const tensors = inContext(trained, () => safetensors(stateDict(graph, run.model), meta));
-    emit(python, out, `PyTorch module for ${graph.net}`);
-    emit(tensors, weightsPath, `the ${options.checkpoint} checkpoint's weights (load_netc_weights in the module reads them)`);
-    return EXIT_OK;
+  emit(python, out, `PyTorch module for ${graph.net}`);
+  emit(tensors, weightsPath, `the ${options.checkpoint} checkpoint's weights (load_netc_weights in the module reads them)`);
+  return EXIT_OK;
 }

@@ -12,7 +12,10 @@ export { EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE, UsageError };
 
 /** `3x224x224`, `3,224,224` or `[3, 224, 224]` -> [3, 224, 224]. */
 export function parseShape(text: string): number[] {
-  const parts = text.replace(/[[\]\s]/g, '').split(/[x,×]/i).filter(Boolean);
+  const parts = text
+    .replace(/[[\]\s]/g, '')
+    .split(/[x,×]/i)
+    .filter(Boolean);
   const dims = parts.map(Number);
   if ((dims.length !== 1 && dims.length !== 3) || dims.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new UsageError(`--input must be CxHxW or F with positive integers (e.g. 3x32x32), got "${text}"`);

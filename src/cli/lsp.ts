@@ -7,7 +7,9 @@ export function registerLsp(program: Command): void {
     .description('run the language server (Language Server Protocol over stdio) for editors')
     .option('--stdio', 'talk JSON-RPC over stdin/stdout (the default and only transport)')
     .option('--debounce <ms>', 'wait this long after the last edit before re-checking', '150')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The server publishes diagnostics for the editor's buffer text (not the file on disk) on open and,
 debounced, on change; a change re-checks that file and the open files that import it.
 
@@ -21,10 +23,12 @@ Clients may set initializationOptions.debounceMs to override --debounce.
 
 Examples:
   netc lsp --stdio
-  netc lsp --stdio --debounce 50`)
+  netc lsp --stdio --debounce 50`,
+    )
     .action(async (options: { stdio?: boolean; debounce: string }) => {
       const debounceMs = Number(options.debounce);
-      if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new UsageError(`--debounce must be a non-negative number of milliseconds, got "${options.debounce}"`);
+      if (!Number.isFinite(debounceMs) || debounceMs < 0)
+        throw new UsageError(`--debounce must be a non-negative number of milliseconds, got "${options.debounce}"`);
       // Editors pass --stdio; vscode-languageserver reads the transport from argv.
       if (!process.argv.includes('--stdio')) process.argv.push('--stdio');
       const { startServer } = await import('../lsp/server.js');

@@ -19,7 +19,9 @@ function build(json: boolean): Command {
     // With --format json, commander's own complaints (unknown option, bad choice) become main()'s JSON error.
     .configureOutput({ writeErr: (s) => (json ? undefined : process.stderr.write(s)), writeOut: (s) => process.stdout.write(s) })
     .configureHelp({ optionDescription })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   netc check resnet34                                 # shapes + torchsummary table of a stdlib net
   netc nets                                           # the standard library's nets
@@ -30,7 +32,8 @@ Examples:
 A .net file, in one line:
   block Basic(c)< conv3x3 c; bn; relu; conv3x3 c; bn > + shortcut
 
-Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code), docs/editors.md (netc lsp).`);
+Docs: README.md, grammar/net.ebnf (the language), docs/diagnostics.md (every code), docs/editors.md (netc lsp).`,
+    );
   registerCheck(program);
   registerNets(program);
   program

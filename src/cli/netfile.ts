@@ -20,7 +20,10 @@ export interface NetFile {
 
 /** The stdlib's network files, without `.net` (library modules such as `resnet` included; the prelude left out). */
 export function stdlibNames(): string[] {
-  return readdirSync(STDLIB_DIR).filter((f) => f.endsWith('.net') && f !== 'prelude.net').map((f) => f.slice(0, -4)).sort();
+  return readdirSync(STDLIB_DIR)
+    .filter((f) => f.endsWith('.net') && f !== 'prelude.net')
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
@@ -39,7 +42,9 @@ export function findNetFile(file: string): NetFile {
     const shadows = inStdlib !== null && isFile(inStdlib) && path !== inStdlib;
     const note = shadows
       ? `using ./${local} from this directory (a local file wins over the standard library's ${basename(inStdlib!)})`
-      : local !== file ? `using ${path}` : null;
+      : local !== file
+        ? `using ${path}`
+        : null;
     return { path, stdlib: path.startsWith(STDLIB_DIR + '/'), note };
   }
   if (inStdlib && isFile(inStdlib)) return { path: inStdlib, stdlib: true, note: `using the standard library's ${inStdlib}` };

@@ -37,11 +37,14 @@ export function registerNets(program: Command): void {
     .exitOverride()
     .description("list the standard library's networks: name, parameters, input shape, parameter count")
     .addOption(new Option('--format <format>', 'human: a table; json: an array').choices(['human', 'json']).default('human'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Any command that takes a FILE takes one of these names too, from any directory:
   netc check resnet34
   netc train resnet20_cifar --data cifar10
-A file of that name in the current directory wins; the file used is printed on stderr.`)
+A file of that name in the current directory wins; the file used is printed on stderr.`,
+    )
     .action((o: { format: 'human' | 'json' }) => {
       const { nets, modules, broken } = stdlibNets();
       if (o.format === 'json') {
@@ -49,13 +52,19 @@ A file of that name in the current directory wins; the file used is printed on s
       } else {
         const rows = nets.map((n) => [
           n.name,
-          Object.entries(n.args).map(([k, v]) => `${k}=${String(v)}`).join(' '),
+          Object.entries(n.args)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' '),
           n.input.join('x'),
           n.params.toLocaleString('en-US'),
         ]);
         const head = ['net', 'parameters', 'input', 'params'];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+        const line = (r: string[]) =>
+          r
+            .map((c, i) => (i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+            .join('  ')
+            .trimEnd();
         process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
         process.stdout.write(`\nblock libraries (for \`use "name"\`): ${modules.join(', ')}\nfiles: ${STDLIB_DIR}\n`);
       }

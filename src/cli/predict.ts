@@ -36,8 +36,10 @@ export function registerPredict(program: Command): void {
     .addOption(new Option('--checkpoint <which>', 'best (by validation accuracy) or last').choices(['best', 'last']).default('best'))
     .option('--net <name>', 'which net of the file (default: the one the run trained)')
     .addOption(new Option('--backend <name>', 'force a backend (default: the first that loads)').choices([...BACKENDS]))
-    .option('--verbose', 'print the backend\'s details and why other backends were skipped', false)
-    .addOption(new Option('--format <format>', 'csv: file,class,index,probability; json: an array with every probability').choices(['csv', 'json']).default('csv'))
+    .option('--verbose', "print the backend's details and why other backends were skipped", false)
+    .addOption(
+      new Option('--format <format>', 'csv: file,class,index,probability; json: an array with every probability').choices(['csv', 'json']).default('csv'),
+    )
     .option('--batch-size <n>', 'images per forward pass', '128')
     .addHelpText(
       'after',
@@ -65,33 +67,46 @@ async function runPredict(file: string, o: PredictOpts): Promise<number> {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`--data ${o.data}: no such folder (predict reads imagefolder:PATH)`);
   const batchSize = Number(o.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got "${o.batchSize}"`);
-    const s = await openSession(file, { weights: o.weights, checkpoint: o.checkpoint, net: o.net, backend: o.backend, format: o.format === 'json' ? 'json' : 'human', verbose: o.verbose });
-    if (typeof s === 'number') return s;
-    const code = s.report([]);
-    if (code) return code;
-    const files = listImages(root);
-    if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
-    const [c, h, w] = s.run.inputShape;
-    const p = progressWriter();
-    p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
+  const s = await openSession(file, {
+    weights: o.weights,
+    checkpoint: o.checkpoint,
+    net: o.net,
+    backend: o.backend,
+    format: o.format === 'json' ? 'json' : 'human',
+    verbose: o.verbose,
+  });
+  if (typeof s === 'number') return s;
+  const code = s.report([]);
+  if (code) return code;
+  const files = listImages(root);
+  if (files.length === 0) throw new RunError(`${root}: no .png or .jpg images`);
+  const [c, h, w] = s.run.inputShape;
+  const p = progressWriter();
+  p.log(`predicting ${files.length} images from ${root} (resized to ${h}x${w}, ${c === 1 ? 'grayscale' : 'RGB'})`);
   const images = loadImages(files, s.run.inputShape, (done, total) => p.progress(`reading images: ${done}/${total}`));
-    const norm = await runNormalization(s.run, p.log);
-    const classes = await runClasses(s.run);
-    const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, outputsProbabilities(s.graph), batchSize, (done, total) =>
-      p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
-    );
-    p.clear();
-    const text =
-      o.format === 'json'
-        ? JSON.stringify(
-            preds.map((p, i) => ({ file: relative(root, files[i]!).split(sep).join('/'), class: classes[p.index], index: p.index, probability: p.probability, probabilities: p.probabilities })),
-            null,
-            2,
-          ) + '\n'
-        : predictionsCsv(root, files, preds, classes);
-    if (o.out) {
-      writeFileSync(o.out, text);
-      log(`wrote ${o.out}: ${preds.length} predictions`);
-    } else process.stdout.write(text);
-    return EXIT_OK;
+  const norm = await runNormalization(s.run, p.log);
+  const classes = await runClasses(s.run);
+  const preds = predictSplit(s.run.model, images, s.run.inputShape, norm, outputsProbabilities(s.graph), batchSize, (done, total) =>
+    p.progress(`predicting: ${done}/${total} images (${Math.floor((100 * done) / total)}%)`),
+  );
+  p.clear();
+  const text =
+    o.format === 'json'
+      ? JSON.stringify(
+          preds.map((p, i) => ({
+            file: relative(root, files[i]!).split(sep).join('/'),
+            class: classes[p.index],
+            index: p.index,
+            probability: p.probability,
+            probabilities: p.probabilities,
+          })),
+          null,
+          2,
+        ) + '\n'
+      : predictionsCsv(root, files, preds, classes);
+  if (o.out) {
+    writeFileSync(o.out, text);
+    log(`wrote ${o.out}: ${preds.length} predictions`);
+  } else process.stdout.write(text);
+  return EXIT_OK;
 }

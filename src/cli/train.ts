@@ -19,7 +19,18 @@ import { train } from '../train/loop.js';
 import { GiB, memoryProblem, recomputeNeeded, sizeOfGraph, sizeOfModel } from '../train/memory.js';
 import { recomputation } from '../runtime/remat.js';
 import { planData, planNet, runConfig } from '../train/plan.js';
-import { cleanRunDir, createRunDir, kernelsOf, loadCheckpoint, readRunConfig, resumableCheckpoint, runDirName, runtimeOf, runtimeSwitch, writeFileAtomic } from '../train/rundir.js';
+import {
+  cleanRunDir,
+  createRunDir,
+  kernelsOf,
+  loadCheckpoint,
+  readRunConfig,
+  resumableCheckpoint,
+  runDirName,
+  runtimeOf,
+  runtimeSwitch,
+  writeFileAtomic,
+} from '../train/rundir.js';
 import { lowerGraph } from '../lower/lower.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { backendLines, checkDataName, colorEnabled, EXIT_DIAGNOSTICS, EXIT_OK, parseAssignments, progressWriter, UsageError } from './io.js';
@@ -98,7 +109,11 @@ export function registerTrain(program: Command): void {
     .option('--no-normalize', "don't normalise with the training set's per-channel mean/std")
     .option('--val-split <x>', 'fraction of the training set held out for validation', float('--val-split', 0, 0.9), DEFAULTS.valSplit)
     .option('--subset <n>', 'train on the first n training examples only (the test set stays whole: see --test-subset)', int('--subset', 1))
-    .option('--test-subset <n>', 'test on the first n test examples only (quick trials; the final test pass of a big net takes minutes)', int('--test-subset', 1))
+    .option(
+      '--test-subset <n>',
+      'test on the first n test examples only (quick trials; the final test pass of a big net takes minutes)',
+      int('--test-subset', 1),
+    )
     .option('--seed <n>', 'seed for init, shuffling and augmentation', int('--seed', 0), DEFAULTS.seed)
     .option('--out <dir>', 'run directory (default: a new folder under runs/)')
     .option('--resume <dir>', 'continue the run in this directory from its last checkpoint')
@@ -156,7 +171,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   if (o.resume) {
     const cfgFile = join(o.resume, 'config.json');
     if (!existsSync(cfgFile)) throw new UsageError(`--resume ${o.resume}: not a run directory (no config.json)`);
-      prior = readRunConfig(o.resume);
+    prior = readRunConfig(o.resume);
   } else if (!file) {
     throw new UsageError('train needs a .net file (or --resume RUN_DIR)');
   }
@@ -166,10 +181,11 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
 
   // Everything that can fail (data, the net, memory) fails before the run directory is touched.
   const dataName = prior?.data ?? o.data;
-    // Image folders have no size of their own: they are resized to the input the net declares.
-    const src = prior?.file ?? file;
-    const inputShape = dataName.startsWith('imagefolder:') && src
-      ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: (prior ? prior.net || undefined : o.net) }).graphs[0]?.input
+  // Image folders have no size of their own: they are resized to the input the net declares.
+  const src = prior?.file ?? file;
+  const inputShape =
+    dataName.startsWith('imagefolder:') && src
+      ? compileFile(src, { args: prior?.args ?? parseAssignments(o.set), net: prior ? prior.net || undefined : o.net }).graphs[0]?.input
       : undefined;
   let dataset = await loadDataset(dataName, { dataDir: prior?.dataDir ?? o.dataDir, download: o.download, log: io.log, inputShape });
 
@@ -180,25 +196,25 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
 
   let model;
   let resume;
-    if (prior && o.resume) {
-      for (const l of cleanRunDir(o.resume)) io.log(l);
-      if (resumableCheckpoint(o.resume)) {
-        const ck = await loadCheckpoint(o.resume, 'last');
-        const switched = runtimeSwitch(ck.state.runtime ?? runtimeOf(prior), runtimeOf(cfg));
-        if (switched) io.log(switched);
-        model = ck.model;
-        resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
-        const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
-        io.log(`resuming ${o.resume} after ${at}`);
-        const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
+  if (prior && o.resume) {
+    for (const l of cleanRunDir(o.resume)) io.log(l);
+    if (resumableCheckpoint(o.resume)) {
+      const ck = await loadCheckpoint(o.resume, 'last');
+      const switched = runtimeSwitch(ck.state.runtime ?? runtimeOf(prior), runtimeOf(cfg));
+      if (switched) io.log(switched);
+      model = ck.model;
+      resume = { state: ck.state, optimizerWeights: ck.optimizerWeights };
+      const at = ck.state.step ? `epoch ${ck.state.epoch + 1}, step ${ck.state.step}` : `epoch ${ck.state.epoch}`;
+      io.log(`resuming ${o.resume} after ${at}`);
+      const problem = memoryProblem(prior.net, sizeOfModel(model), cfg, choice.name, memoryLimit);
       if (problem) throw new UserError(problem);
-      } else {
-        io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
-      }
+    } else {
+      io.log(`${o.resume} has no checkpoint yet: starting it from the beginning`);
     }
-    if (!model) {
-      const src = cfg.file;
-      if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
+  }
+  if (!model) {
+    const src = cfg.file;
+    if (!src) throw new UsageError(`--resume ${o.resume}: the run names no .net file and has no checkpoint`);
     const net = prior ? prior.net || undefined : o.net;
     const { compiled, plan } = planNet((c) => compileFile(src, { ...c, net }), cfg, dataset, choice.name, { resuming: prior != null, memoryLimit });
     if (compiled.diagnostics.length) process.stderr.write(renderAll(compiled.diagnostics, compiled.program.sources, { color: colorEnabled(process.stderr) }));
@@ -216,8 +232,8 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
   }
   const runDir = o.resume ?? runDirName(o.out, cfg.net);
   cfg.out = runDir;
-    if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
+  if (o.resume) writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  else createRunDir(runDir, JSON.stringify(cfg, null, 2) + '\n');
   io.log(`run directory: ${runDir}`);
 
   // SIGINT (Ctrl-C) and SIGTERM: finish the step, save checkpoints/last, exit 130 / 143. A second
@@ -227,7 +243,9 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     const code = sig === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
     if (signalCode) process.exit(signalCode);
     signalCode = code;
-    io.log(`${sig === 'SIGINT' ? 'interrupt' : sig}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)`);
+    io.log(
+      `${sig === 'SIGINT' ? 'interrupt' : sig}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to abort)`,
+    );
     io.interrupt();
   };
   process.on('SIGINT', onSignal);
@@ -242,7 +260,9 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     }
     const out: string[] = [];
     if (r.testAccuracy != null) {
-      out.push(`test accuracy: ${(100 * r.testAccuracy).toFixed(2)}% (${dataset.test.count} images, ${plural(r.epochs, 'epoch')}, ${r.seconds.toFixed(1)} s, backend ${r.backend})`);
+      out.push(
+        `test accuracy: ${(100 * r.testAccuracy).toFixed(2)}% (${dataset.test.count} images, ${plural(r.epochs, 'epoch')}, ${r.seconds.toFixed(1)} s, backend ${r.backend})`,
+      );
       out.push('per-class accuracy:');
       for (const [c, a] of Object.entries(r.perClassAccuracy)) out.push(`  ${c.padEnd(14)} ${(100 * a).toFixed(1)}%`);
       out.push('confusion matrix (rows: true class, columns: predicted):');

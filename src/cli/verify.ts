@@ -35,7 +35,9 @@ interface VerifyOptions {
   format: 'human' | 'json';
 }
 
-const tolerances = Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(14)} <= ${v.tolerance.toExponential(0).padEnd(6)} ${v.what}`).join('\n');
+const tolerances = Object.entries(KINDS)
+  .map(([k, v]) => `  ${k.padEnd(14)} <= ${v.tolerance.toExponential(0).padEnd(6)} ${v.what}`)
+  .join('\n');
 
 export function registerVerify(program: Command): void {
   program
@@ -59,7 +61,9 @@ export function registerVerify(program: Command): void {
     .option('--all', 'list every tensor, not only the worst')
     .option('--keep', 'keep the working directory (generated module, tensors) and print its path')
     .addOption(new Option('--format <format>', 'output format').choices(['human', 'json']).default('human'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 How: the net is built twice from the same seeded weights and the same random batch: in netc (the
 tfjs lowering) on each backend, and in PyTorch in float64 (netc export --to pytorch, weights handed
 across as safetensors). Then --steps steps of the optimizer run on both sides, and every tensor is
@@ -90,7 +94,8 @@ Examples:
   netc verify my.net --format json > verify.json       # specs/verify.schema.json
 
 Exit status: 0 every tensor within tolerance, 1 beyond it (or errors in a file), 2 bad invocation
-or PyTorch not installed. Docs: docs/verify.md.`)
+or PyTorch not installed. Docs: docs/verify.md.`,
+    )
     .action(async (files: string[], o: VerifyOptions) => {
       process.exitCode = await runVerify(files, o);
     });
@@ -157,7 +162,8 @@ async function verifyFiles(files: string[], o: VerifyOptions): Promise<number> {
     inputs.push({ job, graph: r.graphs[0]! });
   }
   if (diagnostics) {
-    if (o.format === 'json') process.stdout.write(JSON.stringify({ error: 'errors in the .net file(s); see the diagnostics on stderr', exitCode: EXIT_DIAGNOSTICS }, null, 2) + '\n');
+    if (o.format === 'json')
+      process.stdout.write(JSON.stringify({ error: 'errors in the .net file(s); see the diagnostics on stderr', exitCode: EXIT_DIAGNOSTICS }, null, 2) + '\n');
     return EXIT_DIAGNOSTICS;
   }
   const schedules: ScheduleJob[] = (o.schedule ?? [...SCHEDULES]).map((s) => ({

@@ -59,7 +59,10 @@ export class DiagnosticBag {
     }
     this.seen.add(key);
     this.items.push({
-      related: [], notes: [], ...d, message,
+      related: [],
+      notes: [],
+      ...d,
+      message,
       ...(d.label !== undefined ? { label: clipText(d.label) } : {}),
       ...(d.help !== undefined ? { help: clipText(d.help) } : {}),
       ...(d.notes ? { notes: d.notes.map((n) => clipText(n)) } : {}),

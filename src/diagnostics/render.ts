@@ -148,7 +148,9 @@ function renderParts(diagnostics: Diagnostic[], parts: string[]): string {
   const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
   const hidden = diagnostics.length - parts.length;
   const shown = hidden > 0 ? [...parts, `... ${hidden.toLocaleString('en-US')} more diagnostics not shown (the output of one check is bounded)\n`] : parts;
-  const tally = [errors && `${errors} error${errors === 1 ? '' : 's'}`, warnings && `${warnings} warning${warnings === 1 ? '' : 's'}`].filter(Boolean).join(', ');
+  const tally = [errors && `${errors} error${errors === 1 ? '' : 's'}`, warnings && `${warnings} warning${warnings === 1 ? '' : 's'}`]
+    .filter(Boolean)
+    .join(', ');
   return `${shown.join('\n')}\n${tally ? `${tally} emitted\n` : ''}`;
 }
 

@@ -30,7 +30,6 @@ function details(node: IRNode): string {
   return parts.join(', ');
 }
 
-
 export interface DotOptions {
   /** Graph direction: TB (default) or LR. */
   rankdir?: 'TB' | 'LR';
@@ -48,7 +47,11 @@ export function exportDot(graph: IRGraph, options: DotOptions = {}): string {
     if (isGraphInput(n)) return `${indent}n${n.id} [label=${quote(`input\n${shapeLabel(n.shape)}`)}, shape=ellipse, fillcolor="#e8f0fe"];`;
     const merge = opOf(n).dotLabel;
     if (merge) return `${indent}n${n.id} [label=${quote(merge)}, tooltip=${quote(n.name)}, shape=circle, fillcolor="#fff4d6"];`;
-    const type = opOf(n).torchType(n.attrs, n.inputs.map((i) => graph.nodes[i]!.shape ?? [])) ?? n.op;
+    const type =
+      opOf(n).torchType(
+        n.attrs,
+        n.inputs.map((i) => graph.nodes[i]!.shape ?? []),
+      ) ?? n.op;
     const d = details(n);
     const p = weightCount(n);
     const label = `${n.name}\n${type}${d ? ` ${d}` : ''}${p ? `\n${p.toLocaleString('en-US')} params` : ''}`;
@@ -65,7 +68,9 @@ export function exportDot(graph: IRGraph, options: DotOptions = {}): string {
       const m = graph.modules[c]!;
       const label = m.kind === 'block' ? `${m.name}: ${m.type}` : m.name;
       lines.push(`${indent}subgraph ${quote(`cluster_${m.id}_${m.name}`)} {`);
-      lines.push(`${indent}  label=${quote(label)}; labeljust=l; style=${m.kind === 'block' ? '"rounded"' : '"rounded,dashed"'}; color="${m.kind === 'block' ? '#3b6fb6' : '#999999'}";`);
+      lines.push(
+        `${indent}  label=${quote(label)}; labeljust=l; style=${m.kind === 'block' ? '"rounded"' : '"rounded,dashed"'}; color="${m.kind === 'block' ? '#3b6fb6' : '#999999'}";`,
+      );
       emit(c, `${indent}  `);
       lines.push(`${indent}}`);
     }

@@ -24,12 +24,20 @@ export class ExportError extends UserError {}
 // ---------------------------------------------------------------------------------------------
 // Python names.
 
-const PY_KEYWORDS = new Set(('False None True and as assert async await break class continue def del elif else except finally for from global if '
-  + 'import in is lambda nonlocal not or pass raise return try while with yield').split(' '));
+const PY_KEYWORDS = new Set(
+  (
+    'False None True and as assert async await break class continue def del elif else except finally for from global if ' +
+    'import in is lambda nonlocal not or pass raise return try while with yield'
+  ).split(' '),
+);
 /** nn.Module members a submodule may not shadow. */
-const MODULE_MEMBERS = new Set(('training forward modules children parameters buffers named_modules named_children named_parameters named_buffers '
-  + 'state_dict load_state_dict add_module register_buffer register_parameter register_module apply cuda cpu to type float double half train eval '
-  + 'zero_grad requires_grad_ get_submodule get_parameter get_buffer extra_repr dump_patches T_destination call_super_init').split(' '));
+const MODULE_MEMBERS = new Set(
+  (
+    'training forward modules children parameters buffers named_modules named_children named_parameters named_buffers ' +
+    'state_dict load_state_dict add_module register_buffer register_parameter register_module apply cuda cpu to type float double half train eval ' +
+    'zero_grad requires_grad_ get_submodule get_parameter get_buffer extra_repr dump_patches T_destination call_super_init'
+  ).split(' '),
+);
 
 const isIdentifier = (s: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) && !PY_KEYWORDS.has(s);
 
@@ -40,7 +48,11 @@ function varName(s: string): string {
 }
 
 function pascal(s: string): string {
-  const v = s.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  const v = s
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
   return /^[A-Za-z_]/.test(v) ? v : `Net${v}`;
 }
 
@@ -138,13 +150,15 @@ class Tree {
     const attrs = new Map<string, Item>();
     for (const item of scope.items) {
       for (const i of item.inputs) {
-        if (!made.has(i)) throw new ExportError(`\`${this.graph.nodes[i]!.name}\` is read inside \`${scope.name || this.graph.net}\` but is not an output of one of its parts`);
+        if (!made.has(i))
+          throw new ExportError(`\`${this.graph.nodes[i]!.name}\` is read inside \`${scope.name || this.graph.net}\` but is not an output of one of its parts`);
       }
       made.add(item.output);
       if (item.attr === null) continue;
       const clash = attrs.get(item.attr);
       if (clash) {
-        if (this.hasState(item) && this.hasState(clash)) throw new ExportError(`two submodules of \`${scope.name || this.graph.net}\` are named \`${item.attr}\``);
+        if (this.hasState(item) && this.hasState(clash))
+          throw new ExportError(`two submodules of \`${scope.name || this.graph.net}\` are named \`${item.attr}\``);
         let k = 2;
         while (attrs.has(`${item.attr}_${k}`)) k++;
         item.attr = `${item.attr}_${k}`;
@@ -323,7 +337,12 @@ class PytorchWriter {
         }
       };
       for (const t of body.init) walk(t);
-      const type = scope.module === null ? `\u0000net` : scope.module.kind === 'block' ? scope.module.type : pascal(scope.module.name.split('.').pop()!.replace(/^\d+$/, 'Stage'));
+      const type =
+        scope.module === null
+          ? `\u0000net`
+          : scope.module.kind === 'block'
+            ? scope.module.type
+            : pascal(scope.module.name.split('.').pop()!.replace(/^\d+$/, 'Stage'));
       const skeleton = `${type}\n${parts.join('')}\n${body.forward.join('\n')}`;
       let key = this.keys.get(skeleton);
       if (key === undefined) {
@@ -478,7 +497,8 @@ class PytorchWriter {
       if (e.other.length === 0) allOf.push(`nn.${cls}`);
       else some.push(...e.kaiming);
     }
-    if (allOf.length || some.length) lines.push('        # netc initialises these weights with Kaiming normal (fan_out, relu); the rest keep PyTorch\'s defaults');
+    if (allOf.length || some.length)
+      lines.push("        # netc initialises these weights with Kaiming normal (fan_out, relu); the rest keep PyTorch's defaults");
     if (allOf.length) {
       lines.push(
         '        for m in self.modules():',
@@ -491,7 +511,10 @@ class PytorchWriter {
   }
 }
 
-interface Param { name: string; pos: number }
+interface Param {
+  name: string;
+  pos: number;
+}
 
 function listed(names: string[], max = 4): string {
   return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')}, ... (${names.length - max} more)`;
@@ -512,13 +535,15 @@ export interface PytorchOptions {
 export function exportPytorch(graph: IRGraph, options: PytorchOptions = {}): string {
   const writer = new PytorchWriter(graph);
   const params = graph.nodes.reduce((sum, n) => sum + weightCount(n), 0);
-  const args = Object.entries(graph.args).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+  const args = Object.entries(graph.args)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ');
   const netClass = pascal(graph.net);
   const header = [
     `"""${graph.net}${args ? `(${args})` : ''}: generated by \`netc export --to pytorch\`${options.source ? ` from ${options.source}` : ''}.`,
     '',
     `Input: [N, ${graph.input.join(', ')}]. Parameters: ${params.toLocaleString('en-US')}.`,
-    'Submodule names are netc\'s hierarchical names, so state_dict() keys match netc\'s weight names.',
+    "Submodule names are netc's hierarchical names, so state_dict() keys match netc's weight names.",
     '"""',
   ].join('\n');
   const body = writer.render(header);

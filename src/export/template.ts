@@ -5,8 +5,15 @@
  */
 import type { AttrValue } from '../ir/types.js';
 
-export interface Slot { kind: 'slot'; value: number; role: string }
-export interface ChildCall { kind: 'child'; module: number }
+export interface Slot {
+  kind: 'slot';
+  value: number;
+  role: string;
+}
+export interface ChildCall {
+  kind: 'child';
+  module: number;
+}
 export type Part = string | Slot | ChildCall;
 export type Template = Part[];
 
@@ -14,7 +21,11 @@ export const slot = (value: number, role: string): Slot => ({ kind: 'slot', valu
 
 /** `3` for a square pair, `(3, 5)` otherwise. */
 export function pairParts(value: AttrValue | undefined, role: string, fallback: number): Template {
-  const [a, b] = Array.isArray(value) ? [value[0] ?? fallback, value[1] ?? value[0] ?? fallback] : typeof value === 'number' ? [value, value] : [fallback, fallback];
+  const [a, b] = Array.isArray(value)
+    ? [value[0] ?? fallback, value[1] ?? value[0] ?? fallback]
+    : typeof value === 'number'
+      ? [value, value]
+      : [fallback, fallback];
   return a === b ? [slot(a, role)] : ['(', slot(a, `${role}_h`), ', ', slot(b, `${role}_w`), ')'];
 }
 
@@ -29,4 +40,3 @@ export function pyNumber(v: number): string {
   const s = String(v);
   return s.includes('e') || s.includes('.') ? s : `${s}.0`;
 }
-

@@ -107,7 +107,8 @@ async function tfjsModel(graph: IRGraph): Promise<{ modelTopology: unknown; weig
 /** The files of DIR, by relative path. */
 export async function exportTorchrun(graph: IRGraph, o: TorchrunOptions): Promise<Map<string, string | Uint8Array>> {
   const out = graph.nodes[graph.output]!.shape;
-  if (out?.length !== 1) throw new ExportError(`${graph.net} outputs ${JSON.stringify(out)} per sample; training needs one score per class (a [classes] output)`);
+  if (out?.length !== 1)
+    throw new ExportError(`${graph.net} outputs ${JSON.stringify(out)} per sample; training needs one score per class (a [classes] output)`);
   const input = graph.input;
   if (input.length !== 3) throw new ExportError(`${graph.net} takes ${JSON.stringify(input)}; the training program feeds images [C, H, W]`);
   const weightsFile = o.weights ? 'weights.safetensors' : null;

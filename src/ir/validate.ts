@@ -35,7 +35,8 @@ export function validateGraph(graph: IRGraph): string[] {
       if (!isIndex(i, n)) problems.push(`${where}: input ${i} is not a node`);
       else if (i >= index) problems.push(`${where}: input ${i} does not come earlier (not topological)`);
     }
-    if (node.shape !== null && !isShape(node.shape, [1, 2, 3])) problems.push(`${where}: shape ${show(node.shape)} is not [C, H, W], [L, D] or [F] of positive safe integers`);
+    if (node.shape !== null && !isShape(node.shape, [1, 2, 3]))
+      problems.push(`${where}: shape ${show(node.shape)} is not [C, H, W], [L, D] or [F] of positive safe integers`);
     if (!node.name) problems.push(`${where}: has no name`);
     if (node.weights.length > 0) {
       const previous = weightNames.get(node.name);

@@ -39,7 +39,15 @@ export interface CustomLayers {
   /** [batch, C] -> [batch, 1, 1, C]: keeps PyTorch's 1x1 map after global pooling. */
   ToMap11: LayerConstructor<{ name?: string }>;
   /** Grouped and/or dilated convolution (tfjs has neither gradient); 'valid' padding. */
-  GroupedConv2D: LayerConstructor<{ filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }>;
+  GroupedConv2D: LayerConstructor<{
+    filters: number;
+    kernelSize: [number, number];
+    strides: [number, number];
+    dilation: [number, number];
+    groups: number;
+    useBias: boolean;
+    name?: string;
+  }>;
   /** PyTorch's AdaptiveAvgPool2d for any sizes (upsampling too). */
   AdaptiveAvgPool2D: LayerConstructor<{ size: [number, number]; name?: string }>;
   /** Max pooling with dilated windows ('valid' padding): PyTorch's MaxPool2d(dilation=d). */

@@ -30,7 +30,16 @@ export class NegInfPadding2D extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const [[t, b], [l, r]] = this.padding;
-    return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], -Infinity);
+    return tf.pad(
+      x,
+      [
+        [0, 0],
+        [t, b],
+        [l, r],
+        [0, 0],
+      ],
+      -Infinity,
+    );
   }
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), padding: this.padding };
@@ -133,7 +142,15 @@ export class GroupedConv2D extends tfl.layers.Layer {
   private kernel!: ReturnType<tfl.layers.Layer['addWeight']>;
   private bias: ReturnType<tfl.layers.Layer['addWeight']> | null = null;
 
-  constructor(args: { filters: number; kernelSize: [number, number]; strides: [number, number]; dilation: [number, number]; groups: number; useBias: boolean; name?: string }) {
+  constructor(args: {
+    filters: number;
+    kernelSize: [number, number];
+    strides: [number, number];
+    dilation: [number, number];
+    groups: number;
+    useBias: boolean;
+    name?: string;
+  }) {
     super(args);
     this.filters = args.filters;
     this.kernelSize = args.kernelSize;
@@ -169,7 +186,10 @@ export class GroupedConv2D extends tfl.layers.Layer {
       } else {
         const xs = tf.split(x, g, 3);
         const ks = tf.split(k, g, 3);
-        y = tf.concat(xs.map((xg, i) => tf.conv2d(xg as tf.Tensor4D, ks[i] as tf.Tensor4D, this.strides, 'valid')), 3);
+        y = tf.concat(
+          xs.map((xg, i) => tf.conv2d(xg as tf.Tensor4D, ks[i] as tf.Tensor4D, this.strides, 'valid')),
+          3,
+        );
       }
       return this.bias ? tf.add(y, this.bias.read()) : y;
     });
@@ -201,11 +221,19 @@ function dilateKernel(k: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
   const x = ci * co;
   // Along H: [kh, 1, kw*x] padded to [kh, dh, kw*x], rows flattened, the trailing zeros cut.
   let t = tf.reshape(k, [kh, 1, kw * x]);
-  t = tf.pad(t, [[0, 0], [0, dh - 1], [0, 0]]);
+  t = tf.pad(t, [
+    [0, 0],
+    [0, dh - 1],
+    [0, 0],
+  ]);
   const eh = dh * (kh - 1) + 1;
   t = tf.slice(tf.reshape(t, [kh * dh, kw * x]), [0, 0], [eh, kw * x]);
   // Along W, the same on [eh*kw, 1, x].
-  t = tf.pad(tf.reshape(t, [eh * kw, 1, x]), [[0, 0], [0, dw - 1], [0, 0]]);
+  t = tf.pad(tf.reshape(t, [eh * kw, 1, x]), [
+    [0, 0],
+    [0, dw - 1],
+    [0, 0],
+  ]);
   const ew = dw * (kw - 1) + 1;
   t = tf.slice(tf.reshape(t, [eh, kw * dw, x]), [0, 0, 0], [eh, ew, x]);
   return tf.reshape(t, [eh, ew, ci, co]);
@@ -317,7 +345,13 @@ export class DilatedMaxPool2D extends tfl.layers.Layer {
           const rows = Math.min(oh * sh, h - top);
           const cols = Math.min(ow * sw, w - left);
           let tap = tf.slice(x, [0, top, left, 0], [n, rows, cols, c]);
-          if (rows < oh * sh || cols < ow * sw) tap = tf.pad(tap, [[0, 0], [0, oh * sh - rows], [0, ow * sw - cols], [0, 0]]);
+          if (rows < oh * sh || cols < ow * sw)
+            tap = tf.pad(tap, [
+              [0, 0],
+              [0, oh * sh - rows],
+              [0, ow * sw - cols],
+              [0, 0],
+            ]);
           tap = tf.reshape(tf.slice(tf.reshape(tap, [n, oh, sh, ow, sw, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
           out = out ? tf.maximum(out, tap) : tap;
         }
@@ -335,7 +369,18 @@ let registered = false;
 export function registerCustomLayers(): void {
   if (registered) return;
   registered = true;
-  for (const cls of [NegInfPadding2D, ChannelScale, ToMap11, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, TorchBatchNorm, ...SEQUENCE_LAYERS]) {
+  for (const cls of [
+    NegInfPadding2D,
+    ChannelScale,
+    ToMap11,
+    PositionScale,
+    GroupedConv2D,
+    AdaptiveAvgPool2D,
+    Sum,
+    DilatedMaxPool2D,
+    TorchBatchNorm,
+    ...SEQUENCE_LAYERS,
+  ]) {
     tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
 }

@@ -35,7 +35,13 @@ export const bool = (v: AttrValue | undefined, dflt: boolean): boolean => (v == 
 /** Explicit symmetric zero padding (tfjs 'same' differs from PyTorch for stride 2). */
 export function zeroPad(ctx: LowerContext, node: NodeData, x: ST, [ph, pw]: [number, number]): ST {
   if (ph === 0 && pw === 0) return x;
-  const layer = ctx.layers.layers.zeroPadding2d({ padding: [[ph, ph], [pw, pw]], name: ctx.layerName(node, 'pad') });
+  const layer = ctx.layers.layers.zeroPadding2d({
+    padding: [
+      [ph, ph],
+      [pw, pw],
+    ],
+    name: ctx.layerName(node, 'pad'),
+  });
   return layer.apply(x) as ST;
 }
 
@@ -71,7 +77,10 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     // padding (= -inf padding) on every backend: no padded copy of the input, no slice of its gradient.
     const same = kind === 'max' && !dilated && !eh && !ew && [0, 1].every((i) => s[i] === 1 && k[i]! % 2 === 1 && p[i] === (k[i]! - 1) / 2);
     if (!same && (p[0] || p[1] || eh || ew)) {
-      const padding: [[number, number], [number, number]] = [[p[0], p[0] + eh], [p[1], p[1] + ew]];
+      const padding: [[number, number], [number, number]] = [
+        [p[0], p[0] + eh],
+        [p[1], p[1] + ew],
+      ];
       // Max-pool pads with -inf; average pool counts the padding (count_include_pad=True), i.e. zeros.
       const layer =
         kind === 'max'
@@ -83,17 +92,19 @@ export function pool(kind: 'max' | 'avg'): Lowering {
     // tfjs pools have no dilation: netc's layer takes the maximum over the dilated taps.
     const layer = dilated
       ? new ctx.custom.DilatedMaxPool2D({ kernel: k, strides: s, dilation: d, name: ctx.layerName(node) })
-      : kind === 'max' ? ctx.layers.layers.maxPooling2d(args) : ctx.layers.layers.averagePooling2d(args);
+      : kind === 'max'
+        ? ctx.layers.layers.maxPooling2d(args)
+        : ctx.layers.layers.averagePooling2d(args);
     y = layer.apply(y) as ST;
     if (kind === 'avg' && (eh || ew)) {
       // PyTorch divides a window by the elements it covers within input + padding (the ceil-mode
       // overhang is not counted); the pool above divided by k*k.
       const cover = (i: number, size: number, kk: number, ss: number, pp: number) => Math.min(i * ss + kk, size + 2 * pp) - i * ss;
       const factors = Array.from({ length: out[1]! }, (_, i) =>
-        Array.from({ length: out[2]! }, (_, j) => (k[0] * k[1]) / (cover(i, h, k[0], s[0], p[0]) * cover(j, w, k[1], s[1], p[1]))));
+        Array.from({ length: out[2]! }, (_, j) => (k[0] * k[1]) / (cover(i, h, k[0], s[0], p[0]) * cover(j, w, k[1], s[1], p[1]))),
+      );
       y = new ctx.custom.PositionScale({ factors, name: ctx.layerName(node, 'divisor') }).apply(y) as ST;
     }
     return y;
   };
 }
-

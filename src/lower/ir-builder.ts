@@ -14,7 +14,20 @@ export class IRBuilder {
     readonly net: string,
     readonly input: Shape,
   ) {
-    this.nodes.push({ id: 0, op: 'input', name: 'input', attrs: {}, inputs: [], shape: input, span, module: null, weights: [], macs: 0, receptiveField: 1, jump: 1 });
+    this.nodes.push({
+      id: 0,
+      op: 'input',
+      name: 'input',
+      attrs: {},
+      inputs: [],
+      shape: input,
+      span,
+      module: null,
+      weights: [],
+      macs: 0,
+      receptiveField: 1,
+      jump: 1,
+    });
   }
   /** A node of `op` with the given arguments (the op's defaults for the rest); throws on a shape error. */
   node(op: Op, name: string, args: Record<string, Value>, inputs: number[]): number {

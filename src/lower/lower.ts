@@ -13,7 +13,17 @@ import { opOf } from '../ops/index.js';
 import { product } from '../ir/size.js';
 import { TorchBatchNorm } from './batchnorm.js';
 import type { LowerContext } from './context.js';
-import { AdaptiveAvgPool2D, ChannelScale, DilatedMaxPool2D, GroupedConv2D, NegInfPadding2D, PositionScale, registerCustomLayers, Sum, ToMap11 } from './custom-layers.js';
+import {
+  AdaptiveAvgPool2D,
+  ChannelScale,
+  DilatedMaxPool2D,
+  GroupedConv2D,
+  NegInfPadding2D,
+  PositionScale,
+  registerCustomLayers,
+  Sum,
+  ToMap11,
+} from './custom-layers.js';
 import { LowerError } from './helpers.js';
 import { ClassToken, LayerScale, PositionEmbedding, SelfAttention } from './sequence-layers.js';
 import { makeRng } from '../random.js';
@@ -150,7 +160,21 @@ export function lowerGraph(graph: IRGraph, opts: LowerOptions = {}): Lowered {
       input = tfl.input({ shape: tfShape(graph.input), name: 'input' });
       return input;
     },
-    custom: { NegInfPadding2D, ChannelScale, ToMap11, TorchBatchNorm, PositionScale, GroupedConv2D, AdaptiveAvgPool2D, Sum, DilatedMaxPool2D, LayerScale, ClassToken, PositionEmbedding, SelfAttention },
+    custom: {
+      NegInfPadding2D,
+      ChannelScale,
+      ToMap11,
+      TorchBatchNorm,
+      PositionScale,
+      GroupedConv2D,
+      AdaptiveAvgPool2D,
+      Sum,
+      DilatedMaxPool2D,
+      LayerScale,
+      ClassToken,
+      PositionEmbedding,
+      SelfAttention,
+    },
   };
 
   // Layers whose output can be recomputed from their input during backprop (ops marked `recompute`).

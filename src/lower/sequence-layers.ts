@@ -87,7 +87,12 @@ export class SelfAttention extends tfl.layers.Layer {
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const d = (inputShape as tfl.Shape)[2] as number;
     const zeros = tfl.initializers.zeros();
-    const shapes: [string, number[]][] = [['in_proj_weight', [3 * d, d]], ['in_proj_bias', [3 * d]], ['out_proj.weight', [d, d]], ['out_proj.bias', [d]]];
+    const shapes: [string, number[]][] = [
+      ['in_proj_weight', [3 * d, d]],
+      ['in_proj_bias', [3 * d]],
+      ['out_proj.weight', [d, d]],
+      ['out_proj.bias', [d]],
+    ];
     for (const [name, shape] of shapes) this.w[name] = this.addWeight(name, shape, 'float32', zeros);
     this.built = true;
   }

@@ -83,9 +83,17 @@ export function indexFile(file: LoadedFile): Occurrence[] {
           if (param) add({ range: e.range, target: { kind: 'param', owner, param }, declaration: false, owner });
           return;
         }
-        case 'unary': return expr(e.operand);
-        case 'binary': expr(e.left); expr(e.right); return;
-        case 'conditional': expr(e.test); expr(e.then); expr(e.else); return;
+        case 'unary':
+          return expr(e.operand);
+        case 'binary':
+          expr(e.left);
+          expr(e.right);
+          return;
+        case 'conditional':
+          expr(e.test);
+          expr(e.then);
+          expr(e.else);
+          return;
         case 'apply':
           if (FUNCTION_NAMES.includes(e.name)) add({ range: e.nameRange, target: { kind: 'function', name: e.name }, declaration: false, owner });
           e.args.forEach(expr);
@@ -109,15 +117,20 @@ export function indexFile(file: LoadedFile): Occurrence[] {
       }
     };
     const labelOf = new Map<CallStage, LabelStage>();
-    walkCalls(item.body, (call) => {
-      const param = call.args.length === 0 ? params.get(call.name) : undefined;
-      const target = param ? { kind: 'param' as const, owner, param } : resolveName(call.name, file);
-      if (target) add({ range: call.nameRange, target, declaration: false, call, label: labelOf.get(call), owner });
-      args(target, call.args);
-    }, expr, (stage) => {
-      add({ range: stage.labelRange, target: { kind: 'label', stage }, declaration: true, owner });
-      if (stage.body.kind === 'call') labelOf.set(stage.body, stage);
-    });
+    walkCalls(
+      item.body,
+      (call) => {
+        const param = call.args.length === 0 ? params.get(call.name) : undefined;
+        const target = param ? { kind: 'param' as const, owner, param } : resolveName(call.name, file);
+        if (target) add({ range: call.nameRange, target, declaration: false, call, label: labelOf.get(call), owner });
+        args(target, call.args);
+      },
+      expr,
+      (stage) => {
+        add({ range: stage.labelRange, target: { kind: 'label', stage }, declaration: true, owner });
+        if (stage.body.kind === 'call') labelOf.set(stage.body, stage);
+      },
+    );
   }
   return out;
 }
@@ -140,18 +153,39 @@ export function resolveName(name: string, file: LoadedFile): Target | undefined 
 }
 
 export function walkCalls(
-  stage: Stage, onCall: (call: CallStage) => void, onExpr: (e: Expr) => void = () => {}, onLabel: (stage: LabelStage) => void = () => {},
+  stage: Stage,
+  onCall: (call: CallStage) => void,
+  onExpr: (e: Expr) => void = () => {},
+  onLabel: (stage: LabelStage) => void = () => {},
 ): void {
   const walk = (s: Stage) => walkCalls(s, onCall, onExpr, onLabel);
   switch (stage.kind) {
-    case 'seq': stage.stages.forEach(walk); return;
-    case 'label': onLabel(stage); walk(stage.body); return;
-    case 'group': walk(stage.body); return;
-    case 'branches': stage.branches.forEach(walk); return;
-    case 'combine': walk(stage.left); walk(stage.right); return;
-    case 'repeat': walk(stage.body); onExpr(stage.count); return;
-    case 'call': onCall(stage); return;
-    case 'error': return;
+    case 'seq':
+      stage.stages.forEach(walk);
+      return;
+    case 'label':
+      onLabel(stage);
+      walk(stage.body);
+      return;
+    case 'group':
+      walk(stage.body);
+      return;
+    case 'branches':
+      stage.branches.forEach(walk);
+      return;
+    case 'combine':
+      walk(stage.left);
+      walk(stage.right);
+      return;
+    case 'repeat':
+      walk(stage.body);
+      onExpr(stage.count);
+      return;
+    case 'call':
+      onCall(stage);
+      return;
+    case 'error':
+      return;
   }
 }
 
@@ -202,9 +236,17 @@ export function analyze(path: string, text: string, version: number, readFile: (
   const expansions: (Expansion & { net: string })[] = [];
   const result = compileSource(text, path, {
     readFile,
-    onExpand: (e) => expansions.push({
-      net: e.net, span: e.call, body: { file: (e.def as FileDefinition).file, ...e.def.range }, nodes: [], first: e.first, end: e.end, output: e.output, shape: e.shape,
-    }),
+    onExpand: (e) =>
+      expansions.push({
+        net: e.net,
+        span: e.call,
+        body: { file: (e.def as FileDefinition).file, ...e.def.range },
+        nodes: [],
+        first: e.first,
+        end: e.end,
+        output: e.output,
+        shape: e.shape,
+      }),
   });
   for (const e of expansions) e.nodes = result.graphs.find((g) => g.net === e.net)?.nodes ?? [];
   return new Analysis(path, text, version, result, expansions);

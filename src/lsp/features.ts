@@ -2,8 +2,17 @@
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
-  CompletionItemKind, type CompletionItem, type DocumentSymbol, type Hover, type InlayHint, InlayHintKind, type Location,
-  type Position, SymbolKind, type WorkspaceEdit, type TextEdit,
+  CompletionItemKind,
+  type CompletionItem,
+  type DocumentSymbol,
+  type Hover,
+  type InlayHint,
+  InlayHintKind,
+  type Location,
+  type Position,
+  SymbolKind,
+  type WorkspaceEdit,
+  type TextEdit,
 } from 'vscode-languageserver/node';
 import { STDLIB_DIR } from '../bind/program.js';
 import { FUNCTION_NAMES } from '../bind/values.js';
@@ -112,7 +121,9 @@ export function hover(ws: Workspace, path: string, position: Position): Hover | 
         const graph = analysis.result.graphs.find((g) => g.net === def.name);
         if (graph) {
           const s = analysis.summary(graph);
-          parts.push(`**${formatShape(graph.input)} → ${formatShape(graph.nodes[graph.output]?.shape ?? null)}** · ${formatCount(s.totalParams)} params · ${formatMacs(s.macs)} MACs`);
+          parts.push(
+            `**${formatShape(graph.input)} → ${formatShape(graph.nodes[graph.output]?.shape ?? null)}** · ${formatCount(s.totalParams)} params · ${formatMacs(s.macs)} MACs`,
+          );
         }
       }
       break;
@@ -123,7 +134,10 @@ export function hover(ws: Workspace, path: string, position: Position): Hover | 
     case 'param': {
       const p = target.param;
       const text = sources.get(target.owner.file) ?? '';
-      parts.push('```netc\n' + text.slice(p.nameRange.start, p.default ? p.default.range.end : p.nameRange.end) + '\n```', `parameter of ${target.owner.kind} \`${target.owner.name}\``);
+      parts.push(
+        '```netc\n' + text.slice(p.nameRange.start, p.default ? p.default.range.end : p.nameRange.end) + '\n```',
+        `parameter of ${target.owner.kind} \`${target.owner.name}\``,
+      );
       break;
     }
     case 'file':
@@ -185,15 +199,18 @@ export function definition(ws: Workspace, path: string, position: Position): Loc
 
 /** References; `onIncomplete` hears why the workspace scan stopped short, if it did. */
 export async function references(
-  ws: Workspace, path: string, position: Position, includeDeclaration: boolean, token: Token, onIncomplete: (why: string) => void = () => {},
+  ws: Workspace,
+  path: string,
+  position: Position,
+  includeDeclaration: boolean,
+  token: Token,
+  onIncomplete: (why: string) => void = () => {},
 ): Promise<Location[]> {
   const o = at(ws, path, position)?.occurrence;
   if (!o || o.target.kind === 'op' || o.target.kind === 'function' || o.target.kind === 'label') return [];
   const { found, incomplete } = await ws.references(o.target, token);
   if (incomplete) onIncomplete(incomplete);
-  return found
-    .filter((r) => includeDeclaration || !r.occurrence.declaration)
-    .map((r) => ({ uri: ws.uriOf(r.occurrence.file), range: r.range }));
+  return found.filter((r) => includeDeclaration || !r.occurrence.declaration).map((r) => ({ uri: ws.uriOf(r.occurrence.file), range: r.range }));
 }
 
 const KEYWORDS = ['use', 'def', 'block', 'net', 'in', 'true', 'false', 'and', 'or', 'not'];
@@ -212,7 +229,7 @@ function renameable(ws: Workspace, path: string, position: Position) {
     const what = o.target.kind === 'definition' ? `\`${def.name}\`` : `parameter \`${o.target.param.name}\` of \`${def.name}\``;
     throw new RenameRefused(
       `${what} belongs to netc's standard library (${basename(def.file)}), which other nets use too: renaming it would edit the installed library. ` +
-      'Copy the definition into a file of your own to rename it.',
+        'Copy the definition into a file of your own to rename it.',
     );
   }
   return { here, o, target: o.target };
@@ -221,7 +238,10 @@ function renameable(ws: Workspace, path: string, position: Position) {
 export function prepareRename(ws: Workspace, path: string, position: Position): { range: ReturnType<typeof lspRange>; placeholder: string } | null {
   const r = renameable(ws, path, position);
   if (!r) return null;
-  return { range: lspRange({ file: path, ...r.o.range }, r.here.analysis.result.program.sources), placeholder: r.here.analysis.text.slice(r.o.range.start, r.o.range.end) };
+  return {
+    range: lspRange({ file: path, ...r.o.range }, r.here.analysis.result.program.sources),
+    placeholder: r.here.analysis.text.slice(r.o.range.start, r.o.range.end),
+  };
 }
 
 export async function rename(ws: Workspace, path: string, position: Position, newName: string, token: Token): Promise<WorkspaceEdit | null> {
@@ -254,8 +274,11 @@ export function documentSymbols(ws: Workspace, path: string): DocumentSymbol[] {
     }
     const kind = item.kind === 'block' ? SymbolKind.Class : item.kind === 'def' ? SymbolKind.Function : SymbolKind.Module;
     symbols.push({
-      name: item.name, kind, detail: signature({ ...item, file: path }, analysis.text),
-      range: range(item.range), selectionRange: range(item.nameRange),
+      name: item.name,
+      kind,
+      detail: signature({ ...item, file: path }, analysis.text),
+      range: range(item.range),
+      selectionRange: range(item.nameRange),
       children: item.params.map((p) => ({ name: p.name, kind: SymbolKind.Variable, range: range(p.nameRange), selectionRange: range(p.nameRange) })),
     });
   }
@@ -266,7 +289,10 @@ export function documentSymbols(ws: Workspace, path: string): DocumentSymbol[] {
 
 export function stdlibModules(): string[] {
   try {
-    return readdirSync(STDLIB_DIR).filter((f) => f.endsWith('.net') && f !== 'prelude.net').map((f) => f.slice(0, -4)).sort();
+    return readdirSync(STDLIB_DIR)
+      .filter((f) => f.endsWith('.net') && f !== 'prelude.net')
+      .map((f) => f.slice(0, -4))
+      .sort();
   } catch {
     return [];
   }
@@ -358,9 +384,10 @@ export function completion(ws: Workspace, path: string, position: Position): Com
   if (call) {
     const def = analysis.entry.visible.get(call.name);
     const op = def ? undefined : CALLABLE_OPS.get(call.name);
-    const params = def && def.kind !== 'net'
-      ? def.params.map((p) => ({ name: p.name, doc: `parameter of ${def.kind} ${def.name}`, positional: true, aliases: [] as string[] }))
-      : op?.params ?? [];
+    const params =
+      def && def.kind !== 'net'
+        ? def.params.map((p) => ({ name: p.name, doc: `parameter of ${def.kind} ${def.name}`, positional: true, aliases: [] as string[] }))
+        : (op?.params ?? []);
     // Positional arguments fill the positional parameters in order; a parameter already given is not offered again.
     let filled = call.positional;
     const given = (p: { name: string; positional?: boolean; aliases?: readonly string[] }) => {
@@ -373,7 +400,14 @@ export function completion(ws: Workspace, path: string, position: Position): Com
     };
     for (const p of params) {
       if (given(p)) continue;
-      items.push({ label: `${p.name}=`, filterText: p.name, insertText: `${p.name}=`, kind: CompletionItemKind.Property, detail: p.doc, sortText: `0${p.name}` });
+      items.push({
+        label: `${p.name}=`,
+        filterText: p.name,
+        insertText: `${p.name}=`,
+        kind: CompletionItemKind.Property,
+        detail: p.doc,
+        sortText: `0${p.name}`,
+      });
     }
   }
   for (const [name, op] of CALLABLE_OPS) {
@@ -383,17 +417,22 @@ export function completion(ws: Workspace, path: string, position: Position): Com
     // A net is not callable from another definition.
     if (def.kind === 'net') continue;
     items.push({
-      label: name, kind: def.kind === 'block' ? CompletionItemKind.Class : CompletionItemKind.Function,
-      detail: signature(def, analysis.result.program.sources.get(def.file) ?? ''), documentation: def.doc, sortText: `1${name}`,
+      label: name,
+      kind: def.kind === 'block' ? CompletionItemKind.Class : CompletionItemKind.Function,
+      detail: signature(def, analysis.result.program.sources.get(def.file) ?? ''),
+      documentation: def.doc,
+      sortText: `1${name}`,
     });
   }
   const owner = analysis.entry.ast.items.find((i) => i.kind !== 'use' && i.range.start <= offset && offset <= i.range.end);
   if (owner && owner.kind !== 'use') {
-    for (const p of owner.params) items.push({ label: p.name, kind: CompletionItemKind.Variable, detail: `parameter of ${owner.name}`, sortText: `0${p.name}` });
+    for (const p of owner.params)
+      items.push({ label: p.name, kind: CompletionItemKind.Variable, detail: `parameter of ${owner.name}`, sortText: `0${p.name}` });
     items.push({ label: 'in', kind: CompletionItemKind.Keyword, detail: 'the incoming shape: in.c, in.h, in.w' });
   }
   for (const f of FUNCTION_NAMES) items.push({ label: f, kind: CompletionItemKind.Function, detail: 'built-in function', sortText: `3${f}` });
-  for (const k of ['shortcut', 'identity']) if (!items.some((i) => i.label === k)) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `2${k}` });
+  for (const k of ['shortcut', 'identity'])
+    if (!items.some((i) => i.label === k)) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `2${k}` });
   for (const k of KEYWORDS) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: `4${k}` });
   const seen = new Set<string>();
   return items.filter((i) => !seen.has(i.label) && seen.add(i.label));
@@ -410,12 +449,17 @@ export const SEMANTIC_LEGEND = {
 function tokenType(o: Occurrence): string | undefined {
   const t = o.target;
   switch (t.kind) {
-    case 'definition': return t.def.kind === 'block' ? 'class' : t.def.kind === 'def' ? 'macro' : 'namespace';
+    case 'definition':
+      return t.def.kind === 'block' ? 'class' : t.def.kind === 'def' ? 'macro' : 'namespace';
     case 'op':
-    case 'function': return 'function';
-    case 'param': return 'parameter';
-    case 'label': return 'property';
-    case 'file': return undefined;
+    case 'function':
+      return 'function';
+    case 'param':
+      return 'parameter';
+    case 'label':
+      return 'property';
+    case 'file':
+      return undefined;
   }
 }
 
@@ -434,11 +478,15 @@ export function semanticTokens(ws: Workspace, path: string): { data: number[] } 
     const start = index.position(o.range.start);
     const stop = index.position(o.range.end);
     if (stop.line !== start.line) continue;
-    const inLibrary = o.target.kind === 'op' || o.target.kind === 'function'
-      || (o.target.kind === 'definition' && o.target.def.file.startsWith(STDLIB_DIR));
+    const inLibrary = o.target.kind === 'op' || o.target.kind === 'function' || (o.target.kind === 'definition' && o.target.def.file.startsWith(STDLIB_DIR));
     const modifiers = (o.declaration ? 1 : 0) | (inLibrary ? 2 : 0);
-    data.push(start.line - line, start.line === line ? start.character - character : start.character, stop.character - start.character,
-      SEMANTIC_LEGEND.tokenTypes.indexOf(type), modifiers);
+    data.push(
+      start.line - line,
+      start.line === line ? start.character - character : start.character,
+      stop.character - start.character,
+      SEMANTIC_LEGEND.tokenTypes.indexOf(type),
+      modifiers,
+    );
     line = start.line;
     character = start.character;
     end = o.range.end;

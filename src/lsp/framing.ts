@@ -36,7 +36,10 @@ function findHeader(buffer: Buffer, from: number): number {
 export class FrameParser {
   private buffer: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly onMessage: (message: Message) => void, private readonly onBadFrame: (error: FrameError) => void) {}
+  constructor(
+    private readonly onMessage: (message: Message) => void,
+    private readonly onBadFrame: (error: FrameError) => void,
+  ) {}
 
   push(chunk: Buffer): void {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
@@ -59,7 +62,11 @@ export class FrameParser {
       const headers = this.buffer.subarray(0, headerEnd).toString('ascii');
       const length = /content-length:[ \t]*(\d+)[ \t]*(\r\n|$)/i.exec(headers)?.[1];
       if (length === undefined || Number(length) > MAX_BODY_BYTES) {
-        this.skipHeader(length === undefined ? `an unreadable Content-Length header (${JSON.stringify(headers.slice(0, 80))})` : `a body of ${length} bytes, over the limit of ${MAX_BODY_BYTES}`);
+        this.skipHeader(
+          length === undefined
+            ? `an unreadable Content-Length header (${JSON.stringify(headers.slice(0, 80))})`
+            : `a body of ${length} bytes, over the limit of ${MAX_BODY_BYTES}`,
+        );
         continue;
       }
       const bodyStart = headerEnd + SEPARATOR.length;
@@ -98,7 +105,10 @@ export class FrameParser {
 
 /** A MessageReader over a byte stream (stdin) built on FrameParser. */
 export class ResilientReader extends AbstractMessageReader {
-  constructor(private readonly readable: NodeJS.ReadableStream, private readonly onBadFrame: (error: FrameError) => void) {
+  constructor(
+    private readonly readable: NodeJS.ReadableStream,
+    private readonly onBadFrame: (error: FrameError) => void,
+  ) {
     super();
   }
 

@@ -20,7 +20,6 @@ export interface Instance {
   context: string;
 }
 
-
 function blockContext(graph: IRGraph, module: number | null): number {
   for (let m = module; m !== null; m = graph.modules[m]!.parent) if (graph.modules[m]!.kind === 'block') return m;
   return -1;
@@ -71,24 +70,49 @@ export function instancesIn(analyses: Analysis[], file: string): Instance[] {
       let blockRows: Map<string, { totalParams: number; macs: number }> | undefined;
       for (const node of graph.nodes) {
         if (node.span.file !== file || isGraphInput(node)) continue;
-        out.push({ kind: 'layer', name: node.name, shape: node.shape, params: weightCount(node), macs: node.macs, span: node.span, order: node.id, context: ctx(node.module, node.span, node.id) });
+        out.push({
+          kind: 'layer',
+          name: node.name,
+          shape: node.shape,
+          params: weightCount(node),
+          macs: node.macs,
+          span: node.span,
+          order: node.id,
+          context: ctx(node.module, node.span, node.id),
+        });
       }
       for (const m of graph.modules) {
         if (m.kind !== 'block' || m.span.file !== file) continue;
-        blockRows ??= new Map(analysis.summary(graph).rows.filter((r) => r.kind === 'block').map((r) => [r.name, r]));
+        blockRows ??= new Map(
+          analysis
+            .summary(graph)
+            .rows.filter((r) => r.kind === 'block')
+            .map((r) => [r.name, r]),
+        );
         const row = blockRows.get(m.name);
         out.push({
-          kind: 'block', name: m.name, shape: graph.nodes[m.output]?.shape ?? null, params: row?.totalParams ?? 0, macs: row?.macs ?? 0,
-          span: m.span, order: m.closesAfter, context: ctx(m.parent, m.span, m.closesAfter),
+          kind: 'block',
+          name: m.name,
+          shape: graph.nodes[m.output]?.shape ?? null,
+          params: row?.totalParams ?? 0,
+          macs: row?.macs ?? 0,
+          span: m.span,
+          order: m.closesAfter,
+          context: ctx(m.parent, m.span, m.closesAfter),
         });
       }
       for (const e of expansions) {
         if (e.span.file !== file) continue;
         const nodes = graph.nodes.slice(e.first, e.end);
         out.push({
-          kind: 'macro', name: graph.nodes[e.output]?.name ?? '', shape: e.shape,
-          params: nodes.reduce((s, n) => s + weightCount(n), 0), macs: nodes.reduce((s, n) => s + n.macs, 0),
-          span: e.span, order: e.end - 1, context: ctx(graph.nodes[e.first]!.module, e.span, e.end - 1, e),
+          kind: 'macro',
+          name: graph.nodes[e.output]?.name ?? '',
+          shape: e.shape,
+          params: nodes.reduce((s, n) => s + weightCount(n), 0),
+          macs: nodes.reduce((s, n) => s + n.macs, 0),
+          span: e.span,
+          order: e.end - 1,
+          context: ctx(graph.nodes[e.first]!.module, e.span, e.end - 1, e),
         });
       }
     });

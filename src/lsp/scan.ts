@@ -67,7 +67,10 @@ class Budget {
   private readonly deadline: number;
   private sliceStart = performance.now();
 
-  constructor(private readonly token: Token, private readonly limits: ScanLimits) {
+  constructor(
+    private readonly token: Token,
+    private readonly limits: ScanLimits,
+  ) {
     this.deadline = this.sliceStart + limits.timeMs;
   }
 

@@ -5,8 +5,19 @@
  * documents that read them. Workspace scans (references, rename) are bounded and yield between files.
  */
 import {
-  type CancellationToken, createConnection, type Connection, DidChangeWatchedFilesNotification, ErrorCodes, FileChangeType, LSPErrorCodes,
-  MessageType, ProposedFeatures, ResponseError, ShowMessageNotification, StreamMessageWriter, TextDocumentSyncKind,
+  type CancellationToken,
+  createConnection,
+  type Connection,
+  DidChangeWatchedFilesNotification,
+  ErrorCodes,
+  FileChangeType,
+  LSPErrorCodes,
+  MessageType,
+  ProposedFeatures,
+  ResponseError,
+  ShowMessageNotification,
+  StreamMessageWriter,
+  TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as features from './features.js';
@@ -69,11 +80,14 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
    */
   const schedule = (path: string, delay: number) => {
     clearTimeout(timers.get(path));
-    timers.set(path, setTimeout(() => {
-      timers.delete(path);
-      publish(path);
-      for (const dependent of ws.dependents(path)) if (!timers.has(dependent)) schedule(dependent, 0);
-    }, delay));
+    timers.set(
+      path,
+      setTimeout(() => {
+        timers.delete(path);
+        publish(path);
+        for (const dependent of ws.dependents(path)) if (!timers.has(dependent)) schedule(dependent, 0);
+      }, delay),
+    );
   };
 
   // An imported file changed on disk without a watcher event: republish what now reads differently.
@@ -161,8 +175,10 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
    * A request the client cancelled while it waited behind a check (editors cancel hints and tokens on
    * each keystroke) is answered without the work, which could mean analysing a text already replaced.
    */
-  const live = <P, R>(handler: (p: P) => R) => (p: P, token: CancellationToken): R | ResponseError<void> =>
-    token.isCancellationRequested ? new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled') : handler(p);
+  const live =
+    <P, R>(handler: (p: P) => R) =>
+    (p: P, token: CancellationToken): R | ResponseError<void> =>
+      token.isCancellationRequested ? new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled') : handler(p);
   connection.onHover(live((p) => features.hover(ws, path(p.textDocument.uri), p.position)));
   connection.onDefinition(live((p) => features.definition(ws, path(p.textDocument.uri), p.position)));
   connection.onDocumentSymbol(live((p) => features.documentSymbols(ws, path(p.textDocument.uri))));
@@ -175,9 +191,14 @@ export function startServer(options: ServerOptions = {}, connection: Connection 
   const incomplete = (why: string) => {
     if (warned.has(why)) return;
     warned.add(why);
-    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `netc: find references searched only part of the workspace (${why}); the results may be incomplete.` });
+    void connection.sendNotification(ShowMessageNotification.type, {
+      type: MessageType.Warning,
+      message: `netc: find references searched only part of the workspace (${why}); the results may be incomplete.`,
+    });
   };
-  connection.onReferences((p, token) => guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token, incomplete)));
+  connection.onReferences((p, token) =>
+    guarded(() => features.references(ws, path(p.textDocument.uri), p.position, p.context.includeDeclaration, token, incomplete)),
+  );
   connection.onPrepareRename((p) => guarded(async () => features.prepareRename(ws, path(p.textDocument.uri), p.position)));
   connection.onRenameRequest((p, token) => guarded(() => features.rename(ws, path(p.textDocument.uri), p.position, p.newName, token)));
 

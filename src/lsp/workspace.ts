@@ -144,7 +144,10 @@ export class Workspace {
     const fresh = analyze(path, doc.text, doc.version, this.readFile);
     this.analyses.set(path, fresh);
     this.reads.set(path, new Set(fresh.files.keys()));
-    this.diskSignatures.set(fresh, [...fresh.files.keys()].filter((p) => !this.documents.has(p)).map((p) => [p, diskSignature(p)]));
+    this.diskSignatures.set(
+      fresh,
+      [...fresh.files.keys()].filter((p) => !this.documents.has(p)).map((p) => [p, diskSignature(p)]),
+    );
     if (current) this.onStale(path);
     return fresh;
   }
@@ -166,7 +169,9 @@ export class Workspace {
   graphSources(path: string): Analysis[] {
     const own = this.analysis(path);
     if (own?.result.graphs.length) return [own];
-    return this.dependents(path).map((p) => this.analysis(p)!).filter((a) => a.result.graphs.length);
+    return this.dependents(path)
+      .map((p) => this.analysis(p)!)
+      .filter((a) => a.result.graphs.length);
   }
 
   /** Instances built from `path`'s source, kept while the analyses they come from are current. */
@@ -203,7 +208,9 @@ export class Workspace {
       const site = d.related.find((r) => r.span.file === path)?.span ?? this.importSite(analysis, d.span.file);
       if (!site) continue;
       const moved: Diagnostic = {
-        ...d, span: site, message: `${d.message} (in ${basename(d.span.file)})`,
+        ...d,
+        span: site,
+        message: `${d.message} (in ${basename(d.span.file)})`,
         related: [{ span: d.span, label: d.label ?? d.message }, ...d.related.filter((r) => r.span !== site)],
       };
       out.push(this.withUris(moved, toLsp(moved, sources)));
@@ -249,7 +256,12 @@ export class Workspace {
       for (const [p, file] of analysis.files) if (!owners.has(p)) owners.set(p, { file, sources: analysis.result.program.sources });
     }
     const versions = [...this.documents.values()].map((d) => d.version);
-    const scanned = await this.scan.scan(token, (p) => owners.has(p), (p) => this.versionOf(p), this.readFile);
+    const scanned = await this.scan.scan(
+      token,
+      (p) => owners.has(p),
+      (p) => this.versionOf(p),
+      this.readFile,
+    );
     // The scan yielded to other messages: if a buffer changed meanwhile, the ranges found may be stale.
     const now = [...this.documents.values()].map((d) => d.version);
     if (now.length !== versions.length || now.some((v, i) => v !== versions[i])) throw new ContentModified();

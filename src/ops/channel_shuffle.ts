@@ -20,7 +20,10 @@ export const channelShuffle = defineOp({
     if (!requireFeatureMap('channel_shuffle', input!, ctx)) return null;
     const g = attrs.groups;
     if (input[0] % g !== 0) {
-      ctx.error('NET2013', `channel_shuffle ${g} does not divide the ${input[0]} channels evenly`, { at: 'groups', help: `the channels must be a multiple of ${g}` });
+      ctx.error('NET2013', `channel_shuffle ${g} does not divide the ${input[0]} channels evenly`, {
+        at: 'groups',
+        help: `the channels must be a multiple of ${g}`,
+      });
       return null;
     }
     return input;

@@ -8,7 +8,7 @@ import { refuseSequence } from './layout.js';
  */
 export const chunk = defineOp({
   name: 'chunk',
-  summary: "the i-th of n equal channel slices: x.chunk(n, dim=1)[i] (a function: no module, no summary row)",
+  summary: 'the i-th of n equal channel slices: x.chunk(n, dim=1)[i] (a function: no module, no summary row)',
   nameBase: 'chunk',
   arity: 1,
   params: [
@@ -38,7 +38,10 @@ export const chunk = defineOp({
     const input = ctx.inputShape(node);
     const size = node.shape![0]!;
     const begin = size * node.attrs.index;
-    const cropping: [[number, number], [number, number]] = [[begin, input[0]! - begin - size], [0, 0]];
+    const cropping: [[number, number], [number, number]] = [
+      [begin, input[0]! - begin - size],
+      [0, 0],
+    ];
     if (input.length === 1) {
       const map = L.reshape({ targetShape: [input[0]!, 1, 1], name: ctx.layerName(node, 'map') }).apply(x!) as SymbolicTensor;
       const cropped = L.cropping2D({ cropping, name: ctx.layerName(node, 'crop') }).apply(map) as SymbolicTensor;

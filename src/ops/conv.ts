@@ -46,10 +46,15 @@ export const conv = defineOp({
     const inPerGroup = input![0]! / attrs.groups;
     const out = output[0]!;
     const fanOut = out * kh * kw;
-    const weights = [{
-      name: 'weight', shape: [out, inPerGroup, kh, kw], trainable: true, buffer: false,
-      init: { kind: 'kaimingNormalFanOut' as const, fanOut },
-    }];
+    const weights = [
+      {
+        name: 'weight',
+        shape: [out, inPerGroup, kh, kw],
+        trainable: true,
+        buffer: false,
+        init: { kind: 'kaimingNormalFanOut' as const, fanOut },
+      },
+    ];
     if (attrs.bias) {
       weights.push({ name: 'bias', shape: [out], trainable: true, buffer: false, init: { kind: 'uniformFanIn', fanIn: inPerGroup * kh * kw } as never });
     }
@@ -65,7 +70,14 @@ export const conv = defineOp({
     init: { weight: 'uniformFanIn', bias: 'uniformFanIn' },
     module(node, [input]) {
       const a = node.attrs;
-      const t: Template = ['nn.Conv2d(', slot(input![0]!, 'in_channels'), ', ', slot(a.out, 'out_channels'), ', kernel_size=', ...pairParts(a.kernel, 'kernel_size', 1)];
+      const t: Template = [
+        'nn.Conv2d(',
+        slot(input![0]!, 'in_channels'),
+        ', ',
+        slot(a.out, 'out_channels'),
+        ', kernel_size=',
+        ...pairParts(a.kernel, 'kernel_size', 1),
+      ];
       if (!isDefaultPair(a.stride, 1)) t.push(', stride=', ...pairParts(a.stride, 'stride', 1));
       if (!isDefaultPair(a.padding, 0)) t.push(', padding=', ...pairParts(a.padding, 'padding', 0));
       if (!isDefaultPair(a.dilation, 1)) t.push(', dilation=', ...pairParts(a.dilation, 'dilation', 1));
@@ -91,7 +103,16 @@ export const conv = defineOp({
     const padding = same ? ('same' as const) : ('valid' as const);
     // Zeros: lowerGraph sets every owned layer's weights with PyTorch's init right after; tfjs's own
     // (truncated-normal) init of the same weights was thrown away and took 20 s for VGG-16.
-    const layer = ctx.layers.layers.conv2d({ filters: out, kernelSize: kernel, strides, padding, useBias, name: ctx.layerName(node), kernelInitializer: 'zeros', biasInitializer: 'zeros' });
+    const layer = ctx.layers.layers.conv2d({
+      filters: out,
+      kernelSize: kernel,
+      strides,
+      padding,
+      useBias,
+      name: ctx.layerName(node),
+      kernelInitializer: 'zeros',
+      biasInitializer: 'zeros',
+    });
     ctx.own(node, layer);
     return layer.apply(y) as SymbolicTensor;
   },

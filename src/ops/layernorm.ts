@@ -38,7 +38,7 @@ export const layernorm = defineOp({
   infer(_attrs, [input], ctx) {
     if (!featuresLast(input!)) {
       ctx.error('NET2014', `layernorm normalises the last dimension, and [${input!.join(', ')}] is a feature map whose last dimension is its width`, {
-        help: 'use `layernorm2d` to normalise the channels at each position (ConvNeXt\'s LayerNorm2d), or `permute (0, 2, 3, 1)` first',
+        help: "use `layernorm2d` to normalise the channels at each position (ConvNeXt's LayerNorm2d), or `permute (0, 2, 3, 1)` first",
       });
       return null;
     }

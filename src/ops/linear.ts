@@ -66,7 +66,11 @@ export const linear = defineOp({
     const flat = rank === 1 && inShape.length > 1 ? (ctx.flattenCHW(node, x, inShape) as SymbolicTensor) : x!;
     // Zeros: lowerGraph sets the weights with PyTorch's init right after (tfjs's own init was wasted work).
     const layer = ctx.layers.layers.dense({
-      units: node.attrs.out, useBias: node.attrs.bias, name: ctx.layerName(node), kernelInitializer: 'zeros', biasInitializer: 'zeros',
+      units: node.attrs.out,
+      useBias: node.attrs.bias,
+      name: ctx.layerName(node),
+      kernelInitializer: 'zeros',
+      biasInitializer: 'zeros',
     });
     ctx.own(node, layer);
     if (rank !== 3) return layer.apply(flat) as SymbolicTensor; // tfjs's dense maps the last axis of [N, F] and [N, L, D]

@@ -6,7 +6,13 @@ const show = (s: Shape) => `[${s.join(', ')}]`;
 
 /** The network's input placeholder. */
 export const input = defineOp({
-  name: 'input', internal: true, graphInput: true, summary: 'the network input', nameBase: 'input', arity: 1, params: [],
+  name: 'input',
+  internal: true,
+  graphInput: true,
+  summary: 'the network input',
+  nameBase: 'input',
+  arity: 1,
+  params: [],
   torchType: () => null,
   infer: (_attrs, [shape]) => shape!,
   lower: (ctx) => ctx.input(),
@@ -14,17 +20,25 @@ export const input = defineOp({
 
 /** `a + b`: elementwise sum of branches that read the same input (residual connections). */
 export const add = defineOp({
-  name: 'add', internal: true, operator: '+', dotLabel: '+', summary: 'elementwise sum (residual add)', nameBase: 'add', arity: 'many', params: [],
+  name: 'add',
+  internal: true,
+  operator: '+',
+  dotLabel: '+',
+  summary: 'elementwise sum (residual add)',
+  nameBase: 'add',
+  arity: 'many',
+  params: [],
   torchType: () => null,
   infer(_attrs, inputs, ctx) {
     const [first, ...rest] = inputs;
     for (const other of rest) {
       if (other.length !== first!.length || other.some((d, i) => d !== first![i])) {
-        const what = first!.length === 3 && other.length === 3 && first![0] !== other[0]
-          ? `channels differ: left gives ${first![0]}, right gives ${other[0]}`
-          : `shapes differ: left gives ${show(first!)}, right gives ${show(other)}`;
+        const what =
+          first!.length === 3 && other.length === 3 && first![0] !== other[0]
+            ? `channels differ: left gives ${first![0]}, right gives ${other[0]}`
+            : `shapes differ: left gives ${show(first!)}, right gives ${show(other)}`;
         ctx.error('NET2001', `cannot add: ${what}`, {
-          help: 'use `shortcut` to project the input to the body\'s shape, or change the body so it keeps the shape',
+          help: "use `shortcut` to project the input to the body's shape, or change the body so it keeps the shape",
         });
         return null;
       }
@@ -39,7 +53,14 @@ export const add = defineOp({
 /** `a ++ b` and `[a | b]`: concatenation along channels (features for flat inputs). */
 export const concat = defineOp({
   keeps: { input: true },
-  name: 'concat', internal: true, operator: '++', dotLabel: 'cat', summary: 'concatenation along channels', nameBase: 'cat', arity: 'many', params: [],
+  name: 'concat',
+  internal: true,
+  operator: '++',
+  dotLabel: 'cat',
+  summary: 'concatenation along channels',
+  nameBase: 'cat',
+  arity: 'many',
+  params: [],
   torchType: () => null,
   infer(_attrs, inputs, ctx) {
     const [first, ...rest] = inputs;
@@ -56,7 +77,9 @@ export const concat = defineOp({
   pytorch: { expr: (args) => `torch.cat([${args.join(', ')}], 1)` },
   lower: (ctx, node, inputs) =>
     // dim 1 is the channels of [N, H, W, C] and [N, F] (the last axis) but the tokens of a sequence [N, L, D].
-    inputs.length === 1 ? inputs[0]! : (ctx.layers.layers.concatenate({ axis: node.shape!.length === 2 ? 1 : -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
+    inputs.length === 1
+      ? inputs[0]!
+      : (ctx.layers.layers.concatenate({ axis: node.shape!.length === 2 ? 1 : -1, name: ctx.layerName(node) }).apply(inputs) as SymbolicTensor),
 });
 
 const isGate = (s: Shape) => s.length === 1 || (s.length === 3 && s[1] === 1 && s[2] === 1);
@@ -72,7 +95,14 @@ export function scaleFeatures(a: Shape, b: Shape): 0 | 1 {
 /** `a * b`: channel-wise scaling; one operand is a gate of shape [C], [C, 1, 1] (squeeze-and-excitation). */
 export const scale = defineOp({
   keeps: { input: true },
-  name: 'scale', internal: true, operator: '*', dotLabel: '×', summary: 'channel-wise scaling by a gate', nameBase: 'scale', arity: 'many', params: [],
+  name: 'scale',
+  internal: true,
+  operator: '*',
+  dotLabel: '×',
+  summary: 'channel-wise scaling by a gate',
+  nameBase: 'scale',
+  arity: 'many',
+  params: [],
   torchType: () => null,
   infer(_attrs, [a, b], ctx) {
     const [x, gate] = scaleFeatures(a!, b!) === 0 ? [a!, b!] : [b!, a!];

@@ -51,7 +51,15 @@ export interface ParamSpec {
 }
 
 /** The value a parameter of type T has once checked. */
-export type ParamValue<T extends ParamType> = T extends 'int' | 'float' ? number : T extends 'bool' ? boolean : T extends 'string' ? string : T extends 'ints' ? number[] : number | number[];
+export type ParamValue<T extends ParamType> = T extends 'int' | 'float'
+  ? number
+  : T extends 'bool'
+    ? boolean
+    : T extends 'string'
+      ? string
+      : T extends 'ints'
+        ? number[]
+        : number | number[];
 
 /** The arguments an op's `attrs()` receives: one field per param, defaults applied. */
 export type ArgsOf<P extends readonly ParamSpec[]> = { [S in P[number] as S['name']]: ParamValue<S['type']> };

@@ -20,10 +20,14 @@ export const permute = defineOp({
     const rank = input!.length + 1;
     const sorted = [...dims].sort((a, b) => a - b);
     if (dims.length !== rank || dims[0] !== 0 || sorted.some((d, i) => d !== i)) {
-      ctx.error('NET2016', `permute (${dims.join(', ')}) is not a permutation of the ${rank} dimensions of [N, ${input!.join(', ')}] that keeps the batch first`, {
-        at: 'dims',
-        help: `write ${rank} axes, 0 first, each of 0..${rank - 1} once${rank === 4 ? ': (0, 2, 3, 1) for channels-last, (0, 3, 1, 2) back' : ''}`,
-      });
+      ctx.error(
+        'NET2016',
+        `permute (${dims.join(', ')}) is not a permutation of the ${rank} dimensions of [N, ${input!.join(', ')}] that keeps the batch first`,
+        {
+          at: 'dims',
+          help: `write ${rank} axes, 0 first, each of 0..${rank - 1} once${rank === 4 ? ': (0, 2, 3, 1) for channels-last, (0, 3, 1, 2) back' : ''}`,
+        },
+      );
       return null;
     }
     const axes = dims.slice(1).map((d) => d - 1);

@@ -40,10 +40,14 @@ function makePool<const N extends 'maxpool' | 'avgpool'>(name: N) {
       for (const axis of [0, 1]) {
         const [k, p] = [kernel[axis]!, padding[axis]!];
         if (p > Math.floor(k / 2)) {
-          ctx.error('NET2011', `padding ${p} is more than half the window ${k}${kernel[0] === kernel[1] && padding[0] === padding[1] ? '' : ` along ${axis ? 'width' : 'height'}`}`, {
-            at: 'pad',
-            help: `PyTorch requires pad <= kernel/2; use pad=${Math.floor(k / 2)} or less`,
-          });
+          ctx.error(
+            'NET2011',
+            `padding ${p} is more than half the window ${k}${kernel[0] === kernel[1] && padding[0] === padding[1] ? '' : ` along ${axis ? 'width' : 'height'}`}`,
+            {
+              at: 'pad',
+              help: `PyTorch requires pad <= kernel/2; use pad=${Math.floor(k / 2)} or less`,
+            },
+          );
           return null;
         }
       }
@@ -52,15 +56,22 @@ function makePool<const N extends 'maxpool' | 'avgpool'>(name: N) {
     },
     window: (attrs) => windowFields(attrs),
     // CAM's pool: an average pool whose window is the whole map, without padding (seed 003's AvgPool2d(7) on 7x7).
-    globalPool: isMax ? undefined : {
-      test: (a, input) => input.length === 3 && a.kernel[0] === input[1] && a.kernel[1] === input[2] && a.padding[0] === 0 && a.padding[1] === 0,
-      condition: 'an `avgpool` counts as global only when its window equals the whole map and it has no padding',
-    },
+    globalPool: isMax
+      ? undefined
+      : {
+          test: (a, input) => input.length === 3 && a.kernel[0] === input[1] && a.kernel[1] === input[2] && a.padding[0] === 0 && a.padding[1] === 0,
+          condition: 'an `avgpool` counts as global only when its window equals the whole map and it has no padding',
+        },
     lower: (ctx, node, inputs) => lowerPool(ctx, node, inputs),
     pytorch: {
       module(node) {
         const a = node.attrs;
-        const t: Template = [`nn.${isMax ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=`, ...pairParts(a.kernel, 'kernel_size', 1), ', stride=', ...pairParts(a.stride, 'stride', 1)];
+        const t: Template = [
+          `nn.${isMax ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=`,
+          ...pairParts(a.kernel, 'kernel_size', 1),
+          ', stride=',
+          ...pairParts(a.stride, 'stride', 1),
+        ];
         if (!isDefaultPair(a.padding, 0)) t.push(', padding=', ...pairParts(a.padding, 'padding', 0));
         if ('dilation' in a && !isDefaultPair(a.dilation, 1)) t.push(', dilation=', ...pairParts(a.dilation, 'dilation', 1));
         if (a.ceil) t.push(', ceil_mode=True');

@@ -24,7 +24,15 @@ export const posEmbedding = defineOp({
   },
   weights: (attrs, [input]) => [{ name: '', shape: [1, ...input!], trainable: true, buffer: false, init: { kind: 'normal', std: attrs.std } }],
   pytorch: {
-    module: (node, [input]) => ['nn.Parameter(torch.empty(1, ', slot(input![0]!, 'seq_length'), ', ', slot(input![1]!, 'hidden_dim'), ').normal_(std=', slot(node.attrs.std, 'std'), '))'],
+    module: (node, [input]) => [
+      'nn.Parameter(torch.empty(1, ',
+      slot(input![0]!, 'seq_length'),
+      ', ',
+      slot(input![1]!, 'hidden_dim'),
+      ').normal_(std=',
+      slot(node.attrs.std, 'std'),
+      '))',
+    ],
     expr: ([x], _inputs, _attrs, self) => `${x} + ${self}`,
     init: { '': 'normal' },
   },

@@ -7,7 +7,10 @@ import { requireFeatureMap } from './window.js';
 export function requireSequence(what: string, input: Shape, ctx: ShapeContext): input is [number, number] {
   if (input.length === 2) return true;
   ctx.error('NET2014', `${what} takes a token sequence [L, D], got [${input.join(', ')}]`, {
-    help: input.length === 3 ? 'make tokens of a feature map with `tokens` (x.flatten(2).transpose(1, 2))' : 'a vector has no tokens; this layer belongs before the token is taken out',
+    help:
+      input.length === 3
+        ? 'make tokens of a feature map with `tokens` (x.flatten(2).transpose(1, 2))'
+        : 'a vector has no tokens; this layer belongs before the token is taken out',
   });
   return false;
 }
@@ -58,7 +61,13 @@ export const token = defineOp({
     // Built-in layers only (tfjs has no cropping1D): [N, L, D] as an image [N, L, D, 1], rows cropped to row i.
     const L_ = ctx.layers.layers;
     const image = L_.reshape({ targetShape: [L, D, 1], name: ctx.layerName(node, 'image') }).apply(x!) as SymbolicTensor;
-    const row = L_.cropping2D({ cropping: [[i, L - i - 1], [0, 0]], name: ctx.layerName(node, 'crop') }).apply(image) as SymbolicTensor;
+    const row = L_.cropping2D({
+      cropping: [
+        [i, L - i - 1],
+        [0, 0],
+      ],
+      name: ctx.layerName(node, 'crop'),
+    }).apply(image) as SymbolicTensor;
     return L_.reshape({ targetShape: [D], name: ctx.layerName(node) }).apply(row) as SymbolicTensor;
   },
 });

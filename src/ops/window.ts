@@ -32,12 +32,7 @@ const AXES = ['height', 'width'] as const;
  * last window must start inside the input or left padding). Reports a non-positive size as an error and
  * trailing input rows that no window reads as a warning.
  */
-export function windowOutput(
-  input: [number, number, number],
-  attrs: WindowAttrs,
-  ctx: ShapeContext,
-  ceilMode = false,
-): [number, number] | null {
+export function windowOutput(input: [number, number, number], attrs: WindowAttrs, ctx: ShapeContext, ceilMode = false): [number, number] | null {
   const { kernel, stride, padding } = attrs;
   const dilation = attrs.dilation ?? [1, 1];
   const out: number[] = [];
@@ -59,10 +54,14 @@ export function windowOutput(
     if (ceilMode && (n - 1) * s >= size + p) n -= 1;
     const unread = size + 2 * p - ((n - 1) * s + span) - p;
     if (!ceilMode && unread > 0 && span >= s) {
-      ctx.warning('NET2005', `stride ${s} leaves the last ${unread} input ${unread === 1 ? 'row' : 'rows'} unread along ${AXES[axis]}: ${formula} = ${n} (${numerator} is not divisible by ${s})`, {
-        at: 'stride',
-        help: `pad by ${p + Math.ceil(unread / 2)} or use an input ${AXES[axis]} of ${size - unread} or ${size - unread + s}`,
-      });
+      ctx.warning(
+        'NET2005',
+        `stride ${s} leaves the last ${unread} input ${unread === 1 ? 'row' : 'rows'} unread along ${AXES[axis]}: ${formula} = ${n} (${numerator} is not divisible by ${s})`,
+        {
+          at: 'stride',
+          help: `pad by ${p + Math.ceil(unread / 2)} or use an input ${AXES[axis]} of ${size - unread} or ${size - unread + s}`,
+        },
+      );
     }
     out.push(n);
   }

@@ -68,9 +68,13 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
   const outputSpan = nodes[graph.output]!.span;
   if (!opOf(last).fullyConnected) {
     return {
-      diagnostic: headError(`cam needs the net to end with a linear layer after global average pooling, but it ends with ${describe(last)}`, joinSpans(last.span, outputSpan), {
-        label: 'the head of the net',
-      }),
+      diagnostic: headError(
+        `cam needs the net to end with a linear layer after global average pooling, but it ends with ${describe(last)}`,
+        joinSpans(last.span, outputSpan),
+        {
+          label: 'the head of the net',
+        },
+      ),
     };
   }
   let prev = nodes[last.inputs[0]!];
@@ -82,21 +86,25 @@ export function findCamHead(graph: IRGraph): { head: CamHead } | { diagnostic: D
   const poolInput = prev && prev.inputs.length === 1 ? nodes[prev.inputs[0]!] : undefined;
   if (!prev || !poolInput || !isGlobalAveragePool(prev, poolInput.shape)) {
     const what = prev ? describe(prev) : 'the input';
-    const notes = [
-      'the class activation map is sum_k w[class, k] * A_k(x, y): it needs the linear layer to see one average per feature map A_k',
-    ];
+    const notes = ['the class activation map is sum_k w[class, k] * A_k(x, y): it needs the linear layer to see one average per feature map A_k'];
     const condition = prev && opOf(prev).globalPool?.condition;
     if (condition) notes.push(condition);
     return {
-      diagnostic: headError(`cam needs global average pooling right before the last linear layer \`${last.name}\`, but it gets ${what}`, joinSpans((prev ?? last).span, outputSpan), {
-        label: 'this head has no global average pooling before its linear layer',
-        related: [{ span: last.span, label: 'the linear layer whose weights would weigh the feature maps' }],
-        notes,
-      }),
+      diagnostic: headError(
+        `cam needs global average pooling right before the last linear layer \`${last.name}\`, but it gets ${what}`,
+        joinSpans((prev ?? last).span, outputSpan),
+        {
+          label: 'this head has no global average pooling before its linear layer',
+          related: [{ span: last.span, label: 'the linear layer whose weights would weigh the feature maps' }],
+          notes,
+        },
+      ),
     };
   }
   if (poolInput.shape?.length !== 3) {
-    return { diagnostic: headError(`cam needs feature maps [C, H, W] before the pooling, got ${JSON.stringify(poolInput.shape)}`, joinSpans(prev.span, outputSpan)) };
+    return {
+      diagnostic: headError(`cam needs feature maps [C, H, W] before the pooling, got ${JSON.stringify(poolInput.shape)}`, joinSpans(prev.span, outputSpan)),
+    };
   }
   return { head: { linear: last, pool: prev, features: poolInput, softmax } };
 }
@@ -122,13 +130,16 @@ export interface CamResult {
 export function computeCam(model: tfl.LayersModel, head: CamHead, x: tf.Tensor4D, classIndex?: number): CamResult {
   const poolLayers = layersOf(model, head.pool);
   const dense = layersOf(model, head.linear).find((l) => l.getClassName() === 'Dense');
-  if (poolLayers.length === 0 || !dense) throw new RunError(`the checkpoint has no layers named after ${head.pool.name} and ${head.linear.name}: it was not trained from this net`);
+  if (poolLayers.length === 0 || !dense)
+    throw new RunError(`the checkpoint has no layers named after ${head.pool.name} and ${head.linear.name}: it was not trained from this net`);
   const features = poolLayers[0]!.input as tfl.SymbolicTensor;
   // findCamHead checked that the pool's input is [C, H, W].
   const [k, h, w] = head.features.shape! as [number, number, number];
   const fs = features.shape;
   if (fs.length !== 4 || fs[1] !== h || fs[2] !== w || fs[3] !== k) {
-    throw new RunError(`the checkpoint's input to ${head.pool.name} is ${JSON.stringify(fs.slice(1))}, the net's is [${h}, ${w}, ${k}] (H, W, C): it was not trained from this net`);
+    throw new RunError(
+      `the checkpoint's input to ${head.pool.name} is ${JSON.stringify(fs.slice(1))}, the net's is [${h}, ${w}, ${k}] (H, W, C): it was not trained from this net`,
+    );
   }
   const kernel = dense.getWeights()[0]!;
   if (kernel.shape[0] !== k) throw new RunError(`the checkpoint's ${head.linear.name} takes ${kernel.shape[0]} features, the feature maps are ${k}`);

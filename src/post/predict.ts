@@ -65,7 +65,12 @@ export interface Prediction {
 }
 
 export function predictSplit(
-  model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, outputsProbabilities: boolean, batchSize = 128,
+  model: tfl.LayersModel,
+  s: Split,
+  shape: [number, number, number],
+  norm: Norm | null,
+  outputsProbabilities: boolean,
+  batchSize = 128,
   progress?: (done: number, total: number) => void,
 ): Prediction[] {
   const preds: Prediction[] = [];

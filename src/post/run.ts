@@ -120,9 +120,14 @@ export async function runNormalization(run: OpenRun, log?: (m: string) => void):
   if (stored) {
     // The schema has checked numbers, non-empty lists and std > 0; their length must be the input's channels.
     const channels = run.inputShape[0];
-    const bad = [['mean', stored.mean], ['std', stored.std]].find(([, v]) => (v as number[]).length !== channels || !(v as number[]).every(Number.isFinite));
+    const bad = [
+      ['mean', stored.mean],
+      ['std', stored.std],
+    ].find(([, v]) => (v as number[]).length !== channels || !(v as number[]).every(Number.isFinite));
     if (bad) {
-      throw new RunError(`${join(run.dir, 'config.json')}: normalization.${bad[0]} holds ${(bad[1] as number[]).length} values, but the model takes ${channels} channel${channels === 1 ? '' : 's'}; the file is damaged or was edited by hand`);
+      throw new RunError(
+        `${join(run.dir, 'config.json')}: normalization.${bad[0]} holds ${(bad[1] as number[]).length} values, but the model takes ${channels} channel${channels === 1 ? '' : 's'}; the file is damaged or was edited by hand`,
+      );
     }
     return stored;
   }
@@ -130,7 +135,9 @@ export async function runNormalization(run: OpenRun, log?: (m: string) => void):
   try {
     dataset = await loadDataset(cfg.data, { dataDir: cfg.dataDir, download: false, log });
   } catch (e) {
-    throw new RunError(`the run normalised its inputs with the mean/std of its training data (${cfg.data}), which cannot be read here: ${(e as Error).message}`);
+    throw new RunError(
+      `the run normalised its inputs with the mean/std of its training data (${cfg.data}), which cannot be read here: ${(e as Error).message}`,
+    );
   }
   return trainingNormalization(dataset, cfg);
 }

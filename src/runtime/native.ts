@@ -52,8 +52,26 @@ export interface NativeAddon {
   conv2d(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, c: Float32Array | null, d: Float32Array, params: Int32Array): void;
   implInfo(op: 0 | 1 | 2, params: Int32Array, hasBias: boolean): string;
   /** Training-mode batch norm over the last axis: statistics out (f64), y = gamma * xhat + beta. */
-  bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float64Array, variance: Float64Array, invStd: Float64Array, eps: number): void;
-  bnBackward(x: Float32Array, dy: Float32Array, mean: Float64Array, invStd: Float64Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  bnForward(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float64Array,
+    variance: Float64Array,
+    invStd: Float64Array,
+    eps: number,
+  ): void;
+  bnBackward(
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float64Array,
+    invStd: Float64Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+  ): void;
   /** dx = x > 0 ? dy : 0 */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   setThreads(n: number): void;
@@ -186,13 +204,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
   };
 
   /** The addon's parameters for this convolution, or null when the addon cannot express it. */
-  function paramsOf(
-    xShape: number[],
-    filterShape: number[],
-    attrs: Record<string, unknown>,
-    depthwise: boolean,
-    relu: number,
-  ): ConvParams | null {
+  function paramsOf(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise: boolean, relu: number): ConvParams | null {
     if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') return null;
     if (xShape.length !== 4 || filterShape.length !== 4) return null;
     const info = nhwcConvInfo(tf, xShape, filterShape, attrs, depthwise);
@@ -205,13 +217,25 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     if (Math.floor((w + p.left + p.right - ew) / info.strideWidth) + 1 !== info.outWidth) return null;
     if (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
     return {
-      n, h, w, ci,
-      kh: info.filterHeight, kw: info.filterWidth, co: info.outChannels,
-      oh: info.outHeight, ow: info.outWidth,
-      sh: info.strideHeight, sw: info.strideWidth,
-      dh: info.dilationHeight, dw: info.dilationWidth,
-      pt: p.top, pb: p.bottom, pl: p.left, pr: p.right,
-      groups: depthwise ? ci : 1, relu,
+      n,
+      h,
+      w,
+      ci,
+      kh: info.filterHeight,
+      kw: info.filterWidth,
+      co: info.outChannels,
+      oh: info.outHeight,
+      ow: info.outWidth,
+      sh: info.strideHeight,
+      sw: info.strideWidth,
+      dh: info.dilationHeight,
+      dw: info.dilationWidth,
+      pt: p.top,
+      pb: p.bottom,
+      pl: p.left,
+      pr: p.right,
+      groups: depthwise ? ci : 1,
+      relu,
     };
   }
 
@@ -226,9 +250,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
       const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
       const act = fused ? FUSED_ACTIVATIONS[String(attrs.activation ?? 'linear')] : 0;
       const params =
-        x && filter && isF32(x, filter) && act != null && preluActivationWeights == null
-          ? paramsOf(x.shape, filter.shape, attrs, depthwise, act)
-          : null;
+        x && filter && isF32(x, filter) && act != null && preluActivationWeights == null ? paramsOf(x.shape, filter.shape, attrs, depthwise, act) : null;
       const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === params?.co);
       if (!params || !biasOk) {
         if (!fallback) throw new Error(`netc native ${name}: unsupported arguments and no wasm kernel to fall back to`);

@@ -68,7 +68,10 @@ export function fusedBatchNormTrain(
 
 /** Registers the kernels above on the `tensorflow` backend; returns their TensorFlow op names. */
 export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
-  const register = (kernelName: string, kernelFunc: (args: { inputs: Record<string, TensorInfo>; backend: NodeBackendLike; attrs: Record<string, unknown> }) => TensorInfo | TensorInfo[]) => {
+  const register = (
+    kernelName: string,
+    kernelFunc: (args: { inputs: Record<string, TensorInfo>; backend: NodeBackendLike; attrs: Record<string, unknown> }) => TensorInfo | TensorInfo[],
+  ) => {
     if (tf.getKernel(kernelName, NODE_BACKEND) != null) tf.unregisterKernel(kernelName, NODE_BACKEND);
     tf.registerKernel({ kernelName, backendName: NODE_BACKEND, kernelFunc: kernelFunc as unknown as tfc.KernelFunc });
   };
@@ -90,7 +93,12 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
     const avg = { name: 'exponential_avg_factor', type: backend.binding.TF_ATTR_FLOAT, value: attrs.momentum as number };
     return tf.tidy(() => {
       // outputs: y, the running mean and variance (updated), reserve spaces 1-3.
-      const outs = backend.executeMultipleOutputs('FusedBatchNormV3', [...floatAttrs(backend, attrs.epsilon as number), avg], [as4d(x!, c), scale!, offset!, mean!, variance!], 6);
+      const outs = backend.executeMultipleOutputs(
+        'FusedBatchNormV3',
+        [...floatAttrs(backend, attrs.epsilon as number), avg],
+        [as4d(x!, c), scale!, offset!, mean!, variance!],
+        6,
+      );
       return x!.shape.length === 4 ? outs : [tf.reshape(outs[0]!, x!.shape), ...outs.slice(1)];
     }) as tfc.Tensor[];
   });
@@ -99,7 +107,12 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
     const { dy, x, scale, r1, r2, r3 } = inputs as Record<string, TensorInfo>;
     const c = scale!.shape[0]!;
     return tf.tidy(() => {
-      const outs = backend.executeMultipleOutputs('FusedBatchNormGradV3', floatAttrs(backend, attrs.epsilon as number), [as4d(dy!, c), as4d(x!, c), scale!, r1!, r2!, r3!], 5);
+      const outs = backend.executeMultipleOutputs(
+        'FusedBatchNormGradV3',
+        floatAttrs(backend, attrs.epsilon as number),
+        [as4d(dy!, c), as4d(x!, c), scale!, r1!, r2!, r3!],
+        5,
+      );
       return [x!.shape.length === 4 ? outs[0]! : tf.reshape(outs[0]!, x!.shape), outs[1]!, outs[2]!];
     }) as tfc.Tensor[];
   });
@@ -112,7 +125,12 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
   if (conv2dFilterGrad) {
     register('Conv2DBackpropFilter', (args) => {
       const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-      const { strides, pad, dataFormat, filterShape } = args.attrs as { strides: number | [number, number]; pad: unknown; dataFormat?: string; filterShape: number[] };
+      const { strides, pad, dataFormat, filterShape } = args.attrs as {
+        strides: number | [number, number];
+        pad: unknown;
+        dataFormat?: string;
+        filterShape: number[];
+      };
       const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
       const noPad = pad === 'valid' || pad === 'same' || pad === 0 || (Array.isArray(pad) && pad.flat().every((p) => p === 0));
       const [n, h, w, ci] = x.shape as number[];
@@ -145,7 +163,9 @@ export function registerNodeTrainingKernels(tf: typeof tfc): string[] {
       const [x, scale, r1, r2, r3] = saved;
       // One kernel gives all three gradients; they belong to the engine's backward scope, which
       // frees any that are not used.
-      const [dx, dscale, doffset] = tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x: x!, scale: scale!, r1: r1!, r2: r2!, r3: r3! }, attrs as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
+      const [dx, dscale, doffset] = tf
+        .engine()
+        .runKernel(BN_TRAIN_GRAD, { dy, x: x!, scale: scale!, r1: r1!, r2: r2!, r3: r3! }, attrs as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
       return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
     },
   });

@@ -30,10 +30,21 @@ export interface Recipe {
   steps: ((x: Tensor) => Tensor)[];
 }
 
-interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
+interface WasmData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
 interface WasmBackendLike {
   dataIdMap: { has(d: DataId): boolean; get(d: DataId): WasmData | undefined };
-  wasm: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array; tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
+  wasm: {
+    _malloc(n: number): number;
+    _free(p: number): void;
+    HEAPU8: Uint8Array;
+    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+  };
 }
 
 /** Saved tensors whose memory was freed, with what recomputes them. */

@@ -98,7 +98,11 @@ export function installEagerBackprop(): void {
     };
     let y: Tensor;
     try {
-      y = this.scopedRun(() => this.startTape(), () => this.endTape(), () => this.tidy('forward', f));
+      y = this.scopedRun(
+        () => this.startTape(),
+        () => this.endTape(),
+        () => this.tidy('forward', f),
+      );
     } finally {
       this.addTapeNode = record;
     }
@@ -128,9 +132,12 @@ export function installEagerBackprop(): void {
           // A gradient that hands back a tensor already held (dy itself) gets its own handle, so
           // that freeing one entry never frees another.
           if (held.has(dx)) dx = tf.clone(dx);
-          if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
+          if (dx.dtype !== 'float32')
+            throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
           if (!tf.util.arraysEqual(dx.shape, x.shape)) {
-            throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
+            );
           }
           const current = grad.get(x.id);
           const next = current == null ? dx : tf.add(current, dx);
@@ -163,5 +170,4 @@ export function installEagerBackprop(): void {
       return { value: y, grads };
     });
   };
-
 }

@@ -88,7 +88,15 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
       const next = padK({
         inputs: { x: cur },
         backend: b,
-        attrs: { paddings: [[0, 0], [pad.top, pad.bottom], [pad.left, pad.right], [0, 0]], constantValue: 0 },
+        attrs: {
+          paddings: [
+            [0, 0],
+            [pad.top, pad.bottom],
+            [pad.left, pad.right],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
       });
       if (owned) free(b, cur);
       cur = next;
@@ -337,4 +345,3 @@ export function maxPoolBackward(x: Float32Array, dy: Float32Array, dx: Float32Ar
     }
   }
 }
-

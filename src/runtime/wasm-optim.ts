@@ -14,7 +14,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
+interface WasmData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
 interface WasmBackend {
   dataIdNextNumber: number;
   dataIdMap: { has(d: object): boolean; get(d: object): WasmData };
@@ -54,7 +60,7 @@ export function momentumStepInPlace(opt: tf.Optimizer, grads: tf.NamedTensorMap,
   names.forEach((name, i) => {
     o.accumulations[i] ??= { originalName: `${name}/momentum`, variable: tf.tidy(() => tf.zerosLike(vars[i]!).variable(false)) };
   });
-  const b = exclusive([...vars as tf.Variable[], ...o.accumulations.slice(0, names.length).map((a) => a.variable)]);
+  const b = exclusive([...(vars as tf.Variable[]), ...o.accumulations.slice(0, names.length).map((a) => a.variable)]);
   if (!b) return false;
   const f = Math.fround;
   const m = f(o.momentum);

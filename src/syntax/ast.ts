@@ -55,16 +55,7 @@ export interface NetDecl extends Definition {
 }
 
 /** Anything that maps a tensor to a tensor. */
-export type Stage =
-  | SeqStage
-  | LabelStage
-  | CallStage
-  | GroupStage
-  | BranchStage
-  | CombineStage
-  | RepeatStage
-  | IfStage
-  | ErrorStage;
+export type Stage = SeqStage | LabelStage | CallStage | GroupStage | BranchStage | CombineStage | RepeatStage | IfStage | ErrorStage;
 
 export interface SeqStage {
   kind: 'seq';
@@ -161,7 +152,4 @@ export type Expr =
   | { kind: 'tuple'; items: Expr[]; range: Range }
   | { kind: 'error'; range: Range };
 
-export type BinaryOp =
-  | '+' | '-' | '*' | '/' | '//' | '%'
-  | '==' | '!=' | '<' | '<=' | '>' | '>='
-  | 'and' | 'or';
+export type BinaryOp = '+' | '-' | '*' | '/' | '//' | '%' | '==' | '!=' | '<' | '<=' | '>' | '>=' | 'and' | 'or';

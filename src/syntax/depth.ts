@@ -23,7 +23,10 @@ export interface DepthProblem {
 }
 
 const ITEM_KEYWORDS = new Set([T.Use, T.Def, T.Block, T.Net]);
-const CLOSER_OF = new Map([[T.RParen, T.LParen], [T.RBracket, T.LBracket]]);
+const CLOSER_OF = new Map([
+  [T.RParen, T.LParen],
+  [T.RBracket, T.LBracket],
+]);
 
 function range(token: IToken): Range {
   return { start: token.startOffset, end: (token.endOffset ?? token.startOffset) + 1 };

@@ -114,15 +114,30 @@ export function isStackOverflow(e: unknown): boolean {
 /** Control characters and other invisible ones as `U+0000`, so a message stays one readable line. */
 function printable(text: string): string {
   const chars = [...text];
-  const shown = chars.slice(0, 8).join('')
+  const shown = chars
+    .slice(0, 8)
+    .join('')
     .replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\uFFFD]/gu, (c) => ` U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} `)
-    .replace(/ {2,}/g, ' ').trim();
+    .replace(/ {2,}/g, ' ')
+    .trim();
   return chars.length > 8 ? `${shown} ...` : shown;
 }
 
 const EXPRESSION_RULES = new Set([
-  'expr', 'disjunction', 'conjunction', 'negation', 'comparison', 'additive', 'multiplicative', 'unary', 'primary',
-  'countExpr', 'numberLiteral', 'parenExpr', 'parenArg', 'commandArg',
+  'expr',
+  'disjunction',
+  'conjunction',
+  'negation',
+  'comparison',
+  'additive',
+  'multiplicative',
+  'unary',
+  'primary',
+  'countExpr',
+  'numberLiteral',
+  'parenExpr',
+  'parenArg',
+  'commandArg',
 ]);
 const STAGE_RULES = new Set(['stage', 'operand', 'labelName', 'product', 'term', 'conditionalStage', 'lineSeq', 'multiSeq']);
 
@@ -130,7 +145,7 @@ function syntaxMessage(kind: string, chevrotainMessage: string, token: IToken, r
   const found = describe(token);
   if (kind === 'MismatchedTokenException') {
     const wanted = /Expecting (?:token of type )?--> (.+?) <--/.exec(chevrotainMessage)?.[1];
-    const word = wanted ? TOKEN_WORDS[wanted] ?? wanted.replace(/'(.*)'/, '`$1`') : 'something else';
+    const word = wanted ? (TOKEN_WORDS[wanted] ?? wanted.replace(/'(.*)'/, '`$1`')) : 'something else';
     return `expected ${word}, found ${found}`;
   }
   const innermost = ruleStack[ruleStack.length - 1] ?? '';
@@ -149,10 +164,28 @@ function syntaxMessage(kind: string, chevrotainMessage: string, token: IToken, r
 }
 
 const TOKEN_WORDS: Record<string, string> = {
-  Identifier: 'a name', NumberLiteral: 'a number', StringLiteral: 'a string', Newline: 'a new line',
-  Use: '`use`', Def: '`def`', Block: '`block`', Net: '`net`', In: '`in`',
-  LParen: '`(`', RParen: '`)`', LBracket: '`[`', RBracket: '`]`', Less: '`<`', Greater: '`>`',
-  Comma: '`,`', EOF: 'the end of the file', Semicolon: '`;`', Colon: '`:`', Equals: '`=`', Pipe: '`|`', Dot: '`.`',
+  Identifier: 'a name',
+  NumberLiteral: 'a number',
+  StringLiteral: 'a string',
+  Newline: 'a new line',
+  Use: '`use`',
+  Def: '`def`',
+  Block: '`block`',
+  Net: '`net`',
+  In: '`in`',
+  LParen: '`(`',
+  RParen: '`)`',
+  LBracket: '`[`',
+  RBracket: '`]`',
+  Less: '`<`',
+  Greater: '`>`',
+  Comma: '`,`',
+  EOF: 'the end of the file',
+  Semicolon: '`;`',
+  Colon: '`:`',
+  Equals: '`=`',
+  Pipe: '`|`',
+  Dot: '`.`',
 };
 
 function tokenDescription(name: string): string {

@@ -14,7 +14,17 @@ import { gather } from './data/dataset.js';
 import { Confusion } from './metrics.js';
 import { makeOptim, restoreOptimizerScalars } from './optim.js';
 import { curveSvg } from './plot.js';
-import { checkpointProblem, findCheckpoint, readMetrics, runtimeOf, saveCheckpoint, writeFileAtomic, writeMetrics, type CheckpointState, type MetricsRow } from './rundir.js';
+import {
+  checkpointProblem,
+  findCheckpoint,
+  readMetrics,
+  runtimeOf,
+  saveCheckpoint,
+  writeFileAtomic,
+  writeMetrics,
+  type CheckpointState,
+  type MetricsRow,
+} from './rundir.js';
 import { shuffleRng, stepRng, withRandom } from './random.js';
 import { learningRate } from './schedule.js';
 import { UserError } from '../diagnostics/user-error.js';
@@ -86,8 +96,14 @@ export function lossOf(out: tf.Tensor, oneHot: tf.Tensor, probs: boolean): tf.Sc
  * batch (images done, total): a 10,000-image test pass of a big net takes a minute.
  */
 export async function evaluate(
-  model: tfl.LayersModel, s: Split, shape: [number, number, number], norm: Norm | null, classes: number, probs: boolean,
-  progress?: (done: number, total: number) => void, batchSize = 256,
+  model: tfl.LayersModel,
+  s: Split,
+  shape: [number, number, number],
+  norm: Norm | null,
+  classes: number,
+  probs: boolean,
+  progress?: (done: number, total: number) => void,
+  batchSize = 256,
 ) {
   const conf = new Confusion(classes);
   let lossSum = 0;
@@ -115,7 +131,12 @@ export async function evaluate(
 export function trainingSplit(dataset: Dataset, cfg: Pick<RunConfig, 'subset' | 'seed' | 'valSplit'>): { train: Split; val: Split | null } {
   const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   let all = dataset.train;
-  if (cfg.subset != null) all = gather(all, Int32Array.from({ length: Math.min(cfg.subset, all.count) }, (_, i) => i), per);
+  if (cfg.subset != null)
+    all = gather(
+      all,
+      Int32Array.from({ length: Math.min(cfg.subset, all.count) }, (_, i) => i),
+      per,
+    );
   const perm = permutation(all.count, makeRng(cfg.seed + 7).uniform);
   const nVal = Math.floor(all.count * cfg.valSplit);
   if (nVal === 0) return { train: all, val: null };
@@ -131,9 +152,12 @@ export async function train(inp: TrainInput): Promise<TrainResult> {
     return await trainSteps(inp);
   } catch (e) {
     const message = String((e as Error)?.message ?? e);
-    const outOfMemory = (e as Error)?.name === 'RuntimeError' || /Array buffer allocation failed|Cannot enlarge memory|out of memory|Invalid typed array length/i.test(message);
+    const outOfMemory =
+      (e as Error)?.name === 'RuntimeError' || /Array buffer allocation failed|Cannot enlarge memory|out of memory|Invalid typed array length/i.test(message);
     if (!outOfMemory) throw e;
-    throw new TrainingError(`ran out of memory while training (${message.split('\n')[0]}); the last checkpoint, if any, is intact; try a smaller --batch-size, or --memory-limit below this machine's memory so that the estimate refuses such runs up front`);
+    throw new TrainingError(
+      `ran out of memory while training (${message.split('\n')[0]}); the last checkpoint, if any, is intact; try a smaller --batch-size, or --memory-limit below this machine's memory so that the estimate refuses such runs up front`,
+    );
   }
 }
 
@@ -243,7 +267,15 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
     if (interrupted) {
       // Mid-epoch: the checkpoint records the step, so --resume replays exactly the remaining steps.
       if (s > (resumed ? startStep : 0)) {
-        const st: CheckpointState = { epoch, step: s, partial: { lossSum, correct, seen, seconds }, bestValAccuracy: best, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) };
+        const st: CheckpointState = {
+          epoch,
+          step: s,
+          partial: { lossSum, correct, seen, seconds },
+          bestValAccuracy: best,
+          optimizer: cfg.optimizer,
+          history,
+          runtime: runtimeOf(cfg),
+        };
         await saveCheckpoint(runDir, 'last', model, optim.tf, st);
       }
       break;
@@ -266,7 +298,14 @@ async function trainSteps(inp: TrainInput): Promise<TrainResult> {
         ` | ${row.imagesPerSecond.toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
     );
     const score = v ? v.accuracy : row.trainAccuracy;
-    const state = (bestAcc: number): CheckpointState => ({ epoch: epoch + 1, step: 0, bestValAccuracy: bestAcc, optimizer: cfg.optimizer, history, runtime: runtimeOf(cfg) });
+    const state = (bestAcc: number): CheckpointState => ({
+      epoch: epoch + 1,
+      step: 0,
+      bestValAccuracy: bestAcc,
+      optimizer: cfg.optimizer,
+      history,
+      runtime: runtimeOf(cfg),
+    });
     if (score > best) {
       best = score;
       await saveCheckpoint(runDir, 'best', model, optim.tf, state(best));

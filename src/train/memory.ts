@@ -76,7 +76,6 @@ export interface NetSize {
   input: number;
 }
 
-
 export function sizeOfGraph(graph: IRGraph): NetSize {
   let params = 0;
   let activations = 0;
@@ -136,7 +135,15 @@ export function sizeOfModel(model: { countParams(): number; layers: { outputShap
   // The input layer's "output" is the input itself, counted separately. A model loaded from a
   // checkpoint keeps every layer output through its forward pass (no IR: no release as it goes).
   const largestWeight = Math.max(0, ...model.layers.flatMap((l) => (l as unknown as { weights: { shape: number[] }[] }).weights.map((w) => product(w.shape))));
-  return { params: model.countParams(), activations: activations - input, kept: activations - input, keptRecomputing: activations - input, largestWeight, transient: 2 * largest, input };
+  return {
+    params: model.countParams(),
+    activations: activations - input,
+    kept: activations - input,
+    keptRecomputing: activations - input,
+    largestWeight,
+    transient: 2 * largest,
+    input,
+  };
 }
 
 export interface MemoryEstimate {
@@ -160,7 +167,12 @@ function perSampleBytes(size: NetSize, backend: string): number {
   return ((backend === 'wasm' ? Math.min(size.keptRecomputing, size.kept) : size.kept) + size.transient) * 4 + size.input * 4;
 }
 
-export function estimateTrainingMemory(size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): MemoryEstimate {
+export function estimateTrainingMemory(
+  size: NetSize,
+  cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>,
+  backend: string,
+  limitOverride?: number,
+): MemoryEstimate {
   const k = 2 + OPTIMIZER_SLOTS[cfg.optimizer];
   const wasm = backend === 'wasm';
   // The optimizer's step makes copies of each weight in turn (OPTIMIZER_TEMPS), none where it runs
@@ -207,7 +219,13 @@ export function fmt(bytes: number): string {
 const slotNames: Record<number, string> = { 0: 'weights, gradients', 1: 'weights, gradients, momentum', 2: 'weights, gradients, two optimizer moments' };
 
 /** A message when the estimate exceeds the limit, else null. */
-export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>, backend: string, limitOverride?: number): string | null {
+export function memoryProblem(
+  net: string,
+  size: NetSize,
+  cfg: Pick<RunConfig, 'optimizer' | 'batchSize'>,
+  backend: string,
+  limitOverride?: number,
+): string | null {
   const e = estimateTrainingMemory(size, cfg, backend, limitOverride);
   if (e.bytes <= e.limit) return null;
   const n = (x: number) => x.toLocaleString('en-US');
@@ -216,13 +234,23 @@ export function memoryProblem(net: string, size: NetSize, cfg: Pick<RunConfig, '
     `  parameters:  ${n(size.params)} x 4 bytes x ${e.k} (${slotNames[e.k - 2]}) = ${fmt(e.paramBytes)}`,
     `  activations: ${n(backend === 'wasm' ? Math.min(size.keptRecomputing, size.kept) : size.kept)} of ${n(size.activations)} per sample kept for the backward pass + ${n(size.transient)} in flight, x 4 bytes x ${cfg.batchSize} = ${fmt((perSampleBytes(size, backend) - size.input * 4) * cfg.batchSize)}`,
   ];
-  if (e.optimizerBytes > 0) lines.push(`  optimizer step: ${n(size.largestWeight)} (the largest weight) x 4 bytes x ${OPTIMIZER_TEMPS[cfg.optimizer]} copies = ${fmt(e.optimizerBytes)}; the larger of this and the activations counts`);
+  if (e.optimizerBytes > 0)
+    lines.push(
+      `  optimizer step: ${n(size.largestWeight)} (the largest weight) x 4 bytes x ${OPTIMIZER_TEMPS[cfg.optimizer]} copies = ${fmt(e.optimizerBytes)}; the larger of this and the activations counts`,
+    );
   if (e.fits >= 1) lines.push(`help: --batch-size ${largestPowerOfTwo(e.fits)} fits (at most ${e.fits} would)`);
-  else lines.push(`help: the parameters alone (${fmt(e.paramBytes)}) exceed the limit: use a smaller network${e.k > 2 ? ', or --optimizer sgd (no optimizer state)' : ''}`);
+  else
+    lines.push(
+      `help: the parameters alone (${fmt(e.paramBytes)}) exceed the limit: use a smaller network${e.k > 2 ? ', or --optimizer sgd (no optimizer state)' : ''}`,
+    );
   if (e.wasmCeiling) {
     lines.push('help: the node backend (tfjs-node) keeps tensors outside the wasm heap, with no 4 GiB ceiling: `npm run setup:tfjs-node`, then --backend node');
   }
-  lines.push(e.wasmCeiling ? '(--memory-limit GIB can lower this bound, not raise it; another --backend can)' : '(the estimate can be overridden with --memory-limit GIB)');
+  lines.push(
+    e.wasmCeiling
+      ? '(--memory-limit GIB can lower this bound, not raise it; another --backend can)'
+      : '(the estimate can be overridden with --memory-limit GIB)',
+  );
   return lines.join('\n');
 }
 

@@ -13,7 +13,22 @@ import { estimateTrainingMemory, memoryProblem, sizeOfGraph, type MemoryEstimate
 /** The `netc train` options a new run's config is made of (`args` is `--set`, parsed). */
 export type ConfigOptions = Pick<
   RunConfig,
-  'data' | 'dataDir' | 'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'momentum' | 'weightDecay' | 'schedule' | 'stepSize' | 'gamma' | 'normalize' | 'valSplit' | 'subset' | 'testSubset' | 'seed'
+  | 'data'
+  | 'dataDir'
+  | 'epochs'
+  | 'batchSize'
+  | 'optimizer'
+  | 'lr'
+  | 'momentum'
+  | 'weightDecay'
+  | 'schedule'
+  | 'stepSize'
+  | 'gamma'
+  | 'normalize'
+  | 'valSplit'
+  | 'subset'
+  | 'testSubset'
+  | 'seed'
 > & { args: NonNullable<RunConfig['args']>; crop: number; flip: boolean };
 
 /**
@@ -122,11 +137,12 @@ export function planNet(
   const outShape = graph.nodes[graph.output]!.shape;
   let classMismatch: string | null = null;
   if (outShape?.length !== 1 || outShape[0] !== classes) {
-    const fix = args.classes != null
-      ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${classes}`
-      : 'classes' in graph.args
-        ? `its last layer must output \`classes\` values (\`linear classes\`)`
-        : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${classes})\` ... \`linear classes\`), so that netc can fit it to the data`;
+    const fix =
+      args.classes != null
+        ? `drop --set classes=${String(args.classes)} to fit it to the data, or --set classes=${classes}`
+        : 'classes' in graph.args
+          ? `its last layer must output \`classes\` values (\`linear classes\`)`
+          : `give the net a \`classes\` parameter that its last layer outputs (\`net ${graph.net}(classes=${classes})\` ... \`linear classes\`), so that netc can fit it to the data`;
     classMismatch = `${graph.net} outputs ${JSON.stringify(outShape)} per sample, but ${data.name} has ${classes} classes: ${fix}`;
   }
   const adaptations: string[] = [];

@@ -37,7 +37,14 @@ const OLD = /\.old-\d+$/;
  */
 function writeFailed(file: string, e: unknown, kept: string): RunDirError {
   const err = e as NodeJS.ErrnoException;
-  const why = err.code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : err.code === 'EDQUOT' ? 'disk quota exceeded (EDQUOT)' : err.code ? `${err.code}: ${err.message}` : String(err?.message ?? e);
+  const why =
+    err.code === 'ENOSPC'
+      ? 'no space left on device (ENOSPC)'
+      : err.code === 'EDQUOT'
+        ? 'disk quota exceeded (EDQUOT)'
+        : err.code
+          ? `${err.code}: ${err.message}`
+          : String(err?.message ?? e);
   return new RunDirError(`cannot write ${file}: ${why}; the partial copy was removed and ${kept}`);
 }
 
@@ -83,7 +90,8 @@ export function createRunDir(dir: string, configJson: string): void {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new RunDirError(`--out ${dir}: exists and is not a folder`);
     const entries = readdirSync(dir).filter((e) => !TMP.test(e));
-    if (entries.includes('config.json')) throw new RunDirError(`--out ${dir}: already a run directory; continue it with --resume ${dir}, or choose another --out`);
+    if (entries.includes('config.json'))
+      throw new RunDirError(`--out ${dir}: already a run directory; continue it with --resume ${dir}, or choose another --out`);
     if (entries.length > 0) throw new RunDirError(`--out ${dir}: folder is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''})`);
     cleanRunDir(dir);
     try {
@@ -139,7 +147,9 @@ export function cleanRunDir(dir: string): string[] {
   }
   const ck = join(dir, 'checkpoints');
   if (existsSync(ck)) {
-    const olds = readdirSync(ck).filter((e) => OLD.test(e)).sort();
+    const olds = readdirSync(ck)
+      .filter((e) => OLD.test(e))
+      .sort();
     for (const e of olds) {
       const name = e.replace(OLD, '');
       const final = join(ck, name);
@@ -182,17 +192,21 @@ export function readMetrics(dir: string): MetricsRow[] {
   if (!existsSync(f)) return [];
   const r = readBounded(f, MAX_RUN_JSON_BYTES);
   if (!('bytes' in r)) throw new RunDirError(`${f}: cannot be read (${r.errno ?? r.problem})`);
-  return r.bytes.toString('utf8').split('\n').filter(Boolean).map((line, i) => {
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (e) {
-      throw new RunDirError(`${f}: line ${i + 1} is not valid JSON (${(e as Error).message}); the file is damaged`);
-    }
-    const problem = schemaProblem('metrics.schema.json', row);
-    if (problem) throw new RunDirError(`${f}: line ${i + 1}: ${problem} (specs/metrics.schema.json); the file is damaged or was edited by hand`);
-    return row as MetricsRow;
-  });
+  return r.bytes
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line, i) => {
+      let row: unknown;
+      try {
+        row = JSON.parse(line);
+      } catch (e) {
+        throw new RunDirError(`${f}: line ${i + 1} is not valid JSON (${(e as Error).message}); the file is damaged`);
+      }
+      const problem = schemaProblem('metrics.schema.json', row);
+      if (problem) throw new RunDirError(`${f}: line ${i + 1}: ${problem} (specs/metrics.schema.json); the file is damaged or was edited by hand`);
+      return row as MetricsRow;
+    });
 }
 
 /** What a checkpoint remembers beyond the weights and optimizer slots: everything the rest of the run depends on. */
@@ -279,7 +293,9 @@ export function resumableCheckpoint(dir: string): string | null {
   if (found) return found;
   const last = join(dir, 'checkpoints', 'last');
   if (existsSync(last)) {
-    throw new RunDirError(`${last}: the checkpoint is incomplete (${missingParts(last).join(', ')} missing); not resuming, and not starting the run again over its results (nothing was changed). Restore the missing files, or train anew with another --out`);
+    throw new RunDirError(
+      `${last}: the checkpoint is incomplete (${missingParts(last).join(', ')} missing); not resuming, and not starting the run again over its results (nothing was changed). Restore the missing files, or train anew with another --out`,
+    );
   }
   const evidence = ['metrics.jsonl', 'result.json'].filter((f) => {
     try {
@@ -289,7 +305,9 @@ export function resumableCheckpoint(dir: string): string | null {
     }
   });
   if (evidence.length > 0) {
-    throw new RunDirError(`${dir}: has ${evidence.join(' and ')} but no checkpoints/last; not starting the run again over its results (nothing was changed). Train anew with another --out`);
+    throw new RunDirError(
+      `${dir}: has ${evidence.join(' and ')} but no checkpoints/last; not starting the run again over its results (nothing was changed). Train anew with another --out`,
+    );
   }
   return null;
 }
@@ -343,13 +361,20 @@ export async function saveCheckpoint(dir: string, name: string, model: tfl.Layer
   rmSync(old, { recursive: true, force: true });
 }
 
-const damaged = (file: string, what: string) =>
-  new RunDirError(`${file}: ${what}: the checkpoint is damaged; refusing to use it (nothing was changed)`);
+const damaged = (file: string, what: string) => new RunDirError(`${file}: ${what}: the checkpoint is damaged; refusing to use it (nothing was changed)`);
 
 /** Reads one part of a checkpoint, at most `maxBytes`, and checks its size and checksum when recorded. */
 function readPart(file: string, state: CheckpointState, bytes: number | undefined): Buffer {
   const r = readBounded(file, bytes ?? 4 * 1024 ** 3 - 1);
-  if (!('bytes' in r)) throw damaged(file, r.problem === 'missing' ? 'missing' : r.problem === 'too-large' ? `larger than the ${bytes} bytes the checkpoint recorded` : `cannot be read (${r.errno ?? r.problem})`);
+  if (!('bytes' in r))
+    throw damaged(
+      file,
+      r.problem === 'missing'
+        ? 'missing'
+        : r.problem === 'too-large'
+          ? `larger than the ${bytes} bytes the checkpoint recorded`
+          : `cannot be read (${r.errno ?? r.problem})`,
+    );
   const b = r.bytes;
   if (bytes != null && b.byteLength !== bytes) throw damaged(file, `${b.byteLength} bytes, but the checkpoint recorded ${bytes}`);
   const want = state.checksums?.[basename(file) as (typeof PARTS)[number]];
@@ -421,7 +446,11 @@ export async function loadCheckpoint(
     // Checkpoints hold netc's own layers (-inf padding, channel scaling, PyTorch batch norm, ...).
     registerCustomLayers();
     model = await tfl.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: mj.weightsManifest[0].weights, weightData: wb.buffer.slice(wb.byteOffset, wb.byteOffset + wb.byteLength) as ArrayBuffer }),
+      tf.io.fromMemory({
+        modelTopology: mj.modelTopology,
+        weightSpecs: mj.weightsManifest[0].weights,
+        weightData: wb.buffer.slice(wb.byteOffset, wb.byteOffset + wb.byteLength) as ArrayBuffer,
+      }),
     );
     const specs = JSON.parse(specBytes.toString('utf8'));
     const decoded = tf.io.decodeWeights(ob.buffer.slice(ob.byteOffset, ob.byteOffset + ob.byteLength) as ArrayBuffer, specs);

@@ -57,7 +57,13 @@ export const MAX_RUN_JSON_BYTES = 64 * 1024 * 1024;
 export function readValidJson<T>(file: string, schema: string, fail: (message: string) => Error): T {
   const r = readBounded(file, MAX_RUN_JSON_BYTES);
   if (!('bytes' in r)) {
-    const why = { missing: 'missing', directory: 'is a folder', special: 'is not a regular file', 'too-large': `larger than ${MAX_RUN_JSON_BYTES / 1024 / 1024} MiB`, unreadable: `cannot be read (${r.errno})` }[r.problem];
+    const why = {
+      missing: 'missing',
+      directory: 'is a folder',
+      special: 'is not a regular file',
+      'too-large': `larger than ${MAX_RUN_JSON_BYTES / 1024 / 1024} MiB`,
+      unreadable: `cannot be read (${r.errno})`,
+    }[r.problem];
     throw fail(`${file}: ${why}`);
   }
   let value: unknown;

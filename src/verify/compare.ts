@@ -94,13 +94,14 @@ export function compareNet(netc: Map<string, Named>, ref: Map<string, Named>, in
     const rel32 = e32 === null ? null : e32 / denom;
     const within = rel !== null && rel <= tolerance;
     const conditioned = rel !== null && rel32 !== null && rel <= CONDITIONING * rel32;
-    const note = a.length !== it.r.length
-      ? `netc has ${a.length} elements, PyTorch ${it.r.length}`
-      : err === null
-        ? 'NaN or infinity where PyTorch has none'
-        : !within && conditioned
-          ? `ill-conditioned: PyTorch's own float32 is off by ${rel32!.toExponential(1)}`
-          : undefined;
+    const note =
+      a.length !== it.r.length
+        ? `netc has ${a.length} elements, PyTorch ${it.r.length}`
+        : err === null
+          ? 'NaN or infinity where PyTorch has none'
+          : !within && conditioned
+            ? `ill-conditioned: PyTorch's own float32 is off by ${rel32!.toExponential(1)}`
+            : undefined;
     rows.push({ ...base, relErr: rel, maxAbsErr: err, torch32RelErr: rel32, pass: within || conditioned, ...(note ? { note } : {}) });
   }
   return sortWorstFirst(rows);
@@ -115,7 +116,18 @@ export function sortWorstFirst(rows: Row[]): Row[] {
 export function compareSeries(name: string, netc: number[], ref: ArrayLike<number>): Row {
   const tolerance = KINDS.lr.tolerance;
   const refMax = maxAbs(ref);
-  if (netc.length !== ref.length) return { name, kind: 'lr', relErr: null, maxAbsErr: null, torch32RelErr: null, refMaxAbs: refMax, tolerance, pass: false, note: `${netc.length} steps vs ${ref.length}` };
+  if (netc.length !== ref.length)
+    return {
+      name,
+      kind: 'lr',
+      relErr: null,
+      maxAbsErr: null,
+      torch32RelErr: null,
+      refMaxAbs: refMax,
+      tolerance,
+      pass: false,
+      note: `${netc.length} steps vs ${ref.length}`,
+    };
   let err = 0;
   for (let i = 0; i < netc.length; i++) err = Math.max(err, Math.abs(netc[i]! - ref[i]!));
   const rel = err / Math.max(refMax, 1e-30);

@@ -150,7 +150,9 @@ function sameReplay(a: Map<string, Named>, b: Map<string, Named>, kinked: Map<st
 /** Whether a max pool (NCHW input) picks the same element, the first maximum, in every window of x and y. */
 function sameWindowMax(x: ArrayLike<number>, y: ArrayLike<number>, shape: number[], op: Kinked): boolean {
   const [n, c, h, w] = shape as [number, number, number, number];
-  const [[kh, kw], [sh, sw], [ph, pw], [dh, dw]] = (['kernel', 'stride', 'padding', 'dilation'] as const).map((a) => pair(op.attrs[a] as number[] | number | undefined, 1)) as [[number, number], [number, number], [number, number], [number, number]];
+  const [[kh, kw], [sh, sw], [ph, pw], [dh, dw]] = (['kernel', 'stride', 'padding', 'dilation'] as const).map((a) =>
+    pair(op.attrs[a] as number[] | number | undefined, 1),
+  ) as [[number, number], [number, number], [number, number], [number, number]];
   const [oh, ow] = [op.out[1]!, op.out[2]!];
   const first = (v: ArrayLike<number>, base: number, r0: number, c0: number) => {
     let best = -1;
@@ -218,9 +220,17 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
       }
     };
     await Promise.all([running(), running()]);
-    const statuses = new Map(opts.backends.map((b) => [b, JSON.parse(readFileSync(join(dir, b, 'status.json'), 'utf8')) as {
-      description?: string; unavailable?: string; errors: Record<string, string>; seconds: Record<string, number>;
-    }]));
+    const statuses = new Map(
+      opts.backends.map((b) => [
+        b,
+        JSON.parse(readFileSync(join(dir, b, 'status.json'), 'utf8')) as {
+          description?: string;
+          unavailable?: string;
+          errors: Record<string, string>;
+          seconds: Record<string, number>;
+        },
+      ]),
+    );
     const results = (b: VerifyBackend, id: string): Map<string, Named> | null => {
       const f = join(dir, b, `${id}.safetensors`);
       return existsSync(f) ? readTensors(f) : null;
@@ -271,13 +281,34 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
       }
     }
     log(`PyTorch float64 reference (${pyJobs.length} net${pyJobs.length === 1 ? '' : 's'})...`);
-    const py = runPython(dir, pyJobs, opts.schedules.map((s) => ({ id: s.id, schedule: s.schedule, lr: s.lr, epochs: s.epochs, steps_per_epoch: s.stepsPerEpoch, step_size: s.stepSize, gamma: s.gamma })));
+    const py = runPython(
+      dir,
+      pyJobs,
+      opts.schedules.map((s) => ({
+        id: s.id,
+        schedule: s.schedule,
+        lr: s.lr,
+        epochs: s.epochs,
+        steps_per_epoch: s.stepsPerEpoch,
+        step_size: s.stepSize,
+        gamma: s.gamma,
+      })),
+    );
 
     const nets: NetReport[] = prepared.map((p) => {
       const { job, graph } = p.input;
       const backends: BackendReport[] = opts.backends.map((b) => {
         const st = statuses.get(b)!;
-        const base = { backend: b, description: st.description ?? null, seconds: st.seconds?.[job.id] ?? null, compared: 0, failed: 0, worst: null, rows: [], kinks: [] };
+        const base = {
+          backend: b,
+          description: st.description ?? null,
+          seconds: st.seconds?.[job.id] ?? null,
+          compared: 0,
+          failed: 0,
+          worst: null,
+          rows: [],
+          kinks: [],
+        };
         if (st.unavailable) return { ...base, status: 'unavailable', reason: st.unavailable };
         if (p.error) return { ...base, status: 'error', reason: p.error };
         if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
@@ -286,14 +317,17 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
         const ref = readTensors(join(dir, job.id, `${pid}.ref.safetensors`));
         const rows = compareNet(results(b, job.id)!, ref, p.initial, readTensors(join(dir, job.id, `${pid}.f32.safetensors`)));
         const failed = rows.filter((r) => !r.pass).length;
-        const kinks = [...ref].filter(([k]) => k.startsWith('kinks/')).map(([k, v]) => {
-          const [, step, name] = /^kinks\/(\d+)\/(.*)$/.exec(k)!;
-          return { name: name!, step: Number(step) + 1, count: v.data[0]! };
-        });
+        const kinks = [...ref]
+          .filter(([k]) => k.startsWith('kinks/'))
+          .map(([k, v]) => {
+            const [, step, name] = /^kinks\/(\d+)\/(.*)$/.exec(k)!;
+            return { name: name!, step: Number(step) + 1, count: v.data[0]! };
+          });
         return { ...base, status: failed ? 'fail' : 'pass', reason: null, compared: rows.length, failed, worst: rows[0] ?? null, rows, kinks };
       });
       const available = backends.filter((b) => b.status !== 'unavailable');
-      const status: NetReport['status'] = p.error || available.some((b) => b.status === 'error') ? 'error' : available.some((b) => b.status === 'fail') ? 'fail' : 'pass';
+      const status: NetReport['status'] =
+        p.error || available.some((b) => b.status === 'error') ? 'error' : available.some((b) => b.status === 'fail') ? 'fail' : 'pass';
       return {
         id: job.id,
         net: graph.net,
@@ -314,7 +348,21 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
         const mine: number[] = [];
         for (let e = 0; e < s.epochs; e++) for (let k = 0; k < s.stepsPerEpoch; k++) mine.push(learningRate({ ...s }, e, k, s.stepsPerEpoch));
         const r = ref.get(`lr/${s.id}`);
-        schedules.push(r ? compareSeries(s.id, mine, r.data) : { name: s.id, kind: 'lr', relErr: null, maxAbsErr: null, refMaxAbs: 0, torch32RelErr: null, tolerance: 1e-9, pass: false, note: py.errors['schedules'] ?? 'no reference' });
+        schedules.push(
+          r
+            ? compareSeries(s.id, mine, r.data)
+            : {
+                name: s.id,
+                kind: 'lr',
+                relErr: null,
+                maxAbsErr: null,
+                refMaxAbs: 0,
+                torch32RelErr: null,
+                tolerance: 1e-9,
+                pass: false,
+                note: py.errors['schedules'] ?? 'no reference',
+              },
+        );
       }
     }
     const anyAvailable = nets.every((n) => n.backends.some((b) => b.status !== 'unavailable'));

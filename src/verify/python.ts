@@ -270,7 +270,11 @@ export interface PythonScheduleJob {
 }
 
 /** Runs the reference for every job; returns torch's version and per-job errors. */
-export function runPython(dir: string, nets: PythonNetJob[], schedules: PythonScheduleJob[]): { torch: string; errors: Record<string, string>; schedulesOut: string } {
+export function runPython(
+  dir: string,
+  nets: PythonNetJob[],
+  schedules: PythonScheduleJob[],
+): { torch: string; errors: Record<string, string>; schedulesOut: string } {
   const script = join(dir, 'reference.py');
   writeFileSync(script, SCRIPT);
   const schedulesOut = join(dir, 'schedules.ref.safetensors');

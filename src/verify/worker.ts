@@ -15,7 +15,11 @@ import { readTensors, writeTensors } from './tensors.js';
 async function main(dir: string, backend: string): Promise<void> {
   const outDir = join(dir, backend);
   mkdirSync(outDir, { recursive: true });
-  const status: { backend: string; description?: string; unavailable?: string; errors: Record<string, string>; seconds: Record<string, number> } = { backend, errors: {}, seconds: {} };
+  const status: { backend: string; description?: string; unavailable?: string; errors: Record<string, string>; seconds: Record<string, number> } = {
+    backend,
+    errors: {},
+    seconds: {},
+  };
   const done = () => writeFileSync(join(outDir, 'status.json'), JSON.stringify(status, null, 2));
   try {
     const choice = await selectBackend(backend === 'wasm+native' ? 'wasm' : backend);

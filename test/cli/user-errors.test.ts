@@ -60,7 +60,8 @@ describe('each kind of user error: its exit code and message, printed once by ma
   });
 
   // Where a GPU build of tfjs-node is set up, node-gpu loads and there is no failure to show.
-  const gpuBuilt = existsSync(join(ROOT, 'node_modules/@tensorflow/tfjs-node-gpu/lib')) &&
+  const gpuBuilt =
+    existsSync(join(ROOT, 'node_modules/@tensorflow/tfjs-node-gpu/lib')) &&
     readdirSync(join(ROOT, 'node_modules/@tensorflow/tfjs-node-gpu/lib'), { recursive: true }).some((f) => String(f).endsWith('tfjs_binding.node'));
   it.skipIf(gpuBuilt)('BackendError (a forced backend that does not load): exit 1 and why', () => {
     expectFailure(netc(['train', 'lenet5', '--backend', 'node-gpu']), 1, "backend 'node-gpu' is not usable: node-gpu: ");
@@ -83,7 +84,22 @@ describe('each kind of user error: its exit code and message, printed once by ma
 
   it('TrainingError (the loss turns NaN): exit 1, what happened and what to try', () => {
     const out = join(dir, 'nan-run');
-    const r = netc(['train', 'test/train/fixtures/tiny.net', '--subset', '256', '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e38', '--out', out, '--backend', 'cpu']);
+    const r = netc([
+      'train',
+      'test/train/fixtures/tiny.net',
+      '--subset',
+      '256',
+      '--epochs',
+      '1',
+      '--optimizer',
+      'sgd',
+      '--lr',
+      '1e38',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
     expectFailure(r, 1, /netc: loss became NaN at epoch 1, step 2 of 4 \(learning rate 1e\+38\); no checkpoint was written yet; try a smaller --lr/);
   });
 });

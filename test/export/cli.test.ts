@@ -75,7 +75,8 @@ describe('netc export', () => {
     expect(r.code).toBe(0);
     expect(existsSync(join(out, 'model.json'))).toBe(true);
     const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as {
-      modelTopology: unknown; weightsManifest: { paths: string[]; weights: { shape: number[]; dtype: string }[] }[];
+      modelTopology: unknown;
+      weightsManifest: { paths: string[]; weights: { shape: number[]; dtype: string }[] }[];
     };
     expect(model.modelTopology).toBeTruthy();
     const bytes = model.weightsManifest[0]!.weights.reduce((s, w) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
@@ -85,7 +86,7 @@ describe('netc export', () => {
   it('--weights to pytorch needs --out (two files are written), and a real run directory', async () => {
     const noOut = await run(['export', lenet, '--to', 'pytorch', '--weights', dir]);
     expect(noOut.code).toBe(2);
-    expect(noOut.stderr).toContain('give the module\'s path with --out');
+    expect(noOut.stderr).toContain("give the module's path with --out");
     const notARun = await run(['export', lenet, '--to', 'pytorch', '--weights', join(dir, 'no-such-run'), '--out', join(dir, 'x.py')]);
     expect(notARun.code).toBe(2);
     expect(notARun.stderr).toContain('no such run directory');

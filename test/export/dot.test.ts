@@ -37,7 +37,7 @@ describe('dot export', () => {
     expect(layer2).toBeGreaterThan(0);
     expect(block).toBeGreaterThan(layer2);
     expect(down).toBeGreaterThan(block);
-    const depthAt = (i: number) => (dot.slice(0, i).match(/\{/g)!.length - (dot.slice(0, i).match(/\}/g)?.length ?? 0));
+    const depthAt = (i: number) => dot.slice(0, i).match(/\{/g)!.length - (dot.slice(0, i).match(/\}/g)?.length ?? 0);
     expect(depthAt(down)).toBe(depthAt(block) + 1);
     expect(depthAt(block)).toBe(depthAt(layer2) + 1);
   });

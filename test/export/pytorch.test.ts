@@ -26,14 +26,50 @@ const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and t
 
 /** The stdlib networks built by torchvision itself (their references are torchvision's state dicts). */
 const TORCHVISION = [
-  'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'densenet121', 'googlenet',
-  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
-  'convnext_tiny', 'vit_b_16',
+  'resnet18',
+  'resnet34',
+  'resnet50',
+  'resnet101',
+  'resnet152',
+  'vgg11',
+  'vgg16',
+  'vgg19',
+  'vgg16_bn',
+  'densenet121',
+  'googlenet',
+  'alexnet',
+  'squeezenet1_0',
+  'resnext50_32x4d',
+  'wide_resnet50_2',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'shufflenet_v2_x1_0',
+  'efficientnet_b0',
+  'inception_v3',
+  'convnext_tiny',
+  'vit_b_16',
 ];
 /** Tutorial networks whose references come from the seeds' own PyTorch code. */
 const TUTORIAL = ['lenet5', 'vgg19_gap', 'resnet20_cifar', 'resnet50_cifar', 'se_resnet50_cifar', 'densenet_bc_cifar'];
 /** Outputs compared with torchvision's own model, at a small input to keep the run short. */
-const COMPARE = new Set(['resnet18', 'densenet121', 'googlenet', 'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3', 'convnext_tiny', 'vit_b_16']);
+const COMPARE = new Set([
+  'resnet18',
+  'densenet121',
+  'googlenet',
+  'alexnet',
+  'squeezenet1_0',
+  'resnext50_32x4d',
+  'wide_resnet50_2',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'shufflenet_v2_x1_0',
+  'efficientnet_b0',
+  'inception_v3',
+  'convnext_tiny',
+  'vit_b_16',
+]);
 const SMALL = [3, 64, 64];
 /**
  * Where 64x64 is too small: alexnet's features end at 1x1 there, and its adaptive pool would have to upsample to 6x6;
@@ -42,10 +78,20 @@ const SMALL = [3, 64, 64];
  */
 const INPUT: Record<string, number[]> = { alexnet: [3, 224, 224], inception_v3: [3, 75, 75], vit_b_16: [3, 32, 32] };
 
-interface Reference { name: string; totalParams: number; stateDict: [string, number[]][] }
+interface Reference {
+  name: string;
+  totalParams: number;
+  stateDict: [string, number[]][];
+}
 interface Checked {
-  params?: number; stateDict?: [string, number[]][]; loadStrict?: boolean; maxAbsDiff?: number; maxAbsOutput?: number;
-  outputShape?: number[]; referenceOutputShape?: number[]; error?: string;
+  params?: number;
+  stateDict?: [string, number[]][];
+  loadStrict?: boolean;
+  maxAbsDiff?: number;
+  maxAbsOutput?: number;
+  outputShape?: number[];
+  referenceOutputShape?: number[];
+  error?: string;
 }
 
 const reference = (name: string) => JSON.parse(readFileSync(join(ROOT, 'test', 'reference', `${name}.json`), 'utf8')) as Reference;
@@ -67,7 +113,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-export-'));
   const jobs = [];
   for (const name of [...TORCHVISION, ...TUTORIAL]) {
-    const input = TORCHVISION.includes(name) ? INPUT[name] ?? SMALL : undefined;
+    const input = TORCHVISION.includes(name) ? (INPUT[name] ?? SMALL) : undefined;
     const text = exportPytorch(compile(name, input), { source: `stdlib/${name}.net` });
     code.set(name, text);
     const file = join(dir, `${name}.py`);
@@ -141,7 +187,7 @@ describe(`against PyTorch${NO_TORCH}`, () => {
     });
   }
 
-  it.skipIf(!TORCH_OK)('resnet34 has exactly torchvision\'s 21,797,672 parameters', () => {
+  it.skipIf(!TORCH_OK)("resnet34 has exactly torchvision's 21,797,672 parameters", () => {
     expect(checked['resnet34']!.params).toBe(21_797_672);
   });
 

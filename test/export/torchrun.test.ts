@@ -41,7 +41,11 @@ let dir: string;
 const netc = (...args: string[]) => spawnSync(process.execPath, [NETC, ...args], { cwd: ROOT, encoding: 'utf8' });
 const py = (...args: string[]) => spawnSync(PYTHON, args, { cwd: dir, encoding: 'utf8', timeout: 120_000 });
 const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
-const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const metrics = (run: string) =>
+  readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 const ajv = new Ajv({ allErrors: true });
 const schemas = new Map<string, ReturnType<typeof ajv.compile>>();
@@ -51,19 +55,27 @@ const schema = (f: string) => {
 };
 
 function expectValidRun(run: string) {
-  const checks: [string, unknown][] = [['run-config.schema.json', json(join(run, 'config.json'))], ['result.schema.json', json(join(run, 'result.json'))],
-    ...metrics(run).map((row): [string, unknown] => ['metrics.schema.json', row])];
+  const checks: [string, unknown][] = [
+    ['run-config.schema.json', json(join(run, 'config.json'))],
+    ['result.schema.json', json(join(run, 'result.json'))],
+    ...metrics(run).map((row): [string, unknown] => ['metrics.schema.json', row]),
+  ];
   for (const [s, doc] of checks) {
     const validate = schema(s);
     expect(validate(doc), `${run}: ${s}: ${ajv.errorsText(validate.errors)}`).toBe(true);
   }
-  const leftovers = readdirSync(run).concat(readdirSync(join(run, 'checkpoints'))).filter((e) => /\.(tmp|old)-\d+$/.test(e));
+  const leftovers = readdirSync(run)
+    .concat(readdirSync(join(run, 'checkpoints')))
+    .filter((e) => /\.(tmp|old)-\d+$/.test(e));
   expect(leftovers).toEqual([]);
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-torchrun-'));
-  for (const [net, out] of [['stdlib/lenet5.net', 'lenet5'], ['test/export/fixtures/tinybn.net', 'tinybn']] as const) {
+  for (const [net, out] of [
+    ['stdlib/lenet5.net', 'lenet5'],
+    ['test/export/fixtures/tinybn.net', 'tinybn'],
+  ] as const) {
     const r = netc('export', net, '--to', 'torchrun', '--out', join(dir, out));
     if (r.status !== 0) throw new Error(`export failed (${r.status}): ${r.stderr}`);
   }
@@ -78,16 +90,29 @@ describe('netc export --to torchrun', () => {
     expect(readFileSync(join(dir, 'lenet5', 'train.py'), 'utf8')).toBe(readFileSync(join(ROOT, 'src', 'export', 'torchrun', 'train.py'), 'utf8'));
     const spec = json(join(dir, 'lenet5', 'netc_model.json'));
     expect(spec).toMatchObject({ net: 'lenet5', input: [1, 28, 28], classes: 10, outputsProbabilities: false });
-    expect(spec.tfjs.weights.map((w: { key: string }) => w.key).sort()).toEqual(
-      ['conv1.bias', 'conv1.weight', 'conv2.bias', 'conv2.weight', 'fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'out.bias', 'out.weight'],
-    );
+    expect(spec.tfjs.weights.map((w: { key: string }) => w.key).sort()).toEqual([
+      'conv1.bias',
+      'conv1.weight',
+      'conv2.bias',
+      'conv2.weight',
+      'fc1.bias',
+      'fc1.weight',
+      'fc2.bias',
+      'fc2.weight',
+      'out.bias',
+      'out.weight',
+    ]);
     const bad = netc('export', 'stdlib/lenet5.net', '--to', 'torchrun');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--out');
   });
 
   it('train.py compiles, and is pyflakes-clean where pyflakes is installed', () => {
-    const compiled = spawnSync(PYTHON, ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', join(ROOT, 'src', 'export', 'torchrun', 'train.py')], { encoding: 'utf8' });
+    const compiled = spawnSync(
+      PYTHON,
+      ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', join(ROOT, 'src', 'export', 'torchrun', 'train.py')],
+      { encoding: 'utf8' },
+    );
     expect(compiled.status, compiled.stderr).toBe(0);
     const flakes = spawnSync('python3', ['-m', 'pyflakes', join(ROOT, 'src', 'export', 'torchrun', 'train.py')], { encoding: 'utf8' });
     if (/No module named pyflakes/.test(flakes.stderr ?? '') || flakes.error) return;
@@ -98,9 +123,12 @@ describe('netc export --to torchrun', () => {
   it(`train.py takes netc train's flags with netc train's defaults${SKIP}`, () => {
     if (!TORCH_OK) return;
     // One interpreter (importing torch takes seconds): the help text, then the parsed defaults.
-    const probe = py('-c', `import sys; sys.path.insert(0, ${JSON.stringify(join(dir, 'lenet5'))}); import train; spec = train.read_spec(); `
-      + 'a = train.parse_args(spec, []); print(a.batch_size, a.optimizer, a.lr, a.momentum, a.weight_decay, a.schedule, a.step_size, a.gamma, a.val_split, '
-      + 'a.seed, a.epochs or spec["defaults"]["epochs"], a.data, a.crop, a.flip, a.normalize); train.parse_args(spec, ["--help"])');
+    const probe = py(
+      '-c',
+      `import sys; sys.path.insert(0, ${JSON.stringify(join(dir, 'lenet5'))}); import train; spec = train.read_spec(); ` +
+        'a = train.parse_args(spec, []); print(a.batch_size, a.optimizer, a.lr, a.momentum, a.weight_decay, a.schedule, a.step_size, a.gamma, a.val_split, ' +
+        'a.seed, a.epochs or spec["defaults"]["epochs"], a.data, a.crop, a.flip, a.normalize); train.parse_args(spec, ["--help"])',
+    );
     expect(probe.status, probe.stderr).toBe(0);
     const [defaults, ...help] = probe.stdout.split('\n');
     const flags = (text: string) => new Set([...text.matchAll(/(?:^|[\s,])(--[a-z][a-z-]*)/g)].map((m) => m[1]!));
@@ -147,8 +175,13 @@ describe('netc export --to torchrun', () => {
         writeFileSync(join(jpegs, split, cls, 'a.jpg'), jpeg.encode({ width: 8, height: 8, data: image(8, 8) }, 95).data);
       }
     }
-    const cases: [string, number[] | undefined][] = [['cifar10', undefined], [`imagefolder:${folder}`, [3, 6, 4]], [`imagefolder:${folder}`, [1, 5, 5]],
-      ['fashion-mnist-sample', undefined], [`imagefolder:${jpegs}`, [3, 6, 4]]];
+    const cases: [string, number[] | undefined][] = [
+      ['cifar10', undefined],
+      [`imagefolder:${folder}`, [3, 6, 4]],
+      [`imagefolder:${folder}`, [1, 5, 5]],
+      ['fashion-mnist-sample', undefined],
+      [`imagefolder:${jpegs}`, [3, 6, 4]],
+    ];
     const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
     const ours: string[] = [];
     let jpegPixels: number[] = [];
@@ -267,9 +300,12 @@ describe('netc export --to torchrun', () => {
       expect(Math.abs(theirs.testAccuracy - ours.testAccuracy)).toBeLessThanOrEqual(0.002);
       expect(Math.abs(theirs.testLoss - ours.testLoss) / ours.testLoss).toBeLessThan(1e-4);
       // train.py --weights RUN reads the run's tfjs checkpoint itself, to the same tensors.
-      const same = py('-c', `import sys; sys.path.insert(0, ${JSON.stringify(w)}); import train; spec = train.read_spec(); `
-        + `a, _ = train.initial_weights(${JSON.stringify(join(NETC_RUN(), 'checkpoints', 'last'))}, spec); b = train.read_safetensors(${JSON.stringify(join(w, 'weights.safetensors'))}); `
-        + 'print(sorted(a) == sorted(b), max(float((a[k] - b[k]).abs().max()) for k in a))');
+      const same = py(
+        '-c',
+        `import sys; sys.path.insert(0, ${JSON.stringify(w)}); import train; spec = train.read_spec(); ` +
+          `a, _ = train.initial_weights(${JSON.stringify(join(NETC_RUN(), 'checkpoints', 'last'))}, spec); b = train.read_safetensors(${JSON.stringify(join(w, 'weights.safetensors'))}); ` +
+          'print(sorted(a) == sorted(b), max(float((a[k] - b[k]).abs().max()) for k in a))',
+      );
       expect(same.stdout.trim(), same.stderr).toBe('True 0.0');
     });
 

@@ -8,7 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-export async function compareWithPytorch(python: string, dir: string, modulePath: string): Promise<{ stderr: string; status: number | null; length: [number, number]; maxDiff: number; maxAbs: number }> {
+export async function compareWithPytorch(
+  python: string,
+  dir: string,
+  modulePath: string,
+): Promise<{ stderr: string; status: number | null; length: [number, number]; maxDiff: number; maxAbs: number }> {
   // netc's side: the run's own checkpoint, evaluated by tfjs.
   const tf = await import('@tensorflow/tfjs-core');
   const { selectBackend } = await import('../../src/runtime/backend.js');

@@ -22,7 +22,10 @@ const NETC = join(ROOT, 'bin', 'netc.js');
 const PYTHON = '/usr/bin/python3';
 const FIXTURES = join(ROOT, 'test', 'export', 'fixtures');
 /** Fixture net -> the backend it is trained on. */
-const NETS: [string, string][] = [['zoonet', 'wasm'], ['seqnet', 'wasm']];
+const NETS: [string, string][] = [
+  ['zoonet', 'wasm'],
+  ['seqnet', 'wasm'],
+];
 const TORCH_OK = pythonHas('torch', 'torchvision');
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)]`;
 
@@ -32,7 +35,22 @@ const netc = (...args: string[]) => spawnSync(process.execPath, [NETC, ...args],
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'netc-export-zoo-'));
   for (const [net, backend] of NETS) {
-    const trained = netc('train', join(FIXTURES, `${net}.net`), '--subset', '128', '--epochs', '1', '--batch-size', '64', '--seed', '3', '--backend', backend, '--out', join(dir, net, 'run'));
+    const trained = netc(
+      'train',
+      join(FIXTURES, `${net}.net`),
+      '--subset',
+      '128',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '64',
+      '--seed',
+      '3',
+      '--backend',
+      backend,
+      '--out',
+      join(dir, net, 'run'),
+    );
     if (trained.status !== 0) throw new Error(`training ${net} failed (${trained.status}): ${trained.stderr}`);
   }
 }, 300_000);
@@ -42,7 +60,18 @@ describe('issue 13 constructs: trained by netc, reproduced by PyTorch', () => {
   for (const [net, backend] of NETS) {
     it(`${net} (trained on ${backend}): PyTorch reproduces the trained network's outputs within 1e-4${NO_TORCH}`, async () => {
       if (!TORCH_OK) return;
-      const exported = netc('export', join(FIXTURES, `${net}.net`), '--to', 'pytorch', '--weights', join(dir, net, 'run'), '--checkpoint', 'last', '--out', join(dir, net, `${net}.py`));
+      const exported = netc(
+        'export',
+        join(FIXTURES, `${net}.net`),
+        '--to',
+        'pytorch',
+        '--weights',
+        join(dir, net, 'run'),
+        '--checkpoint',
+        'last',
+        '--out',
+        join(dir, net, `${net}.py`),
+      );
       expect(exported.status, exported.stderr).toBe(0);
 
       const r = await compareWithPytorch(PYTHON, join(dir, net), join(dir, net, `${net}.py`));

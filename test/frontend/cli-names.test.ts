@@ -48,7 +48,9 @@ describe('standard-library nets by name', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^resnet34\s+classes=1000\s+3x224x224\s+21,797,672$/m);
     expect(r.stdout).toMatch(/^densenet_bc_cifar\s+classes=10 k=12 n=19 theta=0\.5 drop=0\.2\s+3x32x32\s+1,020,550$/m);
-    expect(r.stdout).toContain('block libraries (for `use "name"`): convnext, densenet, efficientnet, inception, mobilenet, mobilenetv3, resnet, se, shufflenet, squeezenet, vgg, vit');
+    expect(r.stdout).toContain(
+      'block libraries (for `use "name"`): convnext, densenet, efficientnet, inception, mobilenet, mobilenetv3, resnet, se, shufflenet, squeezenet, vgg, vit',
+    );
     const json = JSON.parse((await netcInProcess(['ls', '--format', 'json'])).stdout);
     const lenet = json.nets.find((n: { name: string }) => n.name === 'lenet5');
     expect(lenet).toEqual({ name: 'lenet5', file: join(STDLIB, 'lenet5.net'), args: { classes: 10 }, input: [1, 28, 28], params: 44426 });
@@ -92,10 +94,10 @@ describe('messages', () => {
     expect(r.stderr).not.toContain('linear classes');
   });
 
-  it('--set of a parameter the net lacks names the net\'s parameters', async () => {
+  it("--set of a parameter the net lacks names the net's parameters", async () => {
     const r = await netcInProcess(['check', 'lenet5', '--set', 'clases=5']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("net `lenet5` has no parameter `clases` (from --set)");
+    expect(r.stderr).toContain('net `lenet5` has no parameter `clases` (from --set)');
     expect(r.stderr).toContain('its parameters: classes');
   });
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parserInstance, validatedParser } from '../../src/syntax/parser.js';
 import { netLexer, validatedLexer } from '../../src/syntax/tokens.js';
 
-describe('the grammar passes chevrotain\'s validations', () => {
+describe("the grammar passes chevrotain's validations", () => {
   it('a validated parser builds without definition errors', () => {
     const parser = validatedParser();
     // chevrotain keeps definitionErrors off its public type.

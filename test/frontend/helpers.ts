@@ -122,9 +122,11 @@ function ensureBuilt(): void {
 // ---- JSON schemas ----
 
 type AjvClass = typeof Ajv2020Module extends { default: infer D } ? D : typeof Ajv2020Module;
-const Ajv2020 = ((Ajv2020Module as unknown as { default?: AjvClass }).default ?? Ajv2020Module) as unknown as new (opts: object) => {
+const Ajv2020 = ((Ajv2020Module as unknown as { default?: AjvClass }).default ?? Ajv2020Module) as unknown as new (
+  opts: object,
+) => {
   addSchema(schema: object): void;
-  getSchema(id: string): ((data: unknown) => boolean) & { errors?: unknown[] | null } | undefined;
+  getSchema(id: string): (((data: unknown) => boolean) & { errors?: unknown[] | null }) | undefined;
 };
 
 export const SCHEMA_IDS = {
@@ -150,5 +152,5 @@ export function schemas() {
 export function schemaErrors(which: keyof typeof SCHEMA_IDS, data: unknown, fragment = ''): unknown[] {
   const validate = schemas().getSchema(SCHEMA_IDS[which] + fragment);
   if (!validate) throw new Error(`no schema ${which}${fragment}`);
-  return validate(data) ? [] : validate.errors ?? ['invalid'];
+  return validate(data) ? [] : (validate.errors ?? ['invalid']);
 }

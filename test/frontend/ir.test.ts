@@ -39,9 +39,12 @@ describe('names and shapes match PyTorch (test/reference, produced by torchvisio
     const ref = JSON.parse(readFileSync(join(ROOT, 'test/reference', `${net}.json`), 'utf8')) as Reference;
     const [g] = compileFile(join(STDLIB, `${net}.net`)).graphs;
     const weighted = g!.nodes.filter((n) => n.weights.length > 0);
-    const torchType = (op: string, shape: number[]) => (op === 'conv' ? 'Conv2d' : op === 'linear' ? 'Linear' : shape.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d');
+    const torchType = (op: string, shape: number[]) =>
+      op === 'conv' ? 'Conv2d' : op === 'linear' ? 'Linear' : shape.length === 1 ? 'BatchNorm1d' : 'BatchNorm2d';
     const mine = weighted.map((n) => ({
-      module: n.name, type: torchType(n.op, n.shape!), outputShape: n.shape,
+      module: n.name,
+      type: torchType(n.op, n.shape!),
+      outputShape: n.shape,
       params: n.weights.filter((w) => !w.buffer).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0),
     }));
     expect(mine).toEqual(ref.layers);
@@ -50,27 +53,116 @@ describe('names and shapes match PyTorch (test/reference, produced by torchvisio
 });
 
 describe('the validator catches what it promises', () => {
-  const base = () => JSON.parse(JSON.stringify(graphOf('use "resnet"\nnet n : [8, 8, 8] < conv 8 k=3 pad=1; layer1: BasicBlock(16, stride=2) * 2; gap; linear 3 >\n'))) as IRGraph;
+  const base = () =>
+    JSON.parse(
+      JSON.stringify(graphOf('use "resnet"\nnet n : [8, 8, 8] < conv 8 k=3 pad=1; layer1: BasicBlock(16, stride=2) * 2; gap; linear 3 >\n')),
+    ) as IRGraph;
 
   it('a good graph has no problems', () => {
     expect(validateGraph(base())).toEqual([]);
   });
 
   const cases: [string, (g: IRGraph) => void, RegExp][] = [
-    ['an id that is not the index', (g) => { g.nodes[2]!.id = 7; }, /id 7 differs/],
-    ['an input from a later node', (g) => { g.nodes[2]!.inputs = [3]; }, /not topological/],
-    ['an input that is no node', (g) => { g.nodes[2]!.inputs = [999]; }, /input 999 is not a node/],
-    ['a layer without inputs', (g) => { g.nodes[2]!.inputs = []; }, /has no inputs/],
-    ['a zero dimension', (g) => { g.nodes[2]!.shape = [8, 0, 8]; }, /shape \[8,0,8\]/],
-    ['a fractional dimension', (g) => { g.nodes[2]!.shape = [8, 2.5, 8]; }, /shape/],
-    ['a 4-d shape', (g) => { g.nodes[2]!.shape = [8, 8, 8, 8]; }, /shape/],
-    ['an unsafe integer', (g) => { g.nodes[2]!.shape = [2 ** 60]; }, /shape/],
-    ['two weighted nodes with one name', (g) => { const w = g.nodes.filter((n) => n.weights.length); w[1]!.name = w[0]!.name; }, /weights would collide/],
-    ['a module output out of range', (g) => { g.modules[0]!.output = g.nodes.length; }, /output \d+ is not a node/],
-    ['closesAfter out of range', (g) => { g.modules[0]!.closesAfter = -1; }, /closesAfter -1/],
-    ['a cyclic parent chain', (g) => { g.modules[0]!.parent = g.modules.length - 1; g.modules[g.modules.length - 1]!.parent = 0; }, /cyclic/],
-    ['a node in a missing module', (g) => { g.nodes[1]!.module = 99; }, /module 99 does not exist/],
-    ['a graph output that is no node', (g) => { g.output = -2; }, /output -2/],
+    [
+      'an id that is not the index',
+      (g) => {
+        g.nodes[2]!.id = 7;
+      },
+      /id 7 differs/,
+    ],
+    [
+      'an input from a later node',
+      (g) => {
+        g.nodes[2]!.inputs = [3];
+      },
+      /not topological/,
+    ],
+    [
+      'an input that is no node',
+      (g) => {
+        g.nodes[2]!.inputs = [999];
+      },
+      /input 999 is not a node/,
+    ],
+    [
+      'a layer without inputs',
+      (g) => {
+        g.nodes[2]!.inputs = [];
+      },
+      /has no inputs/,
+    ],
+    [
+      'a zero dimension',
+      (g) => {
+        g.nodes[2]!.shape = [8, 0, 8];
+      },
+      /shape \[8,0,8\]/,
+    ],
+    [
+      'a fractional dimension',
+      (g) => {
+        g.nodes[2]!.shape = [8, 2.5, 8];
+      },
+      /shape/,
+    ],
+    [
+      'a 4-d shape',
+      (g) => {
+        g.nodes[2]!.shape = [8, 8, 8, 8];
+      },
+      /shape/,
+    ],
+    [
+      'an unsafe integer',
+      (g) => {
+        g.nodes[2]!.shape = [2 ** 60];
+      },
+      /shape/,
+    ],
+    [
+      'two weighted nodes with one name',
+      (g) => {
+        const w = g.nodes.filter((n) => n.weights.length);
+        w[1]!.name = w[0]!.name;
+      },
+      /weights would collide/,
+    ],
+    [
+      'a module output out of range',
+      (g) => {
+        g.modules[0]!.output = g.nodes.length;
+      },
+      /output \d+ is not a node/,
+    ],
+    [
+      'closesAfter out of range',
+      (g) => {
+        g.modules[0]!.closesAfter = -1;
+      },
+      /closesAfter -1/,
+    ],
+    [
+      'a cyclic parent chain',
+      (g) => {
+        g.modules[0]!.parent = g.modules.length - 1;
+        g.modules[g.modules.length - 1]!.parent = 0;
+      },
+      /cyclic/,
+    ],
+    [
+      'a node in a missing module',
+      (g) => {
+        g.nodes[1]!.module = 99;
+      },
+      /module 99 does not exist/,
+    ],
+    [
+      'a graph output that is no node',
+      (g) => {
+        g.output = -2;
+      },
+      /output -2/,
+    ],
   ];
 
   it.each(cases)('%s', (_what, breakIt, expected) => {

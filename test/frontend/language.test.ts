@@ -99,7 +99,7 @@ describe('imports', () => {
 });
 
 describe('definitions', () => {
-  it('def is a macro: inlined, no module, its layers named in the caller\'s scope', () => {
+  it("def is a macro: inlined, no module, its layers named in the caller's scope", () => {
     // cbr(8) on [3, 16, 16]: conv 8 k=3 pad=1: 8*3*9 = 216, bn 16. cbr(16, k=5): pad 5//2 = 2 keeps 16;
     // conv 16*8*25 = 3,200, bn 32. Total 216 + 16 + 3,200 + 32 = 3,464.
     const g = graphOf('def cbr(c, k=3) = conv c k=k pad=k//2 bias=false; bn; relu\nnet n : [3, 16, 16] < cbr(8); cbr(16, k=5) >\n');
@@ -125,8 +125,15 @@ describe('definitions', () => {
 
 describe('expressions', () => {
   const body = [
-    'conv floor(c / 3) k=1', 'conv ceil(c / 3) k=1', 'conv c // 4 k=1', 'conv c % 4 + 1 k=1', 'conv (c > 5 ? 7 : 1) k=1',
-    'conv max(2, min(c, 6)) k=1', 'conv round(2.4) + abs(-1) k=1', 'conv (c >= 10 and not (c == 3) ? 11 : 12) k=1', 'conv -2*-3 - 1 k=1',
+    'conv floor(c / 3) k=1',
+    'conv ceil(c / 3) k=1',
+    'conv c // 4 k=1',
+    'conv c % 4 + 1 k=1',
+    'conv (c > 5 ? 7 : 1) k=1',
+    'conv max(2, min(c, 6)) k=1',
+    'conv round(2.4) + abs(-1) k=1',
+    'conv (c >= 10 and not (c == 3) ? 11 : 12) k=1',
+    'conv -2*-3 - 1 k=1',
     'conv (c != 10 or false ? 2 : 9) k=1',
   ];
   const src = `net a(c=10) : [3, 9, 9] <\n  ${body.join('\n  ')}\n>\n`;
@@ -145,11 +152,14 @@ describe('expressions', () => {
     expect(g.args).toEqual({ c: 4 });
   });
 
-  it('in.c / in.h / in.w read the enclosing definition\'s input, not the running shape', () => {
+  it("in.c / in.h / in.w read the enclosing definition's input, not the running shape", () => {
     // P on [4, 8, 6]: conv in.c*2 = 8 channels; then in.c + in.h + in.w = 4 + 8 + 6 = 18 (in.c is still 4).
     // params: 8*4 + 8 = 40; 18*8 + 18 = 162.
     const g = graphOf('block P() < conv in.c * 2 k=1; conv in.c + in.h + in.w k=1 >\nnet n : [4, 8, 6] < P() >\n');
-    expect(g.nodes.slice(1).map((n) => n.shape)).toEqual([[8, 8, 6], [18, 8, 6]]);
+    expect(g.nodes.slice(1).map((n) => n.shape)).toEqual([
+      [8, 8, 6],
+      [18, 8, 6],
+    ]);
     expect(paramCount(g)).toBe(202);
   });
 
@@ -296,30 +306,35 @@ describe('nets', () => {
   it('the input shape may be an expression of the parameters; --net picks one of several nets', () => {
     const src = 'net a(s=8) : [3, s * 2, s * 2] < relu >\nnet b : [5] < linear 2 >\n';
     const all = compile(src);
-    expect(all.graphs.map((g) => [g.net, g.input])).toEqual([['a', [3, 16, 16]], ['b', [5]]]);
+    expect(all.graphs.map((g) => [g.net, g.input])).toEqual([
+      ['a', [3, 16, 16]],
+      ['b', [5]],
+    ]);
     expect(compile(src, { net: 'b' }).graphs.map((g) => g.net)).toEqual(['b']);
   });
 });
 
 describe('naming', () => {
   it('torchvision rules: numbered convs/bns, unique others bare, labels, Sequential indices, lowercase block names', () => {
-    const g = graphOf([
-      'block Tiny(c) < conv c k=1; relu >',
-      'net n : [3, 8, 8] <',
-      '  conv 4 k=3 pad=1; bn; relu',
-      '  stem: <conv 4 k=1; bn; relu>',
-      '  Tiny(4)',
-      '  gap',
-      '  head: linear 2',
-      '>',
-      '',
-    ].join('\n'));
-    expect(g.nodes.slice(1).filter((n) => !['add', 'concat', 'scale'].includes(n.op)).map((n) => n.name)).toEqual([
-      'conv1', 'bn1', 'relu',
-      'stem.0', 'stem.1', 'stem.2',
-      'tiny.conv1', 'tiny.relu',
-      'avgpool', 'head',
-    ]);
+    const g = graphOf(
+      [
+        'block Tiny(c) < conv c k=1; relu >',
+        'net n : [3, 8, 8] <',
+        '  conv 4 k=3 pad=1; bn; relu',
+        '  stem: <conv 4 k=1; bn; relu>',
+        '  Tiny(4)',
+        '  gap',
+        '  head: linear 2',
+        '>',
+        '',
+      ].join('\n'),
+    );
+    expect(
+      g.nodes
+        .slice(1)
+        .filter((n) => !['add', 'concat', 'scale'].includes(n.op))
+        .map((n) => n.name),
+    ).toEqual(['conv1', 'bn1', 'relu', 'stem.0', 'stem.1', 'stem.2', 'tiny.conv1', 'tiny.relu', 'avgpool', 'head']);
   });
 });
 

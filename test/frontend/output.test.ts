@@ -105,7 +105,15 @@ describe('--format json', () => {
   ];
 
   it('summary documents of good and broken files validate against specs/summary.schema.json', async () => {
-    const files = [join(STDLIB, 'lenet5.net'), join(STDLIB, 'resnet18.net'), join(STDLIB, 'googlenet.net'), join(STDLIB, 'densenet.net'), join(STDLIB, 'vit_b_16.net'), join(STDLIB, 'convnext_tiny.net'), ...broken()];
+    const files = [
+      join(STDLIB, 'lenet5.net'),
+      join(STDLIB, 'resnet18.net'),
+      join(STDLIB, 'googlenet.net'),
+      join(STDLIB, 'densenet.net'),
+      join(STDLIB, 'vit_b_16.net'),
+      join(STDLIB, 'convnext_tiny.net'),
+      ...broken(),
+    ];
     for (const file of files) {
       const { doc, status } = await check(file);
       expect(schemaErrors('summary', doc), file).toEqual([]);
@@ -117,7 +125,14 @@ describe('--format json', () => {
   });
 
   it('IR documents validate against specs/ir.schema.json; so does the plain --emit ir graph', async () => {
-    for (const file of [join(STDLIB, 'resnet18.net'), join(STDLIB, 'se_resnet50_cifar.net'), join(STDLIB, 'inception.net'), join(STDLIB, 'convnext_tiny.net'), join(STDLIB, 'vit_b_16.net'), ...broken()]) {
+    for (const file of [
+      join(STDLIB, 'resnet18.net'),
+      join(STDLIB, 'se_resnet50_cifar.net'),
+      join(STDLIB, 'inception.net'),
+      join(STDLIB, 'convnext_tiny.net'),
+      join(STDLIB, 'vit_b_16.net'),
+      ...broken(),
+    ]) {
       const { doc } = await check(file, '--emit', 'ir');
       expect(schemaErrors('ir', doc), file).toEqual([]);
     }
@@ -138,7 +153,9 @@ describe('--format json', () => {
     const severity = clone();
     severity.diagnostics.files[0]!.diagnostics[0]!['severity'] = 5;
     expect(schemaErrors('summary', severity)).not.toEqual([]);
-    const shape = JSON.parse((await netcInProcess(['check', join(STDLIB, 'lenet5.net'), '--format', 'json'])).stdout) as { layers: { outputShape: number[] }[] };
+    const shape = JSON.parse((await netcInProcess(['check', join(STDLIB, 'lenet5.net'), '--format', 'json'])).stdout) as {
+      layers: { outputShape: number[] }[];
+    };
     shape.layers[0]!.outputShape = [6, 24, 24];
     expect(schemaErrors('summary', shape)).not.toEqual([]);
   });
@@ -146,7 +163,15 @@ describe('--format json', () => {
   it('diagnostics are LSP objects grouped per file URI, 0-based, with codeDescription and rendered text', async () => {
     const file = write('lsp.net', 'net n : [3, 8, 8] <\n  conv 4 k=3 strides=2\n>\n');
     const { doc } = await check(file);
-    const diagnostics = doc['diagnostics'] as { errors: number; files: { uri: string; path: string; diagnostics: { range: unknown; severity: unknown; code: unknown; source: unknown; codeDescription: { href: string }; data: { rendered: string } }[] }[]; rendered: string };
+    const diagnostics = doc['diagnostics'] as {
+      errors: number;
+      files: {
+        uri: string;
+        path: string;
+        diagnostics: { range: unknown; severity: unknown; code: unknown; source: unknown; codeDescription: { href: string }; data: { rendered: string } }[];
+      }[];
+      rendered: string;
+    };
     expect(diagnostics.errors).toBe(1);
     const entry = diagnostics.files.find((f) => f.path === file)!;
     expect(entry.uri).toBe(pathToFileURL(file).href);
@@ -206,7 +231,11 @@ describe('exit codes and no stack traces', () => {
   it('a corpus of broken files: exit 1 or 2, diagnostics, never a stack trace or an internal error', async () => {
     for (const [name, text] of Object.entries(corpus)) {
       const file = write(name, text);
-      for (const args of [['check', file], ['check', file, '--format', 'json'], ['check', file, '--emit', 'ir', '--format', 'json']]) {
+      for (const args of [
+        ['check', file],
+        ['check', file, '--format', 'json'],
+        ['check', file, '--emit', 'ir', '--format', 'json'],
+      ]) {
         const r = await netcInProcess(args);
         const where = `${args.join(' ')}\n${r.stderr}`;
         expect(r.stderr, where).not.toMatch(/\n\s+at /);
@@ -230,8 +259,14 @@ describe('exit codes and no stack traces', () => {
   it('usage mistakes exit 2 with a one-line message', () => {
     const good = join(ROOT, 'stdlib/lenet5.net');
     for (const args of [
-      ['check', join(dir, 'does-not-exist.net')], ['check', dir], ['check', good, '--input', '3x0x2'], ['check', good, '--set', 'novalue'],
-      ['check', good, '--columns', 'flops'], ['check', good, '--depth', '0'], ['check', good, '--format', 'xml'], ['frobnicate'],
+      ['check', join(dir, 'does-not-exist.net')],
+      ['check', dir],
+      ['check', good, '--input', '3x0x2'],
+      ['check', good, '--set', 'novalue'],
+      ['check', good, '--columns', 'flops'],
+      ['check', good, '--depth', '0'],
+      ['check', good, '--format', 'xml'],
+      ['frobnicate'],
     ]) {
       const r = netc(args);
       expect(r.status, args.join(' ')).toBe(2);

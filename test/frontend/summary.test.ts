@@ -16,7 +16,9 @@ const summaryOf = (net: string, mode: 'torch' | 'tfjs' = 'torch') => summarize(c
 
 /** `Input size (MB): 0.57` -> { 'Input size': '0.57', ... } */
 function memoryLines(table: string): Record<string, string> {
-  return Object.fromEntries([...table.matchAll(/^(Input size|Forward\/backward pass size|Params size|Estimated Total Size) \(MB\): (\S+)$/gm)].map((m) => [m[1], m[2]]));
+  return Object.fromEntries(
+    [...table.matchAll(/^(Input size|Forward\/backward pass size|Params size|Estimated Total Size) \(MB\): (\S+)$/gm)].map((m) => [m[1], m[2]]),
+  );
 }
 
 /** The output elements of every row of a torchsummary table (batch excluded). */
@@ -34,14 +36,19 @@ describe('memory estimates (torchsummary 1.5.1 formulas, 4 bytes a number, batch
     expect(s.forwardBackwardMB).toBeCloseTo(50_192 / MB, 12);
     // Params: 6*25+6 = 156; 16*6*25+16 = 2,416; 256*120+120 = 30,840; 120*84+84 = 10,164; 84*10+10 = 850 -> 44,426.
     expect(s.totalParams).toBe(44_426);
-    expect(s.paramsMB).toBeCloseTo(44_426 * 4 / MB, 12);
+    expect(s.paramsMB).toBeCloseTo((44_426 * 4) / MB, 12);
     expect(s.totalSizeMB).toBeCloseTo((3_136 + 50_192 + 177_704) / MB, 12);
     // The tutorial's module-style table (torchsummary, no Flatten module) prints the same rounded figures.
     expect(memoryLines(renderTable(s))).toEqual(memoryLines(reference('lenet5_modules')));
-    expect(memoryLines(renderTable(s))).toEqual({ 'Input size': '0.00', 'Forward/backward pass size': '0.05', 'Params size': '0.17', 'Estimated Total Size': '0.22' });
+    expect(memoryLines(renderTable(s))).toEqual({
+      'Input size': '0.00',
+      'Forward/backward pass size': '0.05',
+      'Params size': '0.17',
+      'Estimated Total Size': '0.22',
+    });
   });
 
-  it.each(['resnet18', 'resnet34'])('%s: forward/backward size is 2 x 4 bytes x the elements of the reference table\'s rows', (net) => {
+  it.each(['resnet18', 'resnet34'])("%s: forward/backward size is 2 x 4 bytes x the elements of the reference table's rows", (net) => {
     const ref = reference(net);
     const s = summaryOf(net);
     const elements = rowElements(ref).reduce((a, b) => a + b, 0);
@@ -59,8 +66,15 @@ describe('the table', () => {
     // lenet5.summary.txt is the tutorial's functional-style LeNet (no pooling/ReLU modules): compare the
     // module-style reference except for the Flatten row netc has as a layer (its totals match, see above).
     if (net === 'lenet5') {
-      const cells = (text: string) => text.split('\n').filter((l) => !l.includes('Flatten-5')).map((l) => l.trim().split(/\s{2,}/));
-      const renumbered = cells(r.stdout).map(([key, ...rest]) => [key!.replace(/^(Linear|ReLU)-(\d+)$/, (_m, t: string, i: string) => `${t}-${Number(i) - 1}`), ...rest]);
+      const cells = (text: string) =>
+        text
+          .split('\n')
+          .filter((l) => !l.includes('Flatten-5'))
+          .map((l) => l.trim().split(/\s{2,}/));
+      const renumbered = cells(r.stdout).map(([key, ...rest]) => [
+        key!.replace(/^(Linear|ReLU)-(\d+)$/, (_m, t: string, i: string) => `${t}-${Number(i) - 1}`),
+        ...rest,
+      ]);
       expect(renumbered).toEqual(cells(reference('lenet5_modules')));
     } else {
       expect(r.stdout).toBe(reference(net));
@@ -116,7 +130,11 @@ describe('the table', () => {
 
   it('the JSON summary carries the same rows: depth, kind, -1 batch, block totals', () => {
     const r = netc(['check', join(STDLIB, 'resnet18.net'), '--format', 'json']);
-    const doc = JSON.parse(r.stdout) as { totalParams: number; macs: number; layers: { row: string; kind: string; depth: number; outputShape: number[]; totalParams: number; name: string }[] };
+    const doc = JSON.parse(r.stdout) as {
+      totalParams: number;
+      macs: number;
+      layers: { row: string; kind: string; depth: number; outputShape: number[]; totalParams: number; name: string }[];
+    };
     expect([doc.totalParams, doc.macs]).toEqual([11_689_512, 1_814_073_344]);
     const block = doc.layers.find((l) => l.row === 'BasicBlock-27')!;
     expect(block).toMatchObject({ kind: 'block', depth: 1, outputShape: [-1, 128, 28, 28], totalParams: 230_144, name: 'layer2.0' });

@@ -11,7 +11,10 @@ import { selectBackend } from '../../src/runtime/backend.js';
 import { parseSource } from '../../src/syntax/parse.js';
 import { compile, graphOf, node, paramCount } from './helpers.js';
 
-const names = (text: string) => graphOf(text).nodes.filter((n) => n.weights.length > 0 || n.op === 'relu6').map((n) => n.name);
+const names = (text: string) =>
+  graphOf(text)
+    .nodes.filter((n) => n.weights.length > 0 || n.op === 'relu6')
+    .map((n) => n.name);
 
 describe('per-axis k, stride, pad, dilation: (h, w)', () => {
   it('conv 8 k=(1,7) pad=(0,3): shape, params, MACs', () => {
@@ -59,13 +62,16 @@ describe('hardswish and hardsigmoid', () => {
     expect(code).toContain('nn.Hardswish()');
     expect(code).toContain('nn.Hardsigmoid()');
   });
-  it('lower to PyTorch\'s functions (not tfjs\'s slope-0.2 hardSigmoid)', async () => {
+  it("lower to PyTorch's functions (not tfjs's slope-0.2 hardSigmoid)", async () => {
     await selectBackend('cpu');
     const x = [-4, -3, -1, 0, 1.5, 3, 4];
     // hardsigmoid = relu6(x + 3) / 6: 0, 0, 2/6, 3/6, 4.5/6, 1, 1; hardswish = x * hardsigmoid(x).
     const hsig = [0, 0, 1 / 3, 0.5, 0.75, 1, 1];
     const hswish = x.map((v, i) => v * hsig[i]!);
-    for (const [op, want] of [['hardsigmoid', hsig], ['hardswish', hswish]] as const) {
+    for (const [op, want] of [
+      ['hardsigmoid', hsig],
+      ['hardswish', hswish],
+    ] as const) {
       const { model } = lowerGraph(graphOf(`net n : [${x.length}] < ${op} >`));
       const y = model.predict(tf.tensor2d([x])) as tf.Tensor;
       const got = [...y.dataSync()];
@@ -77,9 +83,7 @@ describe('hardswish and hardsigmoid', () => {
 describe('names for torchvision module paths', () => {
   it('a whole-number label is a Sequential index; `_:` a Sequential named by its position', () => {
     const text = 'net n : [3, 8, 8] < features: < 0: < conv 4 k=1 bias=false; bn; relu6 >; _: < conv 4 k=1; bn >; conv 4 k=1 > >';
-    expect(names(text)).toEqual([
-      'features.0.0', 'features.0.1', 'features.0.2', 'features.1.0', 'features.1.1', 'features.2',
-    ]);
+    expect(names(text)).toEqual(['features.0.0', 'features.0.1', 'features.0.2', 'features.1.0', 'features.1.1', 'features.2']);
   });
   it('keywords are labels: block:, in:', () => {
     expect(names('net n : [3, 8, 8] < block: < 0: conv 4 k=1; in: bn > >')).toEqual(['block.0', 'block.in']);
@@ -89,17 +93,19 @@ describe('names for torchvision module paths', () => {
     expect(names('net n : [6] < fc: < linear 10 > >')).toEqual(['fc']);
   });
   it('branches are branchN Sequentials unless labels inside name their layers (Inception-v3)', () => {
-    expect(names('block I [ conv 4 k=1 | < conv 4 k=1; conv 4 k=3 pad=1 > ]\nnet n : [3, 8, 8] < I >')).toEqual([
-      'i.branch1', 'i.branch2.0', 'i.branch2.1',
-    ]);
-    expect(names('block I [ b1x1: conv 4 k=1 | < b5_1: conv 4 k=1; b5_2: conv 4 k=3 pad=1 > | < avgpool 3 stride=1 pad=1; bp: conv 4 k=1 > ]\nnet n : [3, 8, 8] < I >')).toEqual([
-      'i.b1x1', 'i.b5_1', 'i.b5_2', 'i.bp',
-    ]);
+    expect(names('block I [ conv 4 k=1 | < conv 4 k=1; conv 4 k=3 pad=1 > ]\nnet n : [3, 8, 8] < I >')).toEqual(['i.branch1', 'i.branch2.0', 'i.branch2.1']);
+    expect(
+      names(
+        'block I [ b1x1: conv 4 k=1 | < b5_1: conv 4 k=1; b5_2: conv 4 k=3 pad=1 > | < avgpool 3 stride=1 pad=1; bp: conv 4 k=1 > ]\nnet n : [3, 8, 8] < I >',
+      ),
+    ).toEqual(['i.b1x1', 'i.b5_1', 'i.b5_2', 'i.bp']);
   });
   it('automatic names: conv and bn always numbered, other ops numbered when repeated, aliases named by their op', () => {
-    expect(graphOf('block B < conv 4 k=1; batchnorm; relu; linear 3; swish; swish >\nnet n : [3, 1, 1] < B >').nodes.slice(1).map((n) => n.name)).toEqual([
-      'b.conv1', 'b.bn1', 'b.relu', 'b.fc', 'b.silu1', 'b.silu2',
-    ]);
+    expect(
+      graphOf('block B < conv 4 k=1; batchnorm; relu; linear 3; swish; swish >\nnet n : [3, 1, 1] < B >')
+        .nodes.slice(1)
+        .map((n) => n.name),
+    ).toEqual(['b.conv1', 'b.bn1', 'b.relu', 'b.fc', 'b.silu1', 'b.silu2']);
   });
   it('a label before `+` names only the first operand', () => {
     const g = graphOf('net n : [4, 8, 8] < a: <conv 4 k=1> + <conv 4 k=1> >');
@@ -132,16 +138,19 @@ describe('conditional stages: if (test) stage [else stage]', () => {
   it('expansion present when t != 1: conv.0 is the expansion, conv.1 the depthwise conv', () => {
     const g = graphOf(`${IR}net n : [8, 8, 8] < IR(8) >`);
     expect(g.nodes.filter((n) => n.weights.length).map((n) => n.name)).toEqual([
-      'ir.conv.0.0', 'ir.conv.0.1', 'ir.conv.1.0', 'ir.conv.1.1', 'ir.conv.2', 'ir.conv.3',
+      'ir.conv.0.0',
+      'ir.conv.0.1',
+      'ir.conv.1.0',
+      'ir.conv.1.1',
+      'ir.conv.2',
+      'ir.conv.3',
     ]);
     // stride 1 and 8 == 8: the residual add is there.
     expect(g.nodes.some((n) => n.op === 'add')).toBe(true);
   });
   it('absent when t == 1: the depthwise conv becomes conv.0; no residual when the stride is 2', () => {
     const g = graphOf(`${IR}net n : [8, 8, 8] < IR(16, t=1, stride=2) >`);
-    expect(g.nodes.filter((n) => n.weights.length).map((n) => n.name)).toEqual([
-      'ir.conv.0.0', 'ir.conv.0.1', 'ir.conv.1', 'ir.conv.2',
-    ]);
+    expect(g.nodes.filter((n) => n.weights.length).map((n) => n.name)).toEqual(['ir.conv.0.0', 'ir.conv.0.1', 'ir.conv.1', 'ir.conv.2']);
     expect(g.nodes.some((n) => n.op === 'add')).toBe(false);
     expect(g.nodes[g.output]!.shape).toEqual([16, 4, 4]);
   });
@@ -181,7 +190,9 @@ describe('chunk and channel_shuffle (ShuffleNetV2): functions, no summary row', 
     expect([...flat.dataSync()]).toEqual([2, 3]);
   });
   it('a label may stand before any operand of + or ++; else may start a line', () => {
-    const g = graphOf('block U(s) < if (s == 1) < chunk 2 0 ++ b2: < chunk 2 1; conv 4 k=1 > >\n  else < b1: conv 4 k=1 ++ b2: conv 4 k=1 > >\nnet n : [8, 4, 4] < U(2) >');
+    const g = graphOf(
+      'block U(s) < if (s == 1) < chunk 2 0 ++ b2: < chunk 2 1; conv 4 k=1 > >\n  else < b1: conv 4 k=1 ++ b2: conv 4 k=1 > >\nnet n : [8, 4, 4] < U(2) >',
+    );
     expect(g.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual(['u.b1', 'u.b2']);
   });
 });

@@ -5,18 +5,110 @@ import fc from 'fast-check';
 /** Every kind of token the lexer knows, plus hostile variants of literals. */
 export const TOKENS = [
   // keywords and names that mean something
-  'use', 'def', 'block', 'net', 'in', 'true', 'false', 'and', 'or', 'not',
-  'conv', 'conv2d', 'bn', 'linear', 'maxpool', 'avgpool', 'gap', 'adaptive_avgpool', 'flatten', 'identity',
-  'relu', 'sigmoid', 'softmax', 'dropout', 'shortcut', 'conv3x3', 'conv1x1', 'floor', 'max', 'min',
-  'Basic', 'B', 'x', 'c', 'k', 'stride', 'pad', 'groups', 'bias', 'out', 'name', 'classes',
+  'use',
+  'def',
+  'block',
+  'net',
+  'in',
+  'true',
+  'false',
+  'and',
+  'or',
+  'not',
+  'conv',
+  'conv2d',
+  'bn',
+  'linear',
+  'maxpool',
+  'avgpool',
+  'gap',
+  'adaptive_avgpool',
+  'flatten',
+  'identity',
+  'relu',
+  'sigmoid',
+  'softmax',
+  'dropout',
+  'shortcut',
+  'conv3x3',
+  'conv1x1',
+  'floor',
+  'max',
+  'min',
+  'Basic',
+  'B',
+  'x',
+  'c',
+  'k',
+  'stride',
+  'pad',
+  'groups',
+  'bias',
+  'out',
+  'name',
+  'classes',
   // numbers, ordinary and hostile
-  '0', '1', '2', '3', '7', '16', '64', '0.5', '.5', '1e9', '1e15', '1e400', '9007199254740993', '2e308', '1e-400',
+  '0',
+  '1',
+  '2',
+  '3',
+  '7',
+  '16',
+  '64',
+  '0.5',
+  '.5',
+  '1e9',
+  '1e15',
+  '1e400',
+  '9007199254740993',
+  '2e308',
+  '1e-400',
   // strings
-  '"resnet"', '"layers"', '"prelude"', '"./x.net"', '"../../../etc/passwd"', '"/dev/zero"', '"."', '""', '"downsample"',
+  '"resnet"',
+  '"layers"',
+  '"prelude"',
+  '"./x.net"',
+  '"../../../etc/passwd"',
+  '"/dev/zero"',
+  '"."',
+  '""',
+  '"downsample"',
   // punctuation and operators
-  '<', '>', '[', ']', '(', ')', '|', ',', ';', ':', '=', '==', '!=', '<=', '>=', '+', '++', '-', '*', '/', '//', '%', '?', '.',
+  '<',
+  '>',
+  '[',
+  ']',
+  '(',
+  ')',
+  '|',
+  ',',
+  ';',
+  ':',
+  '=',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '+',
+  '++',
+  '-',
+  '*',
+  '/',
+  '//',
+  '%',
+  '?',
+  '.',
   // layout and comments
-  '\n', '\r\n', '\t', '# comment', '## doc', '"unterminated', '$', '\u00e9', '\uFEFF', '\u0000',
+  '\n',
+  '\r\n',
+  '\t',
+  '# comment',
+  '## doc',
+  '"unterminated',
+  '$',
+  '\u00e9',
+  '\uFEFF',
+  '\u0000',
 ];
 
 const OPS = ['conv', 'bn', 'relu', 'linear', 'maxpool', 'avgpool', 'gap', 'flatten', 'identity', 'sigmoid', 'dropout', 'conv3x3', 'conv1x1', 'batchnrm'];
@@ -49,7 +141,8 @@ const { expr, seq } = fc.letrec((tie) => ({
   ),
   arg: fc.oneof(
     tie('expr').map((e) => (/^[\w.]+$/.test(e) ? e : `(${e})`)),
-    fc.tuple(fc.constantFrom('k', 'stride', 'pad', 'groups', 'bias', 'p', 'out', 'dilation', 'strides'), tie('expr'))
+    fc
+      .tuple(fc.constantFrom('k', 'stride', 'pad', 'groups', 'bias', 'p', 'out', 'dilation', 'strides'), tie('expr'))
       .map(([k, v]) => `${k}=${/^[\w.]+$/.test(v) ? v : `(${v})`}`),
   ),
   call: fc.oneof(
@@ -70,7 +163,8 @@ const { expr, seq } = fc.letrec((tie) => ({
   seq: fc.tuple(fc.array(tie('stage'), { minLength: 1, maxLength: 4 }), fc.constantFrom('; ', '\n  ')).map(([ss, sep]) => ss.join(sep)),
 }));
 
-const params = fc.array(fc.tuple(fc.constantFrom('c', 'stride', 'n', 'classes', 'c'), fc.option(expr, { nil: undefined })), { maxLength: 3 })
+const params = fc
+  .array(fc.tuple(fc.constantFrom('c', 'stride', 'n', 'classes', 'c'), fc.option(expr, { nil: undefined })), { maxLength: 3 })
   .map((ps) => (ps.length ? `(${ps.map(([n, d]) => (d === undefined ? n : `${n}=${d}`)).join(', ')})` : ''));
 
 const shape = fc.oneof(
@@ -117,20 +211,25 @@ const { layers } = fc.letrec((tie) => ({
 
 export const validProgram = fc
   .tuple(
-    fc.oneof({ weight: 8, arbitrary: fc.constantFrom('[3, 32, 32]', '[1, 28, 28]', '[16, 8, 8]', '[3, 64, 64]') }, { weight: 1, arbitrary: fc.constantFrom('[3, 1e8, 1e8]', '[3, 100000, 100000]') }),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('[3, 32, 32]', '[1, 28, 28]', '[16, 8, 8]', '[3, 64, 64]') },
+      { weight: 1, arbitrary: fc.constantFrom('[3, 1e8, 1e8]', '[3, 100000, 100000]') },
+    ),
     layers,
     // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: a count past the safe integers
     fc.oneof({ weight: 8, arbitrary: fc.constantFrom(10, 100, 1000) }, { weight: 1, arbitrary: fc.constantFrom(1e15, 9007199254740993) }),
   )
-  .map(([input, body, classes]) => [
-    'block Res(c, stride=1) < conv3x3 c stride=stride; bn; relu; conv3x3 c; bn > + shortcut; relu',
-    'block SE(r=4) < gap; linear max(1, in.c // r); relu; linear in.c; sigmoid > * identity',
-    `net n(classes=${classes}) : ${input} <`,
-    `  ${body}`,
-    '  gap; linear classes',
-    '>',
-    '',
-  ].join('\n'));
+  .map(([input, body, classes]) =>
+    [
+      'block Res(c, stride=1) < conv3x3 c stride=stride; bn; relu; conv3x3 c; bn > + shortcut; relu',
+      'block SE(r=4) < gap; linear max(1, in.c // r); relu; linear in.c; sigmoid > * identity',
+      `net n(classes=${classes}) : ${input} <`,
+      `  ${body}`,
+      '  gap; linear classes',
+      '>',
+      '',
+    ].join('\n'),
+  );
 
 /** Splits text into tokens and the whitespace between them (kept, so joins restore the text). */
 export function tokenize(text) {
@@ -154,15 +253,23 @@ export function applyMutations(tokens, mutations) {
   for (const m of mutations) {
     const at = Math.min(m.at, Math.max(0, out.length - 1));
     switch (m.kind) {
-      case 'delete': out.splice(at, m.count); break;
-      case 'duplicate': out.splice(at, 0, ...out.slice(at, at + m.count)); break;
+      case 'delete':
+        out.splice(at, m.count);
+        break;
+      case 'duplicate':
+        out.splice(at, 0, ...out.slice(at, at + m.count));
+        break;
       case 'swap': {
         const other = Math.min(m.other, Math.max(0, out.length - 1));
         [out[at], out[other]] = [out[other], out[at]];
         break;
       }
-      case 'truncate': out = out.slice(0, at); break;
-      case 'insert': out.splice(at, 0, m.token); break;
+      case 'truncate':
+        out = out.slice(0, at);
+        break;
+      case 'insert':
+        out.splice(at, 0, m.token);
+        break;
     }
   }
   return out.join('');

@@ -8,7 +8,13 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileFile, compileSource } from '../../src/api.js';
 import {
-  MAX_ELABORATION_STEPS, MAX_IDENTIFIER_CHARS, MAX_LAYERS, MAX_RENDERED_CHARS, MAX_SNIPPET_COLUMNS, MAX_STORED_DIAGNOSTICS, MAX_TEXT_CHARS,
+  MAX_ELABORATION_STEPS,
+  MAX_IDENTIFIER_CHARS,
+  MAX_LAYERS,
+  MAX_RENDERED_CHARS,
+  MAX_SNIPPET_COLUMNS,
+  MAX_STORED_DIAGNOSTICS,
+  MAX_TEXT_CHARS,
 } from '../../src/check/limits.js';
 import { summarize } from '../../src/check/summary.js';
 import { CATALOG } from '../../src/diagnostics/catalog.js';

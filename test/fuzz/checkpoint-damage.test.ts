@@ -14,7 +14,16 @@ import { lowerGraph } from '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { makeOptim } from '../../src/train/optim.js';
 import {
-  checkpointProblem, createRunDir, loadCheckpoint, readMetrics, resumableCheckpoint, RunDirError, runtimeSwitch, saveCheckpoint, writeFileAtomic, writeMetrics,
+  checkpointProblem,
+  createRunDir,
+  loadCheckpoint,
+  readMetrics,
+  resumableCheckpoint,
+  RunDirError,
+  runtimeSwitch,
+  saveCheckpoint,
+  writeFileAtomic,
+  writeMetrics,
 } from '../../src/train/rundir.js';
 // @ts-expect-error plain JavaScript shared with bench/fuzz.mjs
 import { damageBytes, rng } from './hostile.mjs';
@@ -24,8 +33,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 const PARTS = ['model.json', 'weights.bin', 'optimizer.json', 'optimizer.bin', 'state.json'];
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-const snapshot = (d: string) => Object.fromEntries(readdirSync(d, { recursive: true, withFileTypes: true })
-  .filter((e) => e.isFile()).map((e) => [join(e.parentPath ?? (e as unknown as { path: string }).path, e.name), sha(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))]));
+const snapshot = (d: string) =>
+  Object.fromEntries(
+    readdirSync(d, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => [
+        join(e.parentPath ?? (e as unknown as { path: string }).path, e.name),
+        sha(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)),
+      ]),
+  );
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -96,14 +112,46 @@ describe('state.json fields read back are validated', () => {
     return refused(dir);
   };
   it('epoch -5 and epoch "two" break the schema; a plausible edit (epoch 7) breaks the checksum', async () => {
-    expect(await edit((s) => { s.epoch = 7; }, false)).toMatch(/state\.json: its SHA-256 is not the one it recorded/);
-    expect(await edit((s) => { s.epoch = -5; }, false)).toMatch(/state\.json: `epoch` must be >= 0/);
-    expect(await edit((s) => { s.epoch = -5; }, true)).toMatch(/state\.json: `epoch` must be >= 0 \(specs\/state\.schema\.json\)/);
-    expect(await edit((s) => { s.epoch = 'two'; }, true)).toMatch(/state\.json: `epoch` must be integer/);
-    expect(await edit((s) => { s.optimizer = 'lbfgs'; }, true)).toMatch(/state\.json: `optimizer` must be equal to one of the allowed values/);
-    expect(await edit((s) => { s.step = 3; }, true)).toMatch(/step 3 without the epoch's running sums/);
-    expect(await edit((s) => { s.surprise = 1; }, true)).toMatch(/unknown field `surprise`/);
-    expect(await edit((s) => { (s.checksums as Record<string, string>)['weights.bin'] = 'x'; }, true)).toMatch(/`checksums\.weights\.bin` must match pattern/);
+    expect(
+      await edit((s) => {
+        s.epoch = 7;
+      }, false),
+    ).toMatch(/state\.json: its SHA-256 is not the one it recorded/);
+    expect(
+      await edit((s) => {
+        s.epoch = -5;
+      }, false),
+    ).toMatch(/state\.json: `epoch` must be >= 0/);
+    expect(
+      await edit((s) => {
+        s.epoch = -5;
+      }, true),
+    ).toMatch(/state\.json: `epoch` must be >= 0 \(specs\/state\.schema\.json\)/);
+    expect(
+      await edit((s) => {
+        s.epoch = 'two';
+      }, true),
+    ).toMatch(/state\.json: `epoch` must be integer/);
+    expect(
+      await edit((s) => {
+        s.optimizer = 'lbfgs';
+      }, true),
+    ).toMatch(/state\.json: `optimizer` must be equal to one of the allowed values/);
+    expect(
+      await edit((s) => {
+        s.step = 3;
+      }, true),
+    ).toMatch(/step 3 without the epoch's running sums/);
+    expect(
+      await edit((s) => {
+        s.surprise = 1;
+      }, true),
+    ).toMatch(/unknown field `surprise`/);
+    expect(
+      await edit((s) => {
+        (s.checksums as Record<string, string>)['weights.bin'] = 'x';
+      }, true),
+    ).toMatch(/`checksums\.weights\.bin` must match pattern/);
   });
 });
 
@@ -131,7 +179,9 @@ describe('NaN weights and missing parts', () => {
     writeMetrics(dir, [{ epoch: 1, trainLoss: 1, trainAccuracy: 0.5, valLoss: null, valAccuracy: null, lr: 0.1, imagesPerSecond: 10, seconds: 1 }]);
     rmSync(join(dir, 'checkpoints/last/weights.bin'));
     const before = snapshot(dir);
-    expect(() => resumableCheckpoint(dir)).toThrow(/checkpoints\/last: the checkpoint is incomplete \(weights\.bin missing\); not resuming, and not starting the run again/);
+    expect(() => resumableCheckpoint(dir)).toThrow(
+      /checkpoints\/last: the checkpoint is incomplete \(weights\.bin missing\); not resuming, and not starting the run again/,
+    );
     expect(await refused(dir)).toMatch(/incomplete \(weights\.bin missing\)/);
     rmSync(join(dir, 'checkpoints/last'), { recursive: true });
     expect(() => resumableCheckpoint(dir)).toThrow(/has metrics\.jsonl but no checkpoints\/last; not starting the run again/);
@@ -150,8 +200,9 @@ describe('NaN weights and missing parts', () => {
     expect(() => readMetrics(dir)).toThrow(/metrics\.jsonl: line 2 is not valid JSON/);
   });
   it('a resume on other kernels is warned about, the same kernels are not', () => {
-    expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm + native oneDNN convolutions' }))
-      .toBe('warning: this run was trained so far with wasm and now continues with wasm + native oneDNN convolutions: its numbers will differ from an uninterrupted run\'s (resume with --backend wasm and NETC_NATIVE=0 to keep the same kernels)');
+    expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm + native oneDNN convolutions' })).toBe(
+      "warning: this run was trained so far with wasm and now continues with wasm + native oneDNN convolutions: its numbers will differ from an uninterrupted run's (resume with --backend wasm and NETC_NATIVE=0 to keep the same kernels)",
+    );
     expect(runtimeSwitch({ backend: 'wasm', kernels: 'wasm' }, { backend: 'wasm', kernels: 'wasm' })).toBeNull();
   });
 });
@@ -193,14 +244,17 @@ describe.skipIf('skip' in disk)(`a full disk (ENOSPC on a 256 KiB tmpfs)${'skip'
     } catch {
       // ENOSPC: the filler took what there was
     }
-    await expect(saveCheckpoint(dir, 'last', model, opt.tf, { epoch: 2, bestValAccuracy: 0.5, optimizer: 'adam' }))
-      .rejects.toThrow(/cannot write .*checkpoints\/last.*: no space left on device \(ENOSPC\); the partial copy was removed and the previous checkpoint .* is intact/);
+    await expect(saveCheckpoint(dir, 'last', model, opt.tf, { epoch: 2, bestValAccuracy: 0.5, optimizer: 'adam' })).rejects.toThrow(
+      /cannot write .*checkpoints\/last.*: no space left on device \(ENOSPC\); the partial copy was removed and the previous checkpoint .* is intact/,
+    );
     expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['last']);
     expect(snapshot(dir)).toEqual(before);
     expect((await loadCheckpoint(dir, 'last')).state.epoch).toBe(1);
     expect(() => writeFileAtomic(join(dir, 'metrics.jsonl'), 'x'.repeat(300 * 1024))).toThrow(/metrics\.jsonl: no space left on device \(ENOSPC\)/);
     expect(readdirSync(dir).filter((e) => e.includes('.tmp-'))).toEqual([]);
-    expect(() => createRunDir(join(root(), 'run2'), 'x'.repeat(300 * 1024))).toThrow(/run2: no space left on device \(ENOSPC\); the partial copy was removed and no run directory was created/);
+    expect(() => createRunDir(join(root(), 'run2'), 'x'.repeat(300 * 1024))).toThrow(
+      /run2: no space left on device \(ENOSPC\); the partial copy was removed and no run directory was created/,
+    );
     expect(existsSync(join(root(), 'run2'))).toBe(false);
     expect(readdirSync(root()).filter((e) => e.includes('.tmp-'))).toEqual([]);
   });

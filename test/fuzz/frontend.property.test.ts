@@ -42,14 +42,16 @@ function ensureBuilt(): void {
 function validator(): (doc: unknown) => unknown[] {
   const files = ['diagnostics', 'summary'].map((n) => join(ROOT, 'specs', `${n}.schema.json`));
   if (!files.every(existsSync)) return basicShape as (doc: unknown) => unknown[];
-  const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as new (o: object) => {
+  const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as new (
+    o: object,
+  ) => {
     addSchema(s: object): void;
     getSchema(id: string): ((d: unknown) => boolean) & { errors?: unknown[] | null };
   };
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   for (const f of files) ajv.addSchema(JSON.parse(readFileSync(f, 'utf8')) as object);
   const validate = ajv.getSchema('https://netc.dev/specs/summary.schema.json');
-  return (doc) => (validate(doc) ? [] : validate.errors ?? ['invalid']);
+  return (doc) => (validate(doc) ? [] : (validate.errors ?? ['invalid']));
 }
 
 let cliCase = 0;
@@ -59,14 +61,17 @@ function throughCli(text: string): string[] {
 }
 const cliValidate = validator();
 
-const stdlibFiles = readdirSync(STDLIB).filter((f) => f.endsWith('.net')).sort();
+const stdlibFiles = readdirSync(STDLIB)
+  .filter((f) => f.endsWith('.net'))
+  .sort();
 
 describe('the invariant checker itself', () => {
   it('flags a malformed diagnostic (unknown code, span past the end, capitalised two-line message)', () => {
     const sources = new Map([['/f.net', 'abc']]);
     const problems = diagnosticProblems(
       { code: 'NET9999', severity: 'error', message: 'Bad\nthing', span: { file: '/f.net', start: 1, end: 9 }, related: [] },
-      sources, CATALOG,
+      sources,
+      CATALOG,
     ) as string[];
     expect(problems.join('\n')).toMatch(/catalog/);
     expect(problems.join('\n')).toMatch(/outside the file/);
@@ -77,19 +82,39 @@ describe('the invariant checker itself', () => {
 
 describe('in-process: any text compiles without throwing, and every diagnostic is well-formed', () => {
   it('random strings (any code units, and the language alphabet)', () => {
-    fc.assert(fc.property(randomText, (text: string) => { expect(inProcess(text)).toEqual([]); }), { seed: SEED, numRuns: 400 });
+    fc.assert(
+      fc.property(randomText, (text: string) => {
+        expect(inProcess(text)).toEqual([]);
+      }),
+      { seed: SEED, numRuns: 400 },
+    );
   });
 
   it('token soups from the language tokens', () => {
-    fc.assert(fc.property(tokenSoup, (text: string) => { expect(inProcess(text)).toEqual([]); }), { seed: SEED + 1, numRuns: 400 });
+    fc.assert(
+      fc.property(tokenSoup, (text: string) => {
+        expect(inProcess(text)).toEqual([]);
+      }),
+      { seed: SEED + 1, numRuns: 400 },
+    );
   });
 
   it('grammar-shaped random programs', () => {
-    fc.assert(fc.property(program, (text: string) => { expect(inProcess(text)).toEqual([]); }), { seed: SEED + 2, numRuns: 400 });
+    fc.assert(
+      fc.property(program, (text: string) => {
+        expect(inProcess(text)).toEqual([]);
+      }),
+      { seed: SEED + 2, numRuns: 400 },
+    );
   });
 
   it('mostly valid networks (typed layer sequences, sometimes with huge sizes)', () => {
-    fc.assert(fc.property(validProgram, (text: string) => { expect(inProcess(text)).toEqual([]); }), { seed: SEED + 7, numRuns: 300 });
+    fc.assert(
+      fc.property(validProgram, (text: string) => {
+        expect(inProcess(text)).toEqual([]);
+      }),
+      { seed: SEED + 7, numRuns: 300 },
+    );
   });
 
   it('the mostly valid generator reaches the summary: many of its networks compile without errors', () => {
@@ -107,7 +132,12 @@ describe('in-process: any text compiles without throwing, and every diagnostic i
     // Compiled as if it were the stdlib file itself, so its `use` lines resolve as they do there.
     const check = (text: string) => checkInProcess(api, text, path) as string[];
     expect(check(original)).toEqual([]);
-    fc.assert(fc.property(mutatedFile(original), (text: string) => { expect(check(text)).toEqual([]); }), { seed: SEED + 3, numRuns: 25 });
+    fc.assert(
+      fc.property(mutatedFile(original), (text: string) => {
+        expect(check(text)).toEqual([]);
+      }),
+      { seed: SEED + 3, numRuns: 25 },
+    );
   });
 });
 
@@ -118,19 +148,39 @@ describe('through the CLI: exit 0 or 1, one schema-valid JSON document, no stack
   });
 
   it('random strings and token soups', () => {
-    fc.assert(fc.property(fc.oneof(randomText, tokenSoup), (text: string) => { expect(throughCli(text)).toEqual([]); }), { seed: SEED + 4, numRuns: 8 });
+    fc.assert(
+      fc.property(fc.oneof(randomText, tokenSoup), (text: string) => {
+        expect(throughCli(text)).toEqual([]);
+      }),
+      { seed: SEED + 4, numRuns: 8 },
+    );
   });
 
   it('grammar-shaped programs', () => {
-    fc.assert(fc.property(program, (text: string) => { expect(throughCli(text)).toEqual([]); }), { seed: SEED + 5, numRuns: 8 });
+    fc.assert(
+      fc.property(program, (text: string) => {
+        expect(throughCli(text)).toEqual([]);
+      }),
+      { seed: SEED + 5, numRuns: 8 },
+    );
   });
 
   it('mostly valid networks', () => {
-    fc.assert(fc.property(validProgram, (text: string) => { expect(throughCli(text)).toEqual([]); }), { seed: SEED + 8, numRuns: 8 });
+    fc.assert(
+      fc.property(validProgram, (text: string) => {
+        expect(throughCli(text)).toEqual([]);
+      }),
+      { seed: SEED + 8, numRuns: 8 },
+    );
   });
 
   it('mutated stdlib files', () => {
     const mutated = fc.constantFrom(...stdlibFiles).chain((name: string) => mutatedFile(readFileSync(join(STDLIB, name), 'utf8')) as fc.Arbitrary<string>);
-    fc.assert(fc.property(mutated, (text: string) => { expect(throughCli(text)).toEqual([]); }), { seed: SEED + 6, numRuns: 8 });
+    fc.assert(
+      fc.property(mutated, (text: string) => {
+        expect(throughCli(text)).toEqual([]);
+      }),
+      { seed: SEED + 6, numRuns: 8 },
+    );
   });
 });

@@ -91,14 +91,16 @@ describe('gzipped IDX files whose stream says more than the header', () => {
     const ds = await loadDataset('mnist', { dataDir: mnist(gzipSync(Buffer.concat([idxHeader([2, 2, 2]), Buffer.alloc(8)]))), download: false });
     expect(ds.train.count).toBe(2);
   });
-  it('a header of 2x2x2 followed by 512 MiB of zeros stops at the header\'s size', async () => {
+  it("a header of 2x2x2 followed by 512 MiB of zeros stops at the header's size", async () => {
     const bomb = gzipBomb(idxHeader([2, 2, 2]), 512 * 1024 * 1024);
     expect(bomb.length).toBeLessThan(1024 * 1024);
     expect(await dataError('mnist', mnist(bomb))).toMatch(/train-images-idx3-ubyte\.gz: inflates to more than the 24 bytes its IDX header declares/);
   });
   it('a header declaring 60000x60000x60000 is refused before inflating the rest', async () => {
     const bomb = gzipBomb(idxHeader([60000, 60000, 60000]), 64 * 1024 * 1024);
-    expect(await dataError('mnist', mnist(bomb))).toMatch(/train-images-idx3-ubyte\.gz: its IDX header declares 216,000,000,000,016 bytes, more than the limit/);
+    expect(await dataError('mnist', mnist(bomb))).toMatch(
+      /train-images-idx3-ubyte\.gz: its IDX header declares 216,000,000,000,016 bytes, more than the limit/,
+    );
   });
   it('a gzip stream that is not IDX is refused from its first bytes', async () => {
     const bomb = gzipBomb(Buffer.from('PK\x03\x04'), 64 * 1024 * 1024);

@@ -29,7 +29,12 @@ export function pngInterlacedBomb(width, height, inflated) {
   ihdr[9] = 0; // grey
   ihdr[12] = 1; // Adam7
   const idat = deflateSync(Buffer.alloc(inflated), { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A JPEG prefix (SOI, a short APP0, SOF0) declaring width x height, and nothing decodable after. */

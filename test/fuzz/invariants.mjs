@@ -91,7 +91,7 @@ export function checkCli({ bin, validate }, text, file) {
   const errors = validate ? validate(doc) : basicShape(doc);
   if (errors.length) violations.push(`document does not match the schema: ${JSON.stringify(errors).slice(0, 1500)}`);
   const totalErrors = doc?.diagnostics?.errors;
-  if ((r.status === 1) !== (totalErrors > 0)) violations.push(`exit code ${r.status} but the document counts ${totalErrors} errors`);
+  if ((r.status === 1) !== totalErrors > 0) violations.push(`exit code ${r.status} but the document counts ${totalErrors} errors`);
   violations.push(...badNumbers(doc));
   return violations;
 }

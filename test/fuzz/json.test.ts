@@ -14,7 +14,12 @@ function pieces(value: unknown): { text: string; chunks: number } {
 
 describe('writeJson', () => {
   it('equals JSON.stringify(value, null, 2) + newline for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => { expect(pieces(v).text).toBe(`${JSON.stringify(v, null, 2)}\n`); }), { seed: 7, numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(pieces(v).text).toBe(`${JSON.stringify(v, null, 2)}\n`);
+      }),
+      { seed: 7, numRuns: 500 },
+    );
   });
 
   it('leaves out undefined and functions like JSON.stringify, and writes them as null in arrays', () => {

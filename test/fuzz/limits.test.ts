@@ -165,8 +165,9 @@ describe('sizes and counts beyond 2^53', () => {
 
   it('integer arguments beyond 2^53 are NET1016; literals and arithmetic beyond the double range are NET3003', () => {
     expect(codes(compile(NET('linear 9007199254740993', '[10]')).diagnostics)).toEqual(['NET1016']);
-    expect(errors(compile(NET('linear 9007199254740993', '[10]')).diagnostics).map((d) => d.message))
-      .toEqual(['`linear` out must be an integer of at most 9007199254740991 (2^53 - 1), got the integer 9007199254740992']);
+    expect(errors(compile(NET('linear 9007199254740993', '[10]')).diagnostics).map((d) => d.message)).toEqual([
+      '`linear` out must be an integer of at most 9007199254740991 (2^53 - 1), got the integer 9007199254740992',
+    ]);
     const literal = compile(NET('linear 1e400', '[10]'));
     expect(codes(literal.diagnostics)).toEqual(['NET3003']);
     const product = compile('net n(a=1e200) : [10] < linear a * a >\n');
@@ -176,11 +177,18 @@ describe('sizes and counts beyond 2^53', () => {
 
   it('a stride product beyond 2^53 (1,100 strided 1x1 convs) is NET1011, not a NaN receptive field', () => {
     const r = compile(NET('< conv 1 k=1 stride=2 > * 1100', '[1, 1, 1]'));
-    expect(errors(r.diagnostics).map((d) => d.message).some((m) => /receptive field or stride product/.test(m))).toBe(true);
+    expect(
+      errors(r.diagnostics)
+        .map((d) => d.message)
+        .some((m) => /receptive field or stride product/.test(m)),
+    ).toBe(true);
   });
 
   it('through the CLI the document holds no Infinity, NaN or inexact count, and exits 1', () => {
-    for (const [name, text] of [['huge-input.net', NET('conv 8 k=3', '[3, 1e8, 1e8]')], ['huge-linear.net', NET('linear 1e15; linear 1e15', '[10]')]]) {
+    for (const [name, text] of [
+      ['huge-input.net', NET('conv 8 k=3', '[3, 1e8, 1e8]')],
+      ['huge-linear.net', NET('linear 1e15; linear 1e15', '[10]')],
+    ]) {
       const { status, doc } = checkJson(write(name!, text!));
       expect(status).toBe(1);
       expect(doc.totalParams).toBe(0);
@@ -202,7 +210,9 @@ describe('files', () => {
     const text = 'use "./huge/lib.net"\n';
     const r = compile(text);
     expect(codes(r.diagnostics)).toEqual(['NET1011']);
-    expect(r.diagnostics[0]!.message).toBe(`cannot import \`./huge/lib.net\`: ${join(work, 'huge/lib.net')} is 4,194,317 bytes, over the limit of 4,194,304 bytes (4 MiB) for a .net file`);
+    expect(r.diagnostics[0]!.message).toBe(
+      `cannot import \`./huge/lib.net\`: ${join(work, 'huge/lib.net')} is 4,194,317 bytes, over the limit of 4,194,304 bytes (4 MiB) for a .net file`,
+    );
     expect(text.slice(r.diagnostics[0]!.span.start, r.diagnostics[0]!.span.end)).toBe('"./huge/lib.net"');
   });
 
@@ -220,7 +230,7 @@ describe('files', () => {
     expect(codes(self.diagnostics)).toEqual(['NET1005']);
   });
 
-  it('imports may leave the entry file\'s folder (`..`, absolute paths) when the file exists', () => {
+  it("imports may leave the entry file's folder (`..`, absolute paths) when the file exists", () => {
     write('shared/blocks.net', 'block Twice(c) < conv c k=3 pad=1; conv c k=3 pad=1 >\n');
     const main = write('project/models/main.net', `use "../../shared/blocks.net"\nuse "${join(work, 'shared/blocks')}"\n${NET('Twice(8)')}`);
     const r = compileFile(main);
@@ -292,7 +302,10 @@ describe('files', () => {
   });
 
   it('an empty file and a file of comments only check cleanly (exit 0, no diagnostics)', () => {
-    for (const [name, text] of [['empty.net', ''], ['comments.net', '# just a comment\n## a doc comment with no definition\n\n#\n']]) {
+    for (const [name, text] of [
+      ['empty.net', ''],
+      ['comments.net', '# just a comment\n## a doc comment with no definition\n\n#\n'],
+    ]) {
       const { status, doc } = checkJson(write(name!, text!));
       expect(status).toBe(0);
       expect(doc.diagnostics.errors + doc.diagnostics.warnings).toBe(0);
@@ -311,7 +324,11 @@ describe('files', () => {
     }
     // An error on line 3 is reported on line 3 (0-based 2), at the same column, with CRLF and with a BOM.
     const broken = 'net n : [3, 32, 32] <\n  conv 16 k=3 pad=1\n  bn; batchnrm\n>\n';
-    for (const [name, text] of [['lf.net', broken], ['crlf.net', broken.replace(/\n/g, '\r\n')], ['bom.net', `\uFEFF${broken}`]]) {
+    for (const [name, text] of [
+      ['lf.net', broken],
+      ['crlf.net', broken.replace(/\n/g, '\r\n')],
+      ['bom.net', `\uFEFF${broken}`],
+    ]) {
       const { messages } = checkJson(write(name!, text!));
       expect(messages.map((m: { code: string }) => m.code)).toEqual(['NET1001']);
       expect(messages[0].range.start.line).toBe(2);

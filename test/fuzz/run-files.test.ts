@@ -30,7 +30,8 @@ beforeAll(async () => {
   const cfg = runConfig({ net: graph.net, file: 'test/train/fixtures/tiny.net', args: graph.args as Record<string, number>, out: base });
   writeFileSync(join(base, 'config.json'), JSON.stringify({ ...cfg, normalization: { mean: [0.28], std: [0.35] } }, null, 2));
   const opt = makeOptim(cfg);
-  for (const name of ['best', 'last']) await saveCheckpoint(base, name, lowerGraph(graph, { seed: 1 }).model, opt.tf, { epoch: 1, bestValAccuracy: 0.5, optimizer: cfg.optimizer });
+  for (const name of ['best', 'last'])
+    await saveCheckpoint(base, name, lowerGraph(graph, { seed: 1 }).model, opt.tf, { epoch: 1, bestValAccuracy: 0.5, optimizer: cfg.optimizer });
   const result = { testAccuracy: 0.5, perClassAccuracy: Object.fromEntries([...'0123456789'].map((c) => [c, 0.5])), confusionMatrix: [[1]], backend: 'wasm' };
   writeFileSync(join(base, 'result.json'), JSON.stringify(result));
 });
@@ -70,7 +71,9 @@ describe('config.json, result.json and the normalisation are validated', () => {
   it('result.json: corrupt, null, a wrong field', async () => {
     expect(await refused(variant('result.json', '{'))).toMatch(/result\.json: not valid JSON/);
     expect(await refused(variant('result.json', 'null'))).toMatch(/result\.json: the document must be object/);
-    expect(await refused(variant('result.json', '{"testAccuracy": "high"}'))).toMatch(/result\.json: the document lacks `perClassAccuracy`|`testAccuracy` must be/);
+    expect(await refused(variant('result.json', '{"testAccuracy": "high"}'))).toMatch(
+      /result\.json: the document lacks `perClassAccuracy`|`testAccuracy` must be/,
+    );
   });
   it('normalisation: emptied, non-numeric, zero std, or one value per channel too many', async () => {
     const norm = (normalization: unknown) => refused(variant('config.json', JSON.stringify({ ...config(), normalization })));
@@ -90,8 +93,11 @@ describe.skipIf(!built)('through the CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
   it('train --resume on a damaged or incomplete checkpoint: exit 1 naming the file, the run directory unchanged', () => {
-    const snapshot = (d: string) => readdirSync(d, { recursive: true }).map(String).sort()
-      .map((f) => [f, statSync(join(d, f)).isFile() ? readFileSync(join(d, f)).toString('base64') : 'dir']);
+    const snapshot = (d: string) =>
+      readdirSync(d, { recursive: true })
+        .map(String)
+        .sort()
+        .map((f) => [f, statSync(join(d, f)).isFile() ? readFileSync(join(d, f)).toString('base64') : 'dir']);
     const flipped = join(work, `v${n++}`);
     cpSync(base, flipped, { recursive: true });
     const w = join(flipped, 'checkpoints/last/weights.bin');
@@ -101,7 +107,10 @@ describe.skipIf(!built)('through the CLI', () => {
     const missing = join(work, `v${n++}`);
     cpSync(base, missing, { recursive: true });
     rmSync(join(missing, 'checkpoints/last/weights.bin'));
-    for (const [dir, message] of [[flipped, /weights\.bin: its SHA-256 is not the one state\.json recorded: the checkpoint is damaged/], [missing, /checkpoints\/last: the checkpoint is incomplete \(weights\.bin missing\)/]] as const) {
+    for (const [dir, message] of [
+      [flipped, /weights\.bin: its SHA-256 is not the one state\.json recorded: the checkpoint is damaged/],
+      [missing, /checkpoints\/last: the checkpoint is incomplete \(weights\.bin missing\)/],
+    ] as const) {
       const before = snapshot(dir);
       const r = spawnSync(process.execPath, ['bin/netc.js', 'train', '--resume', dir, '--epochs', '2'], { encoding: 'utf8' });
       expect(r.status).toBe(1);
@@ -117,7 +126,9 @@ describe.skipIf(!built)('through the CLI', () => {
     mkdirSync(join(data, 'cat'), { recursive: true });
     for (const i of [0, 1, 2]) writeFileSync(join(data, 'cat', `${i}.png`), png);
     const out = join(work, 'oneclass-run');
-    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--data', `imagefolder:${data}`, '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--data', `imagefolder:${data}`, '--out', out], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/only one class folder \('cat'\); classification needs at least 2/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

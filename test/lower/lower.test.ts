@@ -27,7 +27,11 @@ describe('fused batch norm', () => {
         return tf.batchNorm(x, m.mean, m.variance, bb, gg, 1e-5);
       };
       const x = tf.tensor2d(xv, [n, c]);
-      const [dx, dg, db] = tf.grads((a: tf.Tensor, b2: tf.Tensor, c2: tf.Tensor) => tf.sum(tf.mul(f(a, b2, c2), tf.tensor2d(dyv, [n, c]))))([x, tf.tensor1d(g), tf.tensor1d(bt)]) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [dx, dg, db] = tf.grads((a: tf.Tensor, b2: tf.Tensor, c2: tf.Tensor) => tf.sum(tf.mul(f(a, b2, c2), tf.tensor2d(dyv, [n, c]))))([
+        x,
+        tf.tensor1d(g),
+        tf.tensor1d(bt),
+      ]) as [tf.Tensor, tf.Tensor, tf.Tensor];
       return { y: f(x, tf.tensor1d(g), tf.tensor1d(bt)).dataSync(), dx: dx.dataSync(), dg: dg.dataSync(), db: db.dataSync() };
     });
     const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -40,9 +44,18 @@ describe('fused batch norm', () => {
   });
 });
 
-describe('stdlib networks lower with the checker\'s shapes and parameter counts', () => {
+describe("stdlib networks lower with the checker's shapes and parameter counts", () => {
   const files = readdirSync('stdlib').filter((f) => f.endsWith('.net'));
-  const small = ['lenet5.net', 'resnet20_cifar.net', 'resnet18.net', 'vgg16.net', 'densenet_bc_cifar.net', 'se_resnet50_cifar.net', 'googlenet.net', 'resnet50_cifar.net'];
+  const small = [
+    'lenet5.net',
+    'resnet20_cifar.net',
+    'resnet18.net',
+    'vgg16.net',
+    'densenet_bc_cifar.net',
+    'se_resnet50_cifar.net',
+    'googlenet.net',
+    'resnet50_cifar.net',
+  ];
   for (const f of files.filter((x) => small.includes(x))) {
     it(f, () => {
       const r = compileFile(`stdlib/${f}`);
@@ -50,8 +63,14 @@ describe('stdlib networks lower with the checker\'s shapes and parameter counts'
       if (!g || r.diagnostics.some((d) => d.severity === 'error')) return; // the front end's own tests cover its errors
       const { model } = lowerGraph(g);
       expect(model.outputs[0]!.shape.slice(1)).toEqual(tfShape(g.nodes[g.output]!.shape!));
-      const trainable = g.nodes.flatMap((n) => n.weights).filter((w) => !w.buffer).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-      const buffers = g.nodes.flatMap((n) => n.weights).filter((w) => w.buffer).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+      const trainable = g.nodes
+        .flatMap((n) => n.weights)
+        .filter((w) => !w.buffer)
+        .reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+      const buffers = g.nodes
+        .flatMap((n) => n.weights)
+        .filter((w) => w.buffer)
+        .reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
       // tfjs counts BN's running statistics as (non-trainable) weights; torchsummary does not.
       expect(model.countParams()).toBe(trainable + buffers);
       for (const node of g.nodes) {

@@ -34,9 +34,17 @@ describe.skipIf(!B.ok)(`numerics on hand-computable cases on ${B.label}${B.skip}
     b.conv(0, 'conv', 1, 3, { stride: 2, pad: 1, bias: false });
     const { model } = lowerGraph(b.build());
     fill(model, 1);
-    const x = tf.tensor4d(Array.from({ length: 16 }, (_, i) => i + 1), [1, 4, 4, 1]);
+    const x = tf.tensor4d(
+      Array.from({ length: 16 }, (_, i) => i + 1),
+      [1, 4, 4, 1],
+    );
     // Windows centred on (0,0), (0,2), (2,0), (2,2) of the 1-padded 4x4 input 1..16.
-    expect([...(model.predict(x) as tf.Tensor).dataSync()]).toEqual([1 + 2 + 5 + 6, 2 + 3 + 4 + 6 + 7 + 8, 5 + 6 + 9 + 10 + 13 + 14, 6 + 7 + 8 + 10 + 11 + 12 + 14 + 15 + 16]);
+    expect([...(model.predict(x) as tf.Tensor).dataSync()]).toEqual([
+      1 + 2 + 5 + 6,
+      2 + 3 + 4 + 6 + 7 + 8,
+      5 + 6 + 9 + 10 + 13 + 14,
+      6 + 7 + 8 + 10 + 11 + 12 + 14 + 15 + 16,
+    ]);
   });
   it('shortcut projection, add and concat', () => {
     const b = new IRBuilder('m', [1, 2, 2]);
@@ -69,4 +77,3 @@ describe.skipIf(!B.ok)(`numerics on hand-computable cases on ${B.label}${B.skip}
     expect([...(model.predict(tf.tensor4d([1, 2, 3, 4], [1, 1, 2, 2])) as tf.Tensor).dataSync()]).toEqual([1, 3, 2, 4]);
   });
 });
-

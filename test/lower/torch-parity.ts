@@ -85,7 +85,10 @@ function runCase(c: Case): Result {
   const { model, owners } = lowerGraph(graph, { seed: 5 });
   const [ci, h, w] = graph.input as [number, number, number];
   const xShape = [2, h, w, ci];
-  const xv = values(xShape.reduce((a, b) => a * b), 11);
+  const xv = values(
+    xShape.reduce((a, b) => a * b),
+    11,
+  );
   const x = tf.variable(tf.tensor4d(xv, xShape as [number, number, number, number]));
   const [co, oh, ow] = graph.nodes[graph.output]!.shape as number[];
   const rv = values(2 * oh! * ow! * co!, 23);

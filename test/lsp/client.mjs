@@ -87,19 +87,29 @@ export class LspClient {
   next(predicate, timeoutMs = 20000) {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching notification within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push({ predicate, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+      this.waiters.push({
+        predicate,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
     });
   }
 
   /** The next publishDiagnostics for `docUri` (optionally for a given document version). */
   nextDiagnostics(docUri, version) {
-    return this.next((m) => m.method === 'textDocument/publishDiagnostics' && m.params.uri === docUri && (version === undefined || m.params.version === version))
-      .then((m) => m.params);
+    return this.next(
+      (m) => m.method === 'textDocument/publishDiagnostics' && m.params.uri === docUri && (version === undefined || m.params.version === version),
+    ).then((m) => m.params);
   }
 
   async initialize(initializationOptions = {}, rootPath = ROOT, capabilities = {}) {
     const result = await this.request('initialize', {
-      processId: process.pid, rootUri: uri(rootPath), capabilities, initializationOptions,
+      processId: process.pid,
+      rootUri: uri(rootPath),
+      capabilities,
+      initializationOptions,
       workspaceFolders: [{ uri: uri(rootPath), name: 'root' }],
     });
     this.notify('initialized', {});

@@ -19,7 +19,8 @@ describe('editor integration files', () => {
     const regexes: string[] = [];
     const walk = (x: unknown): void => {
       if (Array.isArray(x)) x.forEach(walk);
-      else if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) (k === 'match' || k === 'begin' || k === 'end' ? regexes.push(v as string) : walk(v));
+      else if (x && typeof x === 'object')
+        for (const [k, v] of Object.entries(x)) k === 'match' || k === 'begin' || k === 'end' ? regexes.push(v as string) : walk(v);
     };
     walk(grammar);
     expect(regexes.length).toBeGreaterThan(10);
@@ -53,7 +54,9 @@ describe('editor integration files', () => {
     });
 
     it('every parameter of a definition is scoped, with or without a default', () => {
-      const lines = tokens('block BasicBlock(c, stride=1) <\n  conv3x3 c stride=stride\n>\ndef stage(c, n,\n    k=3) = <conv c k=k>\nnet r(classes=1000) : [3, 224, 224] <\n  gap\n>');
+      const lines = tokens(
+        'block BasicBlock(c, stride=1) <\n  conv3x3 c stride=stride\n>\ndef stage(c, n,\n    k=3) = <conv c k=k>\nnet r(classes=1000) : [3, 224, 224] <\n  gap\n>',
+      );
       has(scopesOf(lines, 0, 'BasicBlock'), 'entity.name.type');
       has(scopesOf(lines, 0, 'c'), 'variable.parameter');
       has(scopesOf(lines, 0, 'stride'), 'variable.parameter');

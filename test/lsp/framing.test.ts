@@ -5,7 +5,10 @@ import { type FrameError, FrameParser } from '../../src/lsp/framing.js';
 function parse(chunks: (string | Buffer)[]) {
   const messages: unknown[] = [];
   const errors: FrameError[] = [];
-  const parser = new FrameParser((m) => messages.push(m), (e) => errors.push(e));
+  const parser = new FrameParser(
+    (m) => messages.push(m),
+    (e) => errors.push(e),
+  );
   for (const c of chunks) parser.push(Buffer.isBuffer(c) ? c : Buffer.from(c, 'utf8'));
   return { messages, errors };
 }

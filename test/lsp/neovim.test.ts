@@ -53,7 +53,9 @@ describe.skipIf(!version)(`Neovim (${version ?? 'skipped: nvim is not installed;
     chmodSync(join(bin, 'netc'), 0o755);
     const out = join(dir, 'out.json');
     const init = join(dir, 'init.lua');
-    writeFileSync(init, `${recipe()}
+    writeFileSync(
+      init,
+      `${recipe()}
 vim.api.nvim_create_autocmd('VimEnter', { callback = function()
   local buf = vim.api.nvim_get_current_buf()
   local ok = vim.wait(30000, function() return #vim.diagnostic.get(buf) > 0 end, 50)
@@ -62,11 +64,21 @@ vim.api.nvim_create_autocmd('VimEnter', { callback = function()
   vim.fn.writefile({ vim.fn.json_encode({ filetype = vim.bo[buf].filetype, ok = ok, clients = clients, diagnostics = vim.diagnostic.get(buf) }) }, ${JSON.stringify(out)})
   vim.cmd('qa!')
 end })
-`);
+`,
+    );
     const home = join(dir, 'home');
     const run = spawnSync('nvim', ['--headless', '-n', '-i', 'NONE', '-u', init, file], {
-      cwd: project, encoding: 'utf8', timeout: 60_000,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), XDG_STATE_HOME: join(home, 'state') },
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        HOME: home,
+        XDG_CONFIG_HOME: join(home, 'config'),
+        XDG_DATA_HOME: join(home, 'data'),
+        XDG_STATE_HOME: join(home, 'state'),
+      },
     });
     expect(existsSync(out), `nvim wrote no result (status ${run.status}): ${run.stderr}${run.stdout}`).toBe(true);
     const result = JSON.parse(readFileSync(out, 'utf8'));

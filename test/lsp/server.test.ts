@@ -137,7 +137,10 @@ describe('hover', () => {
 
 describe('inlay hints', () => {
   it('puts the output shape after each line', async () => {
-    const hints = await client.request('textDocument/inlayHint', { ...doc(model), range: { start: { line: 0, character: 0 }, end: { line: 10, character: 0 } } });
+    const hints = await client.request('textDocument/inlayHint', {
+      ...doc(model),
+      range: { start: { line: 0, character: 0 }, end: { line: 10, character: 0 } },
+    });
     const byLine = Object.fromEntries(hints.map((h: { position: { line: number; character: number }; label: string }) => [h.position.line, h]));
     expect(byLine[3].label).toBe('→ [16, 32, 32]');
     expect(byLine[3].position.character).toBe('  Unit(16)'.length);
@@ -177,7 +180,10 @@ net m : [3, 32, 32] <
     expect(conv.contents.value).toContain('`[8, 16, 16]` · 216 params');
     const hints = await client.request('textDocument/inlayHint', { ...doc(file), range: { start: { line: 0, character: 0 }, end: { line: 9, character: 0 } } });
     expect(hints.map((h: { position: { line: number }; label: string }) => `${h.position.line} ${h.label}`)).toEqual([
-      '0 → [8, 16, 16] | [16, 8, 8]', '2 → [8, 16, 16]', '3 → [16, 8, 8]', '4 → [16, 1, 1]',
+      '0 → [8, 16, 16] | [16, 8, 8]',
+      '2 → [8, 16, 16]',
+      '3 → [16, 8, 8]',
+      '4 → [16, 1, 1]',
     ]);
     client.notify('textDocument/didClose', doc(file));
   });
@@ -195,7 +201,9 @@ describe('navigation', () => {
 
   it('finds references across the importing file and the library', async () => {
     const refs = await client.request('textDocument/references', { ...doc(lib), position: pos(LIB, 'Unit', 1), context: { includeDeclaration: true } });
-    const found = refs.map((r: { uri: string; range: { start: { line: number } } }) => `${r.uri.endsWith('lib.net') ? 'lib' : 'model'}:${r.range.start.line}`).sort();
+    const found = refs
+      .map((r: { uri: string; range: { start: { line: number } } }) => `${r.uri.endsWith('lib.net') ? 'lib' : 'model'}:${r.range.start.line}`)
+      .sort();
     expect(found).toEqual(['lib:1', 'model:3', 'model:4']);
     const uses = await client.request('textDocument/references', { ...doc(lib), position: pos(LIB, 'Unit', 1), context: { includeDeclaration: false } });
     expect(uses).toHaveLength(2);
@@ -203,7 +211,10 @@ describe('navigation', () => {
 
   it('lists blocks, nets and imports as document symbols', async () => {
     const symbols = await client.request('textDocument/documentSymbol', doc(model));
-    expect(symbols.map((s: { name: string; kind: number }) => [s.name, s.kind])).toEqual([['use "./lib"', 2], ['small', 2]]);
+    expect(symbols.map((s: { name: string; kind: number }) => [s.name, s.kind])).toEqual([
+      ['use "./lib"', 2],
+      ['small', 2],
+    ]);
     expect(symbols[1].detail).toBe('net small(classes=10) : [3, 32, 32]');
     const libSymbols = await client.request('textDocument/documentSymbol', doc(lib));
     expect(libSymbols[0]).toMatchObject({ name: 'Unit', kind: 5, selectionRange: { start: { line: 1, character: 6 } } });
@@ -255,10 +266,13 @@ describe('rename', () => {
     const modelEdits = edit.changes[uri(model)];
     const libEdits = edit.changes[uri(lib)];
     expect(modelEdits.map((e: { range: { start: { line: number; character: number } } }) => e.range.start)).toEqual([
-      { line: 3, character: 2 }, { line: 4, character: 2 },
+      { line: 3, character: 2 },
+      { line: 4, character: 2 },
     ]);
     expect(libEdits).toEqual([{ range: { start: { line: 1, character: 6 }, end: { line: 1, character: 10 } }, newText: 'Cell' }]);
-    await expect(client.request('textDocument/rename', { ...doc(model), position: pos(MODEL, 'Unit(16)', 1), newName: '9lives' })).rejects.toThrow(/not a valid name/);
+    await expect(client.request('textDocument/rename', { ...doc(model), position: pos(MODEL, 'Unit(16)', 1), newName: '9lives' })).rejects.toThrow(
+      /not a valid name/,
+    );
   });
 });
 
@@ -289,7 +303,9 @@ describe('sequence and ConvNeXt constructs (issue 13)', () => {
     const next = client.nextDiagnostics(uri(file), 2);
     client.change(file, 2, text);
     await next;
-    const items = (await client.request('textDocument/completion', { ...doc(file), position: pos(text, 'layernorm ep', 12) })).map((i: { label: string }) => i.label);
+    const items = (await client.request('textDocument/completion', { ...doc(file), position: pos(text, 'layernorm ep', 12) })).map(
+      (i: { label: string }) => i.label,
+    );
     expect(items).toContain('eps=');
     expect(items).toContain('attention');
     expect(items).toContain('layernorm2d');

@@ -57,7 +57,10 @@ beforeAll(async () => {
   writeFileSync(resnet(), RESNET);
   client = new LspClient();
   ({ capabilities } = await client.initialize({ debounceMs: 0 }, dir));
-  for (const [path, text] of [[model(), MODEL], [resnet(), RESNET]] as const) {
+  for (const [path, text] of [
+    [model(), MODEL],
+    [resnet(), RESNET],
+  ] as const) {
     const opened = client.nextDiagnostics(uri(path), 1);
     client.open(path, text);
     expect((await opened).diagnostics).toEqual([]);
@@ -81,7 +84,10 @@ describe('untitled buffers', () => {
     expect(diagnostics[0].range.start).toEqual({ line: 1, character: 14 });
     const hover = await client.request('textDocument/hover', { textDocument: { uri: UNTITLED }, position: { line: 1, character: 3 } });
     expect(hover.contents.value).toContain('2-D convolution');
-    const hints = await client.request('textDocument/inlayHint', { textDocument: { uri: UNTITLED }, range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } } });
+    const hints = await client.request('textDocument/inlayHint', {
+      textDocument: { uri: UNTITLED },
+      range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } },
+    });
     expect(hints.map((h: { label: string }) => h.label)).toContain('→ [4, 6, 6]');
     client.notify('textDocument/didClose', { textDocument: { uri: UNTITLED } });
   });
@@ -160,7 +166,7 @@ describe('rename and the installed library', () => {
     await expect(client.request('textDocument/rename', { ...at, newName: 'stage' })).rejects.toThrow(/installed library/);
   });
 
-  it('renames a stdlib definition consistently when the workspace is netc\'s own source', async () => {
+  it("renames a stdlib definition consistently when the workspace is netc's own source", async () => {
     const own = new LspClient();
     try {
       await own.initialize({ debounceMs: 0 }, ROOT);
@@ -170,7 +176,9 @@ describe('rename and the installed library', () => {
       own.open(path, text);
       await opened;
       const edit = await own.request('textDocument/rename', { ...doc(path), position: pos(text, 'basic_stage', 2), newName: 'stage' });
-      const files = Object.keys(edit.changes).map((u) => u.split('/').pop()).sort();
+      const files = Object.keys(edit.changes)
+        .map((u) => u.split('/').pop())
+        .sort();
       expect(files).toEqual(['resnet.net', 'resnet18.net', 'resnet20_cifar.net', 'resnet34.net']);
     } finally {
       own.kill();
@@ -325,7 +333,11 @@ describe('bounded workspace scans', () => {
     const huge = join(dir, 'huge.net');
     writeFileSync(huge, 'use "inception"\nnet g : [3, 224, 224] <\n  <conv 8 k=1; Inception(8, 8, 8, 8, 8, 8)> * 100000\n>\n');
     try {
-      const uses = await client.request('textDocument/references', { ...doc(model()), position: pos(MODEL, 'small', 1), context: { includeDeclaration: true } });
+      const uses = await client.request('textDocument/references', {
+        ...doc(model()),
+        position: pos(MODEL, 'small', 1),
+        context: { includeDeclaration: true },
+      });
       expect(uses).toHaveLength(1);
     } finally {
       rmSync(huge);

@@ -10,7 +10,7 @@ import { INPUT, mergeOp, OPS, opByKey, shortcutProjection, withDefaults, type Op
 import { defineOp, type ArgsOf } from '../../src/ops/op.js';
 
 describe('op names and attributes are typed', () => {
-  it('OpName is the union of the table\'s names, and IR nodes carry one', () => {
+  it("OpName is the union of the table's names, and IR nodes carry one", () => {
     expectTypeOf<'conv'>().toExtend<OpName>();
     expectTypeOf<'softmax'>().toExtend<OpName>();
     expectTypeOf<string>().not.toExtend<OpName>();
@@ -27,11 +27,21 @@ describe('op names and attributes are typed', () => {
     expectTypeOf<ConvAttrs['bias']>().toEqualTypeOf<boolean>();
     const op = defineOp({
       name: 'example',
-      summary: '', nameBase: 'example', arity: 1,
-      params: [{ name: 'n', type: 'int', doc: '' }, { name: 'mode', type: 'string', default: 'a', doc: '' }, { name: 'k', type: 'int|pair', doc: '' }],
+      summary: '',
+      nameBase: 'example',
+      arity: 1,
+      params: [
+        { name: 'n', type: 'int', doc: '' },
+        { name: 'mode', type: 'string', default: 'a', doc: '' },
+        { name: 'k', type: 'int|pair', doc: '' },
+      ],
       torchType: () => null,
       attrs: (args) => {
-        expectTypeOf(args).toEqualTypeOf<ArgsOf<readonly [{ name: 'n'; type: 'int'; doc: '' }, { name: 'mode'; type: 'string'; default: 'a'; doc: '' }, { name: 'k'; type: 'int|pair'; doc: '' }]>>();
+        expectTypeOf(args).toEqualTypeOf<
+          ArgsOf<
+            readonly [{ name: 'n'; type: 'int'; doc: '' }, { name: 'mode'; type: 'string'; default: 'a'; doc: '' }, { name: 'k'; type: 'int|pair'; doc: '' }]
+          >
+        >();
         expectTypeOf(args.n).toEqualTypeOf<number>();
         expectTypeOf(args.mode).toEqualTypeOf<string>();
         expectTypeOf(args.k).toEqualTypeOf<number | number[]>();
@@ -50,10 +60,20 @@ describe('op names and attributes are typed', () => {
 });
 
 describe('traits', () => {
-  it('every weight an op makes has PyTorch\'s default init declared (the exporter writes only what differs)', () => {
+  it("every weight an op makes has PyTorch's default init declared (the exporter writes only what differs)", () => {
     const seq = [[5, 8]];
     const map = [[4, 8, 8]];
-    const probe = { conv: [[3, 8, 8]], bn: map, linear: [[10]], layernorm: seq, layernorm2d: map, layer_scale: map, class_token: seq, pos_embedding: seq, attention: seq } as Record<string, number[][]>;
+    const probe = {
+      conv: [[3, 8, 8]],
+      bn: map,
+      linear: [[10]],
+      layernorm: seq,
+      layernorm2d: map,
+      layer_scale: map,
+      class_token: seq,
+      pos_embedding: seq,
+      attention: seq,
+    } as Record<string, number[][]>;
     for (const op of OPS) {
       if (!op.weights) continue;
       const inputs = probe[op.name];
@@ -64,8 +84,11 @@ describe('traits', () => {
     }
   });
 
-  it('the passes\' questions have the answers the old name checks gave', () => {
-    const named = (trait: (o: (typeof OPS)[number]) => unknown) => OPS.filter((o) => trait(o)).map((o) => o.name).sort();
+  it("the passes' questions have the answers the old name checks gave", () => {
+    const named = (trait: (o: (typeof OPS)[number]) => unknown) =>
+      OPS.filter((o) => trait(o))
+        .map((o) => o.name)
+        .sort();
     expect(named((o) => o.outputsProbabilities)).toEqual(['softmax']);
     expect(named((o) => o.fullyConnected)).toEqual(['linear']);
     expect(named((o) => o.passThrough)).toEqual(['dropout', 'flatten', 'identity']);
@@ -79,7 +102,7 @@ describe('traits', () => {
     expect(avgpool.globalPool!.test(whole, [512, 14, 14])).toBe(false);
   });
 
-  it('shortcut\'s projection is a 1x1 conv without bias at the stride, then bn, at their ops\' defaults', () => {
+  it("shortcut's projection is a 1x1 conv without bias at the stride, then bn, at their ops' defaults", () => {
     const [c, b] = shortcutProjection(64, 2);
     expect(c!.op.name).toBe('conv');
     expect(c!.op.attrs!(c!.args)).toEqual({ out: 64, kernel: [1, 1], stride: [2, 2], padding: [0, 0], dilation: [1, 1], groups: 1, bias: false });

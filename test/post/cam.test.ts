@@ -76,7 +76,14 @@ beforeAll(async () => {
   await selectBackend('wasm');
   netFile = join(dir, 'camnet.net');
   writeFileSync(netFile, NET);
-  const dataset: Dataset = { name: 'shapes', shape: [1, S, S], classes: ['horizontal', 'vertical', 'none'], train: images(900, 1).split, test: test.split, source: 'memory' };
+  const dataset: Dataset = {
+    name: 'shapes',
+    shape: [1, S, S],
+    classes: ['horizontal', 'vertical', 'none'],
+    train: images(900, 1).split,
+    test: test.split,
+    source: 'memory',
+  };
   runDir = join(dir, 'run');
   const r = await trainRun(netFile, dataset, runDir, { data: 'shapes', epochs: 4, optimizer: 'adam', lr: 0.01, valSplit: 0, seed: 0 }, true);
   console.log(`camnet test accuracy ${r.testAccuracy}`);
@@ -200,4 +207,3 @@ describe('the CAM head', () => {
     expect(conv.text).toBe('conv 3 k=1');
   });
 });
-

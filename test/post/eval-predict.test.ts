@@ -39,7 +39,9 @@ describe('netc eval', () => {
     expect(r.stderr).not.toContain('internal error');
     expect(r.code).toBe(0);
     // One short backend line; the details and the skipped backends only with --verbose.
-    expect(r.stderr.split('\n').filter((l) => /^\s*(backend|skipped)/.test(l))).toEqual([expect.stringMatching(/^backend: wasm[^(]*( \(\d others? skipped; --verbose says why\))?$/)]);
+    expect(r.stderr.split('\n').filter((l) => /^\s*(backend|skipped)/.test(l))).toEqual([
+      expect.stringMatching(/^backend: wasm[^(]*( \(\d others? skipped; --verbose says why\))?$/),
+    ]);
     const doc = JSON.parse(r.stdout);
     const saved = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8'));
     console.log(`netc eval: accuracy ${doc.accuracy} on ${doc.images} images`);
@@ -113,7 +115,11 @@ describe('netc predict', () => {
     // Expected: the checkpoint on the dataset's own pixels, normalised as in training.
     const opened = await openRun(run, 'best');
     const norm = await runNormalization(opened);
-    const b = makeBatch(dataset.test, Int32Array.from({ length: 12 }, (_, i) => i), { shape: [1, 28, 28], norm, crop: 0, flip: false, rand: Math.random });
+    const b = makeBatch(
+      dataset.test,
+      Int32Array.from({ length: 12 }, (_, i) => i),
+      { shape: [1, 28, 28], norm, crop: 0, flip: false, rand: Math.random },
+    );
     const probs = tf.tidy(() => tf.softmax(opened.model.predict(tf.tensor4d(b.x, [12, 28, 28, 1])) as tf.Tensor).arraySync() as number[][]);
     const classes = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8')).classes as string[];
     files.forEach((f, i) => {
@@ -140,7 +146,9 @@ describe('netc cam on LeNet-5', () => {
     const image = join(dir, 'images', 'a', 'img00.png');
     const r = await cli(['cam', LENET, '--weights', run, '--image', image, '--out', join(dir, 'x.png'), '--backend', 'wasm']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error[NET4001]: cam needs global average pooling right before the last linear layer `out`, but it gets the relu layer `relu2` (output [84])');
+    expect(r.stderr).toContain(
+      'error[NET4001]: cam needs global average pooling right before the last linear layer `out`, but it gets the relu layer `relu2` (output [84])',
+    );
     const lines = readFileSync(LENET, 'utf8').split('\n');
     const fc2 = lines.findIndex((l) => l.includes('fc2: linear 84; relu'));
     expect(r.stderr).toContain(`lenet5.net:${fc2 + 1}:${lines[fc2]!.indexOf('relu') + 1}`);

@@ -13,8 +13,23 @@ export const quietIo = { log: () => {}, progress: () => {}, interrupted: () => f
 
 export function runConfig(over: Partial<RunConfig>): RunConfig {
   return {
-    net: '', data: 'fashion-mnist-sample', backend: 'wasm', epochs: 1, batchSize: 32, optimizer: 'momentum', lr: 0.01, momentum: 0.9,
-    weightDecay: 0, schedule: 'none', stepSize: 10, gamma: 0.1, augment: { crop: 0, flip: false }, normalize: true, valSplit: 0.1, seed: 0, out: '',
+    net: '',
+    data: 'fashion-mnist-sample',
+    backend: 'wasm',
+    epochs: 1,
+    batchSize: 32,
+    optimizer: 'momentum',
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 0,
+    schedule: 'none',
+    stepSize: 10,
+    gamma: 0.1,
+    augment: { crop: 0, flip: false },
+    normalize: true,
+    valSplit: 0.1,
+    seed: 0,
+    out: '',
     ...over,
   };
 }

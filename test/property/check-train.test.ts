@@ -26,10 +26,22 @@ const B = await testBackend();
 
 /** Nets the property found that checked but did not train, each fixed; kept so they stay fixed whatever the seed. */
 const FOUND: { why: string; text: string }[] = [
-  { why: 'max pool with dilation had no lowering', text: `net t(classes=2) : [2, 9, 8] <\n  maxpool (2, 3) stride=(2, 1) pad=1 dilation=(2, 1) ceil=true\n  gap; linear classes\n>` },
-  { why: 'a strided 1x1 depthwise conv had no filter gradient on wasm+native', text: `net t(classes=2) : [3, 7, 5] <\n  conv 3 k=1 stride=2 padding=(1, 0) groups=3\n  adaptive_avgpool 1; linear classes\n>` },
-  { why: 'dropout 0 returns its input, which was then freed while a shortcut still read it', text: `block B(c) < conv c k=3 pad=1 bias=false; bn; relu > + shortcut\nnet t(classes=2) : [3, 8, 6] <\n  < dropout 0; B(6); B(3) > + shortcut\n  gap; linear classes\n>` },
-  { why: 'a [C, 1, 1] map gated by [C] came out flat ([C]), and flatten of a flat input did not lower', text: `block SE(r=2) < gap; flatten; linear max(1, in.c // r) bias=false; relu; linear in.c bias=false; hardsigmoid > * identity\nnet t(classes=2) : [3, 6, 6] <\n  gap; SE(r=3); flatten\n  linear classes\n>` },
+  {
+    why: 'max pool with dilation had no lowering',
+    text: `net t(classes=2) : [2, 9, 8] <\n  maxpool (2, 3) stride=(2, 1) pad=1 dilation=(2, 1) ceil=true\n  gap; linear classes\n>`,
+  },
+  {
+    why: 'a strided 1x1 depthwise conv had no filter gradient on wasm+native',
+    text: `net t(classes=2) : [3, 7, 5] <\n  conv 3 k=1 stride=2 padding=(1, 0) groups=3\n  adaptive_avgpool 1; linear classes\n>`,
+  },
+  {
+    why: 'dropout 0 returns its input, which was then freed while a shortcut still read it',
+    text: `block B(c) < conv c k=3 pad=1 bias=false; bn; relu > + shortcut\nnet t(classes=2) : [3, 8, 6] <\n  < dropout 0; B(6); B(3) > + shortcut\n  gap; linear classes\n>`,
+  },
+  {
+    why: 'a [C, 1, 1] map gated by [C] came out flat ([C]), and flatten of a flat input did not lower',
+    text: `block SE(r=2) < gap; flatten; linear max(1, in.c // r) bias=false; relu; linear in.c bias=false; hardsigmoid > * identity\nnet t(classes=2) : [3, 6, 6] <\n  gap; SE(r=3); flatten\n  linear classes\n>`,
+  },
 ];
 
 interface Outcome {
@@ -49,14 +61,21 @@ function trainSteps(net: Net, graph: ReturnType<typeof compileSource>['graphs'][
     const optim = makeOptim({ optimizer: 'sgd', lr: 0.05, momentum: 0, weightDecay: 0 });
     const probs = outputsProbabilities(graph);
     const rand = tf.randomNormal([BATCH, h, w, c], 0, 1, 'float32', net.seed);
-    const labels = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => (net.seed + i) % net.classes), 'int32'), net.classes);
+    const labels = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: BATCH }, (_, i) => (net.seed + i) % net.classes),
+        'int32',
+      ),
+      net.classes,
+    );
     const before = vars.map((v) => v.dataSync().slice());
     for (let step = 0; step < 2; step++) {
       tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => lossOf(model.apply(rand, { training: true }) as tf.Tensor, labels, probs), vars);
         const loss = value.dataSync()[0]!;
         expect(Number.isFinite(loss), `step ${step + 1}: loss ${loss}`).toBe(true);
-        for (const [name, g] of Object.entries(grads)) expect(g.dataSync().every(Number.isFinite), `step ${step + 1}: gradient of ${name} is finite`).toBe(true);
+        for (const [name, g] of Object.entries(grads))
+          expect(g.dataSync().every(Number.isFinite), `step ${step + 1}: gradient of ${name} is finite`).toBe(true);
         optim.step(grads, new Map(vars.map((v) => [v.name, v])), 0.05);
       });
     }
@@ -107,7 +126,11 @@ describe.skipIf(!B.ok)(`random valid nets: what check accepts trains (${RUNS} ne
     // printed with its diagnostics, as it is either a generator slip or a checker that is too strict.
     for (const o of refused) console.log(`check refused seed ${o.net.seed}: ${o.errors.join('; ')}\n${o.net.text}`);
     expect(refused.length).toBeLessThanOrEqual(Math.floor(outcomes.length * 0.1));
-    if (RUNS >= 40) expect(ENTRY_NAMES.filter((n) => !used.has(n)), 'entries never generated').toEqual([]);
+    if (RUNS >= 40)
+      expect(
+        ENTRY_NAMES.filter((n) => !used.has(n)),
+        'entries never generated',
+      ).toEqual([]);
   });
 
   afterAll(() => console.log(`${outcomes.filter((o) => o.checked).length} of ${outcomes.length} generated nets checked clean and trained`));

@@ -97,7 +97,10 @@ function window(g: Gen, s: Shape, opts: { maxK: number; dilation: boolean; padHa
     const k = perAxis(g, 1, opts.maxK);
     const st = perAxis(g, 1, 2);
     const d = opts.dilation && g.rng.bool(0.3) ? perAxis(g, 1, 2) : ([1, 1] as [number, number]);
-    const p: [number, number] = [0, 1].map((i) => g.rng.int(0, opts.padHalf ? Math.floor(k[i]! / 2) : Math.floor(((k[i]! - 1) * d[i]!) / 2) + 1)) as [number, number];
+    const p: [number, number] = [0, 1].map((i) => g.rng.int(0, opts.padHalf ? Math.floor(k[i]! / 2) : Math.floor(((k[i]! - 1) * d[i]!) / 2) + 1)) as [
+      number,
+      number,
+    ];
     const ceil = opts.ceil && g.rng.bool(0.3);
     const h = outSize(s[1]!, k[0], st[0], p[0], d[0], ceil);
     const w = outSize(s[2]!, k[1], st[1], p[1], d[1], ceil);

@@ -34,13 +34,23 @@ describe.skipIf(!B.ok || !torchOk)(`training gradients against PyTorch float64 o
     const r = rng(7);
     const [n, h, w, c, k] = [4, 8, 8, 3, 8];
     const data = {
-      xShape: [n, h, w, c], channels: k,
-      x: fill(r, n * h * w * c, 2, 0.5), w1: fill(r, 9 * c * k, 0.4), w2: fill(r, 9 * k * k, 0.2), w3: fill(r, k * k, 0.3),
-      w4: fill(r, k * k, 0.3), g1: fill(r, k, 0.5, 1), b1: fill(r, k, 0.3), g2: fill(r, k, 0.5, 1), b2: fill(r, k, 0.3),
+      xShape: [n, h, w, c],
+      channels: k,
+      x: fill(r, n * h * w * c, 2, 0.5),
+      w1: fill(r, 9 * c * k, 0.4),
+      w2: fill(r, 9 * k * k, 0.2),
+      w3: fill(r, k * k, 0.3),
+      w4: fill(r, k * k, 0.3),
+      g1: fill(r, k, 0.5, 1),
+      b1: fill(r, k, 0.3),
+      g2: fill(r, k, 0.5, 1),
+      b2: fill(r, k, 0.3),
       r: fill(r, n * (h / 2) * (w / 2) * k),
     };
     const ref = spawnSync(PYTHON, [join(HERE, 'grad_reference.py')], {
-      input: JSON.stringify(data, (_, v) => (v instanceof Float32Array ? [...v] : v)), encoding: 'utf8', maxBuffer: 64 << 20,
+      input: JSON.stringify(data, (_, v) => (v instanceof Float32Array ? [...v] : v)),
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
     });
     expect(ref.status, ref.stderr).toBe(0);
     const want = JSON.parse(ref.stdout);
@@ -76,11 +86,22 @@ describe.skipIf(!B.ok || !torchOk)(`training gradients against PyTorch float64 o
     const f32 = (a: number[]) => Float32Array.from(a);
     const [g1, b1, g2, b2] = vars.slice(5) as tf.Variable[];
     const pairs: [string, Float32Array, number[]][] = [
-      ['dx', got(x), want.dx], ['dw1', got(w1), want.dw1], ['dw2', got(w2), want.dw2], ['dw3 (strided 1x1)', got(w3), want.dw3], ['dw4 (strided 1x1, 7x7)', got(w4), want.dw4],
-      ['dgamma1', got(g1!), want.dg1], ['dbeta1', got(b1!), want.db1], ['dgamma2', got(g2!), want.dg2], ['dbeta2', got(b2!), want.db2],
+      ['dx', got(x), want.dx],
+      ['dw1', got(w1), want.dw1],
+      ['dw2', got(w2), want.dw2],
+      ['dw3 (strided 1x1)', got(w3), want.dw3],
+      ['dw4 (strided 1x1, 7x7)', got(w4), want.dw4],
+      ['dgamma1', got(g1!), want.dg1],
+      ['dbeta1', got(b1!), want.db1],
+      ['dgamma2', got(g2!), want.dg2],
+      ['dbeta2', got(b2!), want.db2],
     ];
     for (const [name, a, b] of pairs) expect(relErr(a, f32(b)), name).toBeLessThan(TOL);
-    const running = (b: TorchBatchNorm) => b.getWeights().slice(2).map((t) => t.dataSync() as Float32Array);
+    const running = (b: TorchBatchNorm) =>
+      b
+        .getWeights()
+        .slice(2)
+        .map((t) => t.dataSync() as Float32Array);
     const [rm1, rv1] = running(bn1);
     const [rm2, rv2] = running(bn2);
     expect(relErr(rm1!, f32(want.rm1)), 'running mean 1').toBeLessThan(1e-5);

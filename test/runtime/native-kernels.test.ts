@@ -18,8 +18,27 @@ const native = loadNative();
 const addonLoaded = native.addon != null;
 const skipNote = addonLoaded ? '' : ` [skipped: native addon ${native.reason}]`;
 /** x [1, 2, 2, 2] through a 1x1 filter, 2 in, 1 out. */
-const ONE_BY_ONE: ConvParams = { n: 1, h: 2, w: 2, ci: 2, kh: 1, kw: 1, co: 1, oh: 2, ow: 2, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pb: 0, pl: 0, pr: 0, groups: 1, relu: 0 };
-
+const ONE_BY_ONE: ConvParams = {
+  n: 1,
+  h: 2,
+  w: 2,
+  ci: 2,
+  kh: 1,
+  kw: 1,
+  co: 1,
+  oh: 2,
+  ow: 2,
+  sh: 1,
+  sw: 1,
+  dh: 1,
+  dw: 1,
+  pt: 0,
+  pb: 0,
+  pl: 0,
+  pr: 0,
+  groups: 1,
+  relu: 0,
+};
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -43,11 +62,47 @@ const cases: Case[] = [
   { name: '3x3 s1 same, batch 4', x: [4, 8, 8, 16], k: [3, 3], cout: 16, strides: [1, 1], pad: 'same' },
   { name: '3x3 s2 same (asymmetric pad)', x: [2, 8, 8, 3], k: [3, 3], cout: 5, strides: [2, 2], pad: 'same' },
   { name: '3x3 s2 valid odd size', x: [3, 9, 7, 2], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
-  { name: '3x3 s2 explicit pad 1 (PyTorch-style)', x: [2, 10, 10, 8], k: [3, 3], cout: 16, strides: [2, 2], pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  {
+    name: '3x3 s2 explicit pad 1 (PyTorch-style)',
+    x: [2, 10, 10, 8],
+    k: [3, 3],
+    cout: 16,
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
   { name: '1x1 s1 valid', x: [2, 6, 6, 8], k: [1, 1], cout: 12, strides: [1, 1], pad: 'valid' },
   { name: '1x1 s2 valid (projection shortcut)', x: [2, 8, 8, 16], k: [1, 1], cout: 32, strides: [2, 2], pad: 'valid', filterGradOnWasm: true },
-  { name: '7x7 s2 explicit pad 3 (stem)', x: [2, 16, 16, 3], k: [7, 7], cout: 8, strides: [2, 2], pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
-  { name: '5x3 s1x2 asymmetric explicit pads', x: [2, 10, 9, 3], k: [5, 3], cout: 2, strides: [1, 2], pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  {
+    name: '7x7 s2 explicit pad 3 (stem)',
+    x: [2, 16, 16, 3],
+    k: [7, 7],
+    cout: 8,
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [3, 3],
+      [3, 3],
+      [0, 0],
+    ],
+  },
+  {
+    name: '5x3 s1x2 asymmetric explicit pads',
+    x: [2, 10, 9, 3],
+    k: [5, 3],
+    cout: 2,
+    strides: [1, 2],
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { name: '3x3 s3 valid (rows dropped)', x: [2, 11, 11, 2], k: [3, 3], cout: 3, strides: [3, 3], pad: 'valid' },
   { name: '3x3 dilation 2 same', x: [2, 9, 9, 4], k: [3, 3], cout: 6, strides: [1, 1], pad: 'same', dilations: [2, 2], forwardOnly: true },
   { name: 'depthwise 3x3 s1 same, multiplier 2', x: [2, 8, 8, 6], k: [3, 3], cout: 2, strides: [1, 1], pad: 'same', depthwise: true },
@@ -144,7 +199,9 @@ describe('native oneDNN convolutions equal the cpu backend' + skipNote, () => {
     tf.setBackend('wasm');
     const before = nativeCounters.fallback;
     const y = tf.tidy(() =>
-      tf.fused.conv2d({ x: tf.ones([1, 4, 4, 2]) as tf.Tensor4D, filter: tf.ones([3, 3, 2, 2]) as tf.Tensor4D, strides: 1, pad: 'same', activation: 'elu' }).dataSync(),
+      tf.fused
+        .conv2d({ x: tf.ones([1, 4, 4, 2]) as tf.Tensor4D, filter: tf.ones([3, 3, 2, 2]) as tf.Tensor4D, strides: 1, pad: 'same', activation: 'elu' })
+        .dataSync(),
     );
     expect(nativeCounters.fallback).toBe(before + 1);
     expect(y[10]).toBeCloseTo(18, 5); // interior pixel: 3x3x2 ones
@@ -192,7 +249,10 @@ describe('native batch norm equals the JS batch norm on the cpu backend' + skipN
         const vars = [x, ...bn.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val)];
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.apply(x, { training: true }) as tf.Tensor, wt)) as tf.Scalar, vars);
         const out = [value, ...vars.map((v) => grads[v.name]!)].map((t) => t.dataSync() as Float32Array);
-        const running = bn.getWeights().slice(2).map((t) => t.dataSync() as Float32Array);
+        const running = bn
+          .getWeights()
+          .slice(2)
+          .map((t) => t.dataSync() as Float32Array);
         tf.dispose([x, wt, value, ...Object.values(grads)]);
         return { out, running };
       };
@@ -253,7 +313,9 @@ describe('native addon surface' + skipNote, () => {
     const addon = native.addon!;
     const p = packConvParams(ONE_BY_ONE);
     expect(() => addon.conv2d(0, new Float32Array(7), new Float32Array(2), null, new Float32Array(4), p)).toThrow(/x: expected 8 elements, got 7/);
-    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(4), new Int32Array(3))).toThrow(`an Int32Array of ${CONV_PARAMS.length} conv parameters`);
+    expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(4), new Int32Array(3))).toThrow(
+      `an Int32Array of ${CONV_PARAMS.length} conv parameters`,
+    );
     const bad = packConvParams({ ...ONE_BY_ONE, oh: 3 }); // output height inconsistent with input and pads
     expect(() => addon.conv2d(0, new Float32Array(8), new Float32Array(2), null, new Float32Array(6), bad)).toThrow(/output size/);
     expect(() => addon.conv2d(0, new Float64Array(8) as unknown as Float32Array, new Float32Array(2), null, new Float32Array(4), p)).toThrow(/Float32Array/);
@@ -263,17 +325,25 @@ describe('native addon surface' + skipNote, () => {
 describe('training through the native kernels' + skipNote, () => {
   // Regression: oneDNN's weight gradient of a strided 1x1 conv (8 -> 16 channels at 28x28) corrupted
   // memory and killed most training runs with SIGSEGV/SIGABRT; native.ts now leaves it to wasm.
-  it.skipIf(!addonLoaded)(`trains a net with a strided 1x1 conv, three times, without a crash${skipNote}`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'netc-native-1x1-'));
-    try {
-      const net = join(dir, 'strided1x1.net');
-      writeFileSync(net, 'net t(classes=10) : [1, 28, 28] < conv 8 k=3 pad=1; conv 16 k=1 stride=2 bias=false; gap; linear classes >\n');
-      for (let i = 0; i < 3; i++) {
-        const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'netc.js'), 'train', net, '--subset', '512', '--epochs', '1', '--batch-size', '64', '--out', join(dir, `run${i}`)], { encoding: 'utf8' });
-        expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+  it.skipIf(!addonLoaded)(
+    `trains a net with a strided 1x1 conv, three times, without a crash${skipNote}`,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'netc-native-1x1-'));
+      try {
+        const net = join(dir, 'strided1x1.net');
+        writeFileSync(net, 'net t(classes=10) : [1, 28, 28] < conv 8 k=3 pad=1; conv 16 k=1 stride=2 bias=false; gap; linear classes >\n');
+        for (let i = 0; i < 3; i++) {
+          const r = spawnSync(
+            process.execPath,
+            [join(ROOT, 'bin', 'netc.js'), 'train', net, '--subset', '512', '--epochs', '1', '--batch-size', '64', '--out', join(dir, `run${i}`)],
+            { encoding: 'utf8' },
+          );
+          expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });

@@ -46,7 +46,7 @@ describe('the native conv parameter table', () => {
     const [h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr] = [5, 6, 2, 2, 1, 2, 2, 1, 1, 0, 1, 0];
     const oh = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
     const ow = Math.floor((w + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;
-    const x = Float32Array.from({ length: h * w }, (_, i) => (i * 7) % 11 - 5);
+    const x = Float32Array.from({ length: h * w }, (_, i) => ((i * 7) % 11) - 5);
     const f = Float32Array.from([1, -2, 3, 0.5]);
     const y = new Float32Array(oh * ow);
     const params: ConvParams = { n: 1, h, w, ci: 1, kh, kw, co: 1, oh, ow, sh, sw, dh, dw, pt, pb, pl, pr, groups: 1, relu: 0 };

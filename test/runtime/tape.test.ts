@@ -55,7 +55,7 @@ describe('eager backprop', () => {
     await selectBackend('cpu');
   });
 
-  it('gives tfjs\'s gradients to the bit and leaks no tensor', () => {
+  it("gives tfjs's gradients to the bit and leaks no tensor", () => {
     const stock = step(false);
     const eager = step(true);
     expect(eager.loss).toBe(stock.loss);

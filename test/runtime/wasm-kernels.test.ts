@@ -8,7 +8,6 @@ import { relErr } from './rel-err.js';
 // convolutions (tested in native-kernels.test.ts) from replacing them in this process.
 process.env.NETC_NATIVE = '0';
 
-
 interface Case {
   name: string;
   x: [number, number, number, number];
@@ -24,8 +23,32 @@ const cases: Case[] = [
   { name: '3x3 s2 same (asymmetric pad)', x: [2, 8, 8, 3], k: [3, 3], cout: 5, strides: [2, 2], pad: 'same' },
   { name: '3x3 s2 valid odd', x: [3, 9, 7, 2], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
   { name: '1x1 s2 valid (projection)', x: [2, 8, 8, 4], k: [1, 1], cout: 6, strides: [2, 2], pad: 'valid' },
-  { name: '7x7 s2 explicit pad 3', x: [2, 16, 16, 3], k: [7, 7], cout: 4, strides: [2, 2], pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
-  { name: '5x3 s1x2 explicit', x: [2, 10, 9, 3], k: [5, 3], cout: 2, strides: [1, 2], pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  {
+    name: '7x7 s2 explicit pad 3',
+    x: [2, 16, 16, 3],
+    k: [7, 7],
+    cout: 4,
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [3, 3],
+      [3, 3],
+      [0, 0],
+    ],
+  },
+  {
+    name: '5x3 s1x2 explicit',
+    x: [2, 10, 9, 3],
+    k: [5, 3],
+    cout: 2,
+    strides: [1, 2],
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { name: '3x3 s2 same odd size', x: [2, 9, 11, 3], k: [3, 3], cout: 3, strides: [2, 2], pad: 'same' },
   { name: '3x3 s3 rows dropped', x: [2, 11, 11, 2], k: [3, 3], cout: 3, strides: [3, 3], pad: 'valid' },
 ];
@@ -70,7 +93,7 @@ describe('wasm conv gradients equal the cpu backend', () => {
     tf.setBackend('wasm');
     const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")));
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
     tf.dispose(g([x, w]));
     const before = (tf.backend() as unknown as { dataIdMap: { numDataIds(): number } }).dataIdMap.numDataIds();
     tf.dispose(g([x, w]));
@@ -82,12 +105,32 @@ describe('wasm conv gradients equal the cpu backend', () => {
 
 describe('wasm Slice (contiguous-run copy) equals the cpu backend', () => {
   const cases: [number[], number[], number[]][] = [
-    [[2, 6, 6, 4], [0, 1, 1, 0], [2, 4, 4, 4]], // a zero-padding layer's gradient
-    [[3, 5, 7, 2], [1, 0, 2, 1], [2, 5, 3, 1]],
-    [[4, 3, 3, 8], [1, 0, 0, 0], [2, -1, -1, -1]], // whole trailing axes: one run per batch row
+    [
+      [2, 6, 6, 4],
+      [0, 1, 1, 0],
+      [2, 4, 4, 4],
+    ], // a zero-padding layer's gradient
+    [
+      [3, 5, 7, 2],
+      [1, 0, 2, 1],
+      [2, 5, 3, 1],
+    ],
+    [
+      [4, 3, 3, 8],
+      [1, 0, 0, 0],
+      [2, -1, -1, -1],
+    ], // whole trailing axes: one run per batch row
     [[10], [3], [4]],
-    [[5, 6], [2, 1], [3, 0]], // empty
-    [[2, 3, 4, 5, 6], [1, 1, 0, 2, 3], [1, 2, 4, 2, 3]],
+    [
+      [5, 6],
+      [2, 1],
+      [3, 0],
+    ], // empty
+    [
+      [2, 3, 4, 5, 6],
+      [1, 1, 0, 2, 3],
+      [1, 2, 4, 2, 3],
+    ],
   ];
   for (const [shape, begin, size] of cases) {
     for (const dtype of ['float32', 'int32'] as const) {

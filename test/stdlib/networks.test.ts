@@ -31,9 +31,29 @@ const FILE_FOR: Record<string, string> = { vgg_gap_seed003: 'vgg16_gap' };
 
 /** Built by torchvision itself; their state dicts load into torchvision's models. */
 const TORCHVISION = new Set([
-  'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'densenet121', 'googlenet',
-  'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
-  'convnext_tiny', 'vit_b_16',
+  'vgg11',
+  'vgg16',
+  'vgg19',
+  'vgg16_bn',
+  'resnet18',
+  'resnet34',
+  'resnet50',
+  'resnet101',
+  'resnet152',
+  'densenet121',
+  'googlenet',
+  'alexnet',
+  'squeezenet1_0',
+  'resnext50_32x4d',
+  'wide_resnet50_2',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'shufflenet_v2_x1_0',
+  'efficientnet_b0',
+  'inception_v3',
+  'convnext_tiny',
+  'vit_b_16',
 ]);
 
 /**
@@ -41,7 +61,6 @@ const TORCHVISION = new Set([
  * padding) on 224: floor((224 - 7) / 2) + 1 = 109 windows read rows 0..222, so row 223 is never read.
  */
 const EXPECTED_WARNINGS: Record<string, string[]> = { squeezenet1_0: ['warning NET2005', 'warning NET2005'] };
-
 
 const REFERENCES: Reference[] = readdirSync(REFERENCE)
   .filter((f) => f.endsWith('.json'))
@@ -60,7 +79,9 @@ function compile(name: string, options: { args?: Record<string, number>; input?:
 
 /** Conv2d, BatchNorm2d, Linear, LayerNorm(2d) and MultiheadAttention rows of the summary, in execution order — what the reference lists. */
 function counted(graph: IRGraph) {
-  return summarize(graph, 'torch').rows.filter((r) => r.kind === 'layer' && ['Conv2d', 'BatchNorm2d', 'Linear', 'LayerNorm', 'LayerNorm2d', 'MultiheadAttention'].includes(r.type));
+  return summarize(graph, 'torch').rows.filter(
+    (r) => r.kind === 'layer' && ['Conv2d', 'BatchNorm2d', 'Linear', 'LayerNorm', 'LayerNorm2d', 'MultiheadAttention'].includes(r.type),
+  );
 }
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -75,11 +96,36 @@ describe('reference data', () => {
   it('covers the networks of issue 3, each with a stdlib file', () => {
     const names = REFERENCES.map((r) => r.name);
     for (const n of [
-      'lenet5', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'vgg19_gap', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152',
-      'resnet50_cifar', 'se_resnet50_cifar', 'densenet121', 'densenet_bc_cifar', 'googlenet', 'resnet20_cifar',
+      'lenet5',
+      'vgg11',
+      'vgg16',
+      'vgg19',
+      'vgg16_bn',
+      'vgg19_gap',
+      'resnet18',
+      'resnet34',
+      'resnet50',
+      'resnet101',
+      'resnet152',
+      'resnet50_cifar',
+      'se_resnet50_cifar',
+      'densenet121',
+      'densenet_bc_cifar',
+      'googlenet',
+      'resnet20_cifar',
       // issue 13
-      'alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3',
-    ]) expect(names).toContain(n);
+      'alexnet',
+      'squeezenet1_0',
+      'resnext50_32x4d',
+      'wide_resnet50_2',
+      'mobilenet_v2',
+      'mobilenet_v3_small',
+      'mobilenet_v3_large',
+      'shufflenet_v2_x1_0',
+      'efficientnet_b0',
+      'inception_v3',
+    ])
+      expect(names).toContain(n);
     for (const n of names) expect(existsSync(fileOf(n)), fileOf(n)).toBe(true);
   });
 });
@@ -88,7 +134,7 @@ describe.each(REFERENCES.map((r) => [r.name, r] as const))('%s', (name, ref) => 
   let graph: IRGraph;
   let summary: ReturnType<typeof summarize>;
 
-  it('compiles with no errors and no warnings (but torchvision\'s own), at the reference input', () => {
+  it("compiles with no errors and no warnings (but torchvision's own), at the reference input", () => {
     graph = compile(name);
     summary = summarize(graph, 'torch');
     expect(graph.input).toEqual(ref.input);

@@ -16,8 +16,25 @@ describe('stdlib/README.md', () => {
 
   it('lists every network with the totals PyTorch gives', () => {
     // Independently of the generator: each reference network's row carries PyTorch's numbers.
-    const refs = ['lenet5', 'vgg11', 'vgg16', 'vgg19', 'vgg16_bn', 'vgg19_gap', 'resnet18', 'resnet34', 'resnet50', 'resnet101',
-      'resnet152', 'resnet50_cifar', 'se_resnet50_cifar', 'densenet121', 'densenet_bc_cifar', 'googlenet', 'resnet20_cifar'];
+    const refs = [
+      'lenet5',
+      'vgg11',
+      'vgg16',
+      'vgg19',
+      'vgg16_bn',
+      'vgg19_gap',
+      'resnet18',
+      'resnet34',
+      'resnet50',
+      'resnet101',
+      'resnet152',
+      'resnet50_cifar',
+      'se_resnet50_cifar',
+      'densenet121',
+      'densenet_bc_cifar',
+      'googlenet',
+      'resnet20_cifar',
+    ];
     const fmt = (n: number) => n.toLocaleString('en-US');
     for (const name of refs) {
       const ref = JSON.parse(readFileSync(join(STDLIB as string, '..', 'test', 'reference', `${name}.json`), 'utf8'));

@@ -14,7 +14,9 @@ function compile(text: string) {
 
 /** Names of the nodes with weights, other than the body's conv1/bn1/conv2/bn2. */
 const projection = (text: string) =>
-  compile(text).graph!.nodes.filter((n) => n.weights.length && !/\.(conv|bn)\d$/.test(n.name)).map((n) => n.name);
+  compile(text)
+    .graph!.nodes.filter((n) => n.weights.length && !/\.(conv|bn)\d$/.test(n.name))
+    .map((n) => n.name);
 
 describe('shortcut projection names', () => {
   it('is downsample by default (torchvision)', () => {
@@ -36,13 +38,15 @@ block B(c, stride=1, proj="downsample") < conv3x3 c stride=stride; bn > + shortc
 net n : [16, 8, 8] < b: B(32, stride=2, proj="skip") >
 `;
     expect(compile(text).diagnostics).toEqual([]);
-    expect(compile(text).graph!.nodes.filter((n) => n.op === 'conv').map((n) => n.name)).toEqual(['b.conv1', 'b.skip.0']);
+    expect(
+      compile(text)
+        .graph!.nodes.filter((n) => n.op === 'conv')
+        .map((n) => n.name),
+    ).toEqual(['b.conv1', 'b.skip.0']);
   });
 
   it('rejects a name that is not an identifier string', () => {
-    expect(compile(BLOCK('shortcut(name=3)')).diagnostics).toEqual([
-      'NET1003 `shortcut` name must be a string holding an identifier, got the integer 3',
-    ]);
+    expect(compile(BLOCK('shortcut(name=3)')).diagnostics).toEqual(['NET1003 `shortcut` name must be a string holding an identifier, got the integer 3']);
     expect(compile(BLOCK('shortcut(name="a.b")')).diagnostics[0]).toMatch(/^NET1016 /);
   });
 

@@ -19,7 +19,10 @@ function resourcesOf(text: string, className: string): [string, string][] {
 }
 
 describe('dataset download checksums', () => {
-  for (const [name, className] of [['mnist', 'MNIST'], ['fashion-mnist', 'FashionMNIST']] as const) {
+  for (const [name, className] of [
+    ['mnist', 'MNIST'],
+    ['fashion-mnist', 'FashionMNIST'],
+  ] as const) {
     it.skipIf(!present)(`${name} equals torchvision's ${className}.resources${note}`, () => {
       const theirs = resourcesOf(readFileSync(SOURCE, 'utf8'), className);
       expect(theirs).toHaveLength(4);

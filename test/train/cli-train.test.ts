@@ -36,7 +36,9 @@ describe('netc train tells what it does', () => {
   });
 
   it('prints the numbers it uses: --subset and the validation split, --test-subset', () => {
-    expect(r.stderr).toMatch(/^data: fashion-mnist-sample from .*: 100 of 6000 training images \(90 train \+ 10 validation\), 40 of 1000 test, 1x28x28, 10 classes$/m);
+    expect(r.stderr).toMatch(
+      /^data: fashion-mnist-sample from .*: 100 of 6000 training images \(90 train \+ 10 validation\), 40 of 1000 test, 1x28x28, 10 classes$/m,
+    );
     expect(r.stderr).toMatch(/^test: 40 images in \d+\.\d s$/m);
     expect(r.stdout).toMatch(/^test accuracy: \d+\.\d\d% \(40 images, 1 epoch, /m);
     const result = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8'));
@@ -62,9 +64,24 @@ describe('netc train tells what it does', () => {
   });
 
   it('--set classes that disagrees with the data says to drop it, not to add it', async () => {
-    const bad = await netcInProcess(['train', join(dir, 'tiny.net'), '--backend', 'wasm', '--set', 'classes=5', '--epochs', '1', '--subset', '10', '--out', join(dir, 'bad')]);
+    const bad = await netcInProcess([
+      'train',
+      join(dir, 'tiny.net'),
+      '--backend',
+      'wasm',
+      '--set',
+      'classes=5',
+      '--epochs',
+      '1',
+      '--subset',
+      '10',
+      '--out',
+      join(dir, 'bad'),
+    ]);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('netc: tiny outputs [5] per sample, but fashion-mnist-sample has 10 classes: drop --set classes=5 to fit it to the data, or --set classes=10');
+    expect(bad.stderr).toContain(
+      'netc: tiny outputs [5] per sample, but fashion-mnist-sample has 10 classes: drop --set classes=5 to fit it to the data, or --set classes=10',
+    );
   });
 });
 
@@ -83,7 +100,11 @@ describe('a net that ends in softmax keeps its loss across --resume', () => {
     expect((await netcInProcess(['train', join(dir, 'soft.net'), ...common, '--epochs', '2', '--out', whole])).status).toBe(0);
     const resumed = await netcInProcess(['train', '--resume', soft, '--epochs', '2']);
     expect(resumed.status, resumed.stderr).toBe(0);
-    const losses = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).trainLoss as number);
+    const losses = (d: string) =>
+      readFileSync(join(d, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).trainLoss as number);
     expect(losses(soft)).toEqual(losses(whole));
   }, 120_000);
 });

@@ -132,7 +132,9 @@ function cifarDir(change: (d: string) => void): string {
 describe('CIFAR binary', () => {
   it('size not a multiple of the record', async () => {
     const d = cifarDir((d) => writeFileSync(join(d, 'data_batch_3.bin'), Buffer.alloc(2 * 3073 - 5)));
-    expect(await dataError('cifar10', d)).toMatch(/data_batch_3\.bin: size 6141 is not a multiple of the 3073-byte CIFAR record \(1 whole records and 3068 stray bytes\)/);
+    expect(await dataError('cifar10', d)).toMatch(
+      /data_batch_3\.bin: size 6141 is not a multiple of the 3073-byte CIFAR record \(1 whole records and 3068 stray bytes\)/,
+    );
   });
   it('empty file', async () => {
     const d = cifarDir((d) => writeFileSync(join(d, 'test_batch.bin'), Buffer.alloc(0)));
@@ -189,7 +191,9 @@ describe.skipIf(!built)('through the CLI', () => {
   it('a data error exits 1 naming the file, and leaves no run directory', () => {
     const d = folder({ 'cat/a.png': png(28, 28), 'dog/a.png': Buffer.from('garbage') });
     const out = join(tmp(), 'run');
-    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--data', `imagefolder:${d}`, '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--data', `imagefolder:${d}`, '--out', out], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/netc: .*dog\/a\.png: cannot decode image/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

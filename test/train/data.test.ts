@@ -32,7 +32,9 @@ describe('IDX', () => {
     }
   });
   it('names the file and the shortfall when truncated', () => {
-    expect(() => parseIdx(idx([3, 2, 2], [1, 2, 3, 4, 5]), 'imgs.idx')).toThrow(/imgs\.idx: truncated: header declares 3x2x2 \(12 bytes of data\) but only 5 bytes follow/);
+    expect(() => parseIdx(idx([3, 2, 2], [1, 2, 3, 4, 5]), 'imgs.idx')).toThrow(
+      /imgs\.idx: truncated: header declares 3x2x2 \(12 bytes of data\) but only 5 bytes follow/,
+    );
   });
   it('rejects a wrong magic number', () => {
     expect(() => parseIdx(Buffer.from([1, 2, 8, 1, 0, 0, 0, 0]), 'x.idx')).toThrow(/x\.idx: not an IDX file: bad magic/);
@@ -109,7 +111,10 @@ describe('image folders', () => {
       for (let i = 3; i < p.data.length; i += 4) p.data[i] = 255;
       return PNG.sync.write(p);
     };
-    for (const [split, n] of [['train', 2], ['test', 1]] as const) {
+    for (const [split, n] of [
+      ['train', 2],
+      ['test', 1],
+    ] as const) {
       for (const cls of ['cat', 'dog']) {
         mkdirSync(join(d, split, cls), { recursive: true });
         for (let i = 0; i < n; i++) writeFileSync(join(d, split, cls, `${i}.png`), png(cls === 'cat' ? 200 : 50));

@@ -26,18 +26,49 @@ import { rng } from '../fuzz/hostile.mjs';
 
 const BIN = 'bin/netc.js';
 const built = existsSync('dist/cli/main.js') || existsSync('dist/src/cli/main.js');
-const ARGS = ['train', 'test/train/fixtures/tiny.net', '--subset', '512', '--batch-size', '32', '--epochs', '4', '--seed', '3',
-  '--optimizer', 'adam', '--lr', '0.01', '--schedule', 'step', '--step-size', '2', '--backend', 'wasm'];
+const ARGS = [
+  'train',
+  'test/train/fixtures/tiny.net',
+  '--subset',
+  '512',
+  '--batch-size',
+  '32',
+  '--epochs',
+  '4',
+  '--seed',
+  '3',
+  '--optimizer',
+  'adam',
+  '--lr',
+  '0.01',
+  '--schedule',
+  'step',
+  '--step-size',
+  '2',
+  '--backend',
+  'wasm',
+];
 
 /** The signals to land, in order; `fromSpawn` kills count from the start (start-up, compiling, creating the run directory). */
 const PLAN: { sig: NodeJS.Signals; fromSpawn?: boolean }[] = [
-  { sig: 'SIGKILL', fromSpawn: true }, { sig: 'SIGKILL' }, { sig: 'SIGINT' }, { sig: 'SIGKILL' },
-  { sig: 'SIGKILL', fromSpawn: true }, { sig: 'SIGTERM' }, { sig: 'SIGKILL' }, { sig: 'SIGKILL' },
+  { sig: 'SIGKILL', fromSpawn: true },
+  { sig: 'SIGKILL' },
+  { sig: 'SIGINT' },
+  { sig: 'SIGKILL' },
+  { sig: 'SIGKILL', fromSpawn: true },
+  { sig: 'SIGTERM' },
+  { sig: 'SIGKILL' },
+  { sig: 'SIGKILL' },
 ];
 
 const mulberry32 = rng as (seed: number) => () => number;
 
-interface Outcome { code: number | null; signal: NodeJS.Signals | null; stderr: string; killed: boolean }
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  killed: boolean;
+}
 
 /** Runs netc; sends sig after delayMs (counted from spawn, or from the "run directory:" line). */
 function runAndKill(args: string[], kill: { sig: NodeJS.Signals; delayMs: number; fromSpawn: boolean } | null): Promise<Outcome> {
@@ -97,7 +128,10 @@ describe.skipIf(!built)('kill at random moments, resume, same final weights', ()
     expect(r.status, r.stderr).toBe(0);
     const refWeights = readFileSync(join(ref, 'checkpoints/last/weights.bin'));
     const refOptim = readFileSync(join(ref, 'checkpoints/last/optimizer.bin'));
-    const refMetrics = readFileSync(join(ref, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const refMetrics = readFileSync(join(ref, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
 
     const rand = mulberry32(Number(process.env.NETC_KILL_SEED ?? 20240611));
     const log: string[] = [];
@@ -127,24 +161,34 @@ describe.skipIf(!built)('kill at random moments, resume, same final weights', ()
       else if (o.signal == null) expect(o.code, o.stderr).toBe(p.sig === 'SIGINT' ? 130 : 143);
       const at = existsSync(join(dir, 'config.json')) ? await checkRunDir(dir) : null;
       if (at?.includes('mid-epoch')) mid++;
-      log.push(`${p.sig} after ${delayMs} ms${p.fromSpawn ? ' from start' : ''} (${fresh ? 'fresh' : 'resumed'}): ${at == null ? 'no checkpoint yet' : `last checkpoint at ${at}, loaded`}`);
+      log.push(
+        `${p.sig} after ${delayMs} ms${p.fromSpawn ? ' from start' : ''} (${fresh ? 'fresh' : 'resumed'}): ${at == null ? 'no checkpoint yet' : `last checkpoint at ${at}, loaded`}`,
+      );
     }
     expect(landed).toBe(PLAN.length);
     const fin = await runAndKill(existsSync(join(dir, 'config.json')) ? ['train', '--resume', dir] : [...ARGS, '--out', dir], null);
     expect(fin.code, fin.stderr).toBe(0);
-    console.log(`kill/resume: ${landed} signals landed, ${mid} mid-epoch checkpoints, ${finishedRuns} runs finished before their signal\n  ` + log.join('\n  '));
+    console.log(
+      `kill/resume: ${landed} signals landed, ${mid} mid-epoch checkpoints, ${finishedRuns} runs finished before their signal\n  ` + log.join('\n  '),
+    );
 
     // Exactly the uninterrupted run's weights and optimizer state, and the same metrics.
     expect(readFileSync(join(dir, 'checkpoints/last/weights.bin')).equals(refWeights)).toBe(true);
     expect(readFileSync(join(dir, 'checkpoints/last/optimizer.bin')).equals(refOptim)).toBe(true);
-    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((x) => x.epoch)).toEqual([1, 2, 3, 4]);
     expect(rows.map((x) => [x.trainLoss, x.trainAccuracy, x.valLoss, x.valAccuracy, x.lr])).toEqual(
       refMetrics.map((x) => [x.trainLoss, x.trainAccuracy, x.valLoss, x.valAccuracy, x.lr]),
     );
-    expect(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')).testAccuracy).toBe(JSON.parse(readFileSync(join(ref, 'result.json'), 'utf8')).testAccuracy);
+    expect(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')).testAccuracy).toBe(
+      JSON.parse(readFileSync(join(ref, 'result.json'), 'utf8')).testAccuracy,
+    );
     // Nothing temporary is left behind once the run is done.
-    const leftovers = (d: string): string[] => readdirSync(d).flatMap((e) => (/\.(tmp|old)-\d+$/.test(e) ? [join(d, e)] : statSync(join(d, e)).isDirectory() ? leftovers(join(d, e)) : []));
+    const leftovers = (d: string): string[] =>
+      readdirSync(d).flatMap((e) => (/\.(tmp|old)-\d+$/.test(e) ? [join(d, e)] : statSync(join(d, e)).isDirectory() ? leftovers(join(d, e)) : []));
     expect(leftovers(root)).toEqual([]);
   }, 240_000);
 });

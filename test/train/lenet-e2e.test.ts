@@ -27,8 +27,23 @@ const [FIRST, TOTAL] = LONG ? [3, 4] : [1, 2];
 
 function config(out: string, epochs: number): RunConfig {
   return {
-    net: 'lenet5', data: 'fashion-mnist-sample', backend: B.name, epochs, batchSize: 64, optimizer: LONG ? 'momentum' : 'adam', lr: LONG ? 0.01 : 0.002, momentum: 0.9,
-    weightDecay: 0, schedule: 'none', stepSize: 10, gamma: 0.1, augment: { crop: 0, flip: false }, normalize: true, valSplit: 0.1, seed: 0, out,
+    net: 'lenet5',
+    data: 'fashion-mnist-sample',
+    backend: B.name,
+    epochs,
+    batchSize: 64,
+    optimizer: LONG ? 'momentum' : 'adam',
+    lr: LONG ? 0.01 : 0.002,
+    momentum: 0.9,
+    weightDecay: 0,
+    schedule: 'none',
+    stepSize: 10,
+    gamma: 0.1,
+    augment: { crop: 0, flip: false },
+    normalize: true,
+    valSplit: 0.1,
+    seed: 0,
+    out,
   };
 }
 
@@ -44,7 +59,10 @@ describe.skipIf(!B.ok)(`LeNet-5 on the bundled Fashion-MNIST sample on ${B.label
     // After the first part: well above chance (10%); the 75% bar is for the finished run below.
     expect(r.testAccuracy).toBeGreaterThanOrEqual(LONG ? 0.75 : 0.6);
     expect(r.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(1000);
-    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: FIRST }, (_, i) => i + 1));
     for (const k of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'imagesPerSecond', 'seconds']) expect(typeof rows[0][k]).toBe('number');
     for (const f of ['result.json', 'metrics.csv', 'loss.svg', 'accuracy.svg', 'checkpoints/best/model.json', 'checkpoints/last/weights.bin']) {
@@ -61,9 +79,19 @@ describe.skipIf(!B.ok)(`LeNet-5 on the bundled Fashion-MNIST sample on ${B.label
     // Resuming from the last checkpoint continues at the next epoch and finishes at >= 75%.
     const ck = await loadCheckpoint(dir, 'last');
     expect(ck.state.epoch).toBe(FIRST);
-    const r2 = await train({ config: config(dir, TOTAL), model: ck.model, dataset, runDir: dir, io: quietIo, resume: { state: ck.state, optimizerWeights: ck.optimizerWeights } });
+    const r2 = await train({
+      config: config(dir, TOTAL),
+      model: ck.model,
+      dataset,
+      runDir: dir,
+      io: quietIo,
+      resume: { state: ck.state, optimizerWeights: ck.optimizerWeights },
+    });
     expect(r2.epochs).toBe(TOTAL);
-    const rows2 = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows2 = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows2.map((x) => x.epoch)).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
     expect(r2.testAccuracy!).toBeGreaterThanOrEqual(0.75);
   }, 180_000);

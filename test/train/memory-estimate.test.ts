@@ -33,7 +33,10 @@ describe('memory estimate on wasm', () => {
     expect(memoryProblem('se_resnet50_cifar', size('se_resnet50_cifar'), cfg(128), 'wasm')).toBeNull();
     expect(memoryProblem('densenet_bc_cifar', size('densenet_bc_cifar'), cfg(64), 'wasm')).toBeNull();
     expect(memoryProblem('vgg16_bn', size('vgg16_bn'), cfg(64), 'wasm')).toBeNull();
-    for (const [net, batch] of [['se_resnet50_cifar', 256], ['densenet_bc_cifar', 128]] as const) {
+    for (const [net, batch] of [
+      ['se_resnet50_cifar', 256],
+      ['densenet_bc_cifar', 128],
+    ] as const) {
       const msg = memoryProblem(net, size(net), cfg(batch), 'wasm');
       expect(msg).toMatch(/more than the 4 GiB the wasm backend can address/);
       expect(msg).toMatch(/npm run setup:tfjs-node`, then --backend node/);

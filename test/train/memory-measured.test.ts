@@ -31,11 +31,15 @@ function measure(graph: IRGraph, batch: number, optimizer: 'momentum' | 'adam'):
   const [c, h, w] = graph.input;
   const x = tf.randomNormal([batch, h!, w!, c!], 0, 1, 'float32', 3);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 4), 10);
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [...vars.values()]);
-    value.dataSync();
-    optim.step(grads, vars, 0.01);
-  });
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        [...vars.values()],
+      );
+      value.dataSync();
+      optim.step(grads, vars, 0.01);
+    });
   let peak = 0;
   try {
     step(); // optimizer slots and kernels' one-time allocations exist from here on

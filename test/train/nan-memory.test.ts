@@ -22,9 +22,25 @@ const built = existsSync('dist/cli/main.js');
 
 function config(out: string, over: Partial<RunConfig>): RunConfig {
   return {
-    net: 'tiny', data: 'fashion-mnist-sample', backend: 'wasm', epochs: 1, batchSize: 32, optimizer: 'sgd', lr: 0.01, momentum: 0.9,
-    weightDecay: 0, schedule: 'none', stepSize: 10, gamma: 0.1, augment: { crop: 0, flip: false }, normalize: true, valSplit: 0.1,
-    subset: 128, seed: 0, out, ...over,
+    net: 'tiny',
+    data: 'fashion-mnist-sample',
+    backend: 'wasm',
+    epochs: 1,
+    batchSize: 32,
+    optimizer: 'sgd',
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 0,
+    schedule: 'none',
+    stepSize: 10,
+    gamma: 0.1,
+    augment: { crop: 0, flip: false },
+    normalize: true,
+    valSplit: 0.1,
+    subset: 128,
+    seed: 0,
+    out,
+    ...over,
   };
 }
 
@@ -44,15 +60,23 @@ describe('NaN and infinity', () => {
     const goodWeights = good.model.getWeights().map((w) => Array.from(w.dataSync()));
 
     // Epoch 2 at an infinite learning rate: the first update makes the weights infinite (the loss before it was finite).
-    const err = await train({ config: config(dir, { epochs: 2, lr: Infinity }), model: good.model, dataset, runDir: dir, io: quiet, resume: good }).catch((e) => e);
+    const err = await train({ config: config(dir, { epochs: 2, lr: Infinity }), model: good.model, dataset, runDir: dir, io: quiet, resume: good }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(TrainingError);
-    expect(err.message).toMatch(/^weight \S+ became NaN or infinite after the update at epoch 2, step 1 of 4 \(learning rate Infinity\) \(loss was [\d.]+\); the last good checkpoint is .*checkpoints\/last; try a smaller --lr$/);
+    expect(err.message).toMatch(
+      /^weight \S+ became NaN or infinite after the update at epoch 2, step 1 of 4 \(learning rate Infinity\) \(loss was [\d.]+\); the last good checkpoint is .*checkpoints\/last; try a smaller --lr$/,
+    );
 
     // At lr 1e38 the weights stay finite for a step, and the loss is what turns non-finite.
     const again = await loadCheckpoint(dir, 'last');
-    const err2 = await train({ config: config(dir, { epochs: 2, lr: 1e38 }), model: again.model, dataset, runDir: dir, io: quiet, resume: again }).catch((e) => e);
+    const err2 = await train({ config: config(dir, { epochs: 2, lr: 1e38 }), model: again.model, dataset, runDir: dir, io: quiet, resume: again }).catch(
+      (e) => e,
+    );
     expect(err2).toBeInstanceOf(TrainingError);
-    expect(err2.message).toMatch(/^loss became (NaN|Infinity) at epoch 2, step \d+ of 4 \(learning rate 1e\+38\); the last good checkpoint is .*checkpoints\/last; try a smaller --lr, or --normalize$/);
+    expect(err2.message).toMatch(
+      /^loss became (NaN|Infinity) at epoch 2, step \d+ of 4 \(learning rate 1e\+38\); the last good checkpoint is .*checkpoints\/last; try a smaller --lr, or --normalize$/,
+    );
 
     // Nothing was saved from the diverged epoch: the checkpoint is the one from epoch 1.
     const after = await loadCheckpoint(dir, 'last');
@@ -63,7 +87,11 @@ describe('NaN and infinity', () => {
 
   it.skipIf(!built)('through the CLI: exit 1 and the diagnostic, no stack trace', () => {
     const out = join(tmp(), 'run');
-    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--subset', '256', '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e38', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--subset', '256', '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e38', '--out', out],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/netc: loss became NaN at epoch 1, step 2 of 4 \(learning rate 1e\+38\); no checkpoint was written yet/);
     expect(readdirSync(join(out, 'checkpoints'))).toEqual([]);
@@ -91,7 +119,9 @@ describe('memory needed for training', () => {
     // Adam keeps two moments per weight: k = 4.
     expect(estimateTrainingMemory(size, { optimizer: 'adam', batchSize: 1 }, 'wasm').paramBytes).toBe(138_357_544 * 4 * 4);
     // Parameters alone over the limit: no batch size helps.
-    expect(memoryProblem('vgg16', size, { optimizer: 'adam', batchSize: 1 }, 'cpu', 1 * GiB)).toMatch(/the parameters alone \(2\.06 GiB\) exceed the limit: use a smaller network, or --optimizer sgd/);
+    expect(memoryProblem('vgg16', size, { optimizer: 'adam', batchSize: 1 }, 'cpu', 1 * GiB)).toMatch(
+      /the parameters alone \(2\.06 GiB\) exceed the limit: use a smaller network, or --optimizer sgd/,
+    );
   });
 
   it('counts a resumed model (tfjs) like its graph', () => {
@@ -103,7 +133,11 @@ describe('memory needed for training', () => {
 
   it.skipIf(!built)('through the CLI: exit 1 before any run directory exists', () => {
     const out = join(tmp(), 'run');
-    const r = spawnSync(process.execPath, ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--batch-size', '4096', '--memory-limit', '0.01', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/netc.js', 'train', 'test/train/fixtures/tiny.net', '--batch-size', '4096', '--memory-limit', '0.01', '--out', out],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/netc: training tiny at batch size 4096 needs about [\d.]+ MiB, more than the --memory-limit of 10\.2 MiB/);
     expect(r.stderr).toMatch(/help: --batch-size \d+ fits/);

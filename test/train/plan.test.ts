@@ -10,10 +10,25 @@ import { GiB } from '../../src/train/memory.js';
 import { planData, planNet, runConfig, type ConfigOptions, type DataSummary } from '../../src/train/plan.js';
 
 const OPTIONS: ConfigOptions = {
-  ...DEFAULTS, data: 'fashion-mnist', dataDir: undefined, args: {}, normalize: true, crop: 0, flip: false, subset: undefined, testSubset: undefined,
+  ...DEFAULTS,
+  data: 'fashion-mnist',
+  dataDir: undefined,
+  args: {},
+  normalize: true,
+  crop: 0,
+  flip: false,
+  subset: undefined,
+  testSubset: undefined,
 };
 const BACKEND = { name: 'wasm', kernels: 'wasm' };
-const FMNIST: DataSummary = { name: 'fashion-mnist', source: '/data/fm', shape: [1, 28, 28], classes: Array.from({ length: 10 }, (_, i) => `c${i}`), train: { count: 6000 }, test: { count: 1000 } };
+const FMNIST: DataSummary = {
+  name: 'fashion-mnist',
+  source: '/data/fm',
+  shape: [1, 28, 28],
+  classes: Array.from({ length: 10 }, (_, i) => `c${i}`),
+  train: { count: 6000 },
+  test: { count: 1000 },
+};
 
 const compilerFor = (text: string) => (o: Pick<CompileOptions, 'args' | 'input'>) => compileSource(text, '/virtual/plan.net', o);
 const config = (o: Partial<ConfigOptions> = {}) => runConfig({ ...OPTIONS, ...o }, '/virtual/plan.net', null, BACKEND);
@@ -25,7 +40,17 @@ const CLASSES_NET = 'net n(classes=1000) : [3, 64, 64] < conv 8 k=3; relu; gap; 
 describe('runConfig', () => {
   it('a new run takes every option, --set as args, augmentation grouped', () => {
     const cfg = config({ args: { width: 4 }, crop: 4, flip: true, epochs: 3, subset: 500 });
-    expect(cfg).toMatchObject({ net: '', file: '/virtual/plan.net', args: { width: 4 }, backend: 'wasm', kernels: 'wasm', epochs: 3, subset: 500, augment: { crop: 4, flip: true }, out: '' });
+    expect(cfg).toMatchObject({
+      net: '',
+      file: '/virtual/plan.net',
+      args: { width: 4 },
+      backend: 'wasm',
+      kernels: 'wasm',
+      epochs: 3,
+      subset: 500,
+      augment: { crop: 4, flip: true },
+      out: '',
+    });
   });
 
   it('a resumed run keeps its own config: only a given --epochs and the backend now used replace it', () => {
@@ -39,7 +64,11 @@ describe('planData', () => {
   it('counts what the run uses: --subset, the validation split, --test-subset, and the steps of an epoch', () => {
     const d = planData(FMNIST, { subset: 2000, valSplit: 0.1, testSubset: 500, batchSize: 64 });
     expect(d).toEqual({
-      train: 1800, validation: 200, test: 500, batchSize: 64, stepsPerEpoch: 29,
+      train: 1800,
+      validation: 200,
+      test: 500,
+      batchSize: 64,
+      stepsPerEpoch: 29,
       line: 'data: fashion-mnist from /data/fm: 2000 of 6000 training images (1800 train + 200 validation), 500 of 1000 test, 1x28x28, 10 classes',
     });
   });
@@ -71,7 +100,9 @@ describe('planNet', () => {
     expect(plan(CLASSES_NET, config({ args: { classes: 5 } })).plan!.classMismatch).toBe(
       'n outputs [5] per sample, but fashion-mnist has 10 classes: drop --set classes=5 to fit it to the data, or --set classes=10',
     );
-    expect(plan('net m : [1, 28, 28] < flatten; linear 3 >\n').plan!.classMismatch).toMatch(/^m outputs \[3\] per sample, .*give the net a `classes` parameter/);
+    expect(plan('net m : [1, 28, 28] < flatten; linear 3 >\n').plan!.classMismatch).toMatch(
+      /^m outputs \[3\] per sample, .*give the net a `classes` parameter/,
+    );
   });
 
   it('errors in the file: no plan, and the diagnostics to print', () => {

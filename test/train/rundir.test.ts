@@ -12,7 +12,16 @@ import { compileFile } from '../../src/api.js';
 import { lowerGraph } from '../../src/lower/lower.js';
 import { selectBackend } from '../../src/runtime/backend.js';
 import { makeOptim } from '../../src/train/optim.js';
-import { cleanRunDir, createRunDir, findCheckpoint, loadCheckpoint, RunDirError, saveCheckpoint, writeFileAtomic, writeMetrics } from '../../src/train/rundir.js';
+import {
+  cleanRunDir,
+  createRunDir,
+  findCheckpoint,
+  loadCheckpoint,
+  RunDirError,
+  saveCheckpoint,
+  writeFileAtomic,
+  writeMetrics,
+} from '../../src/train/rundir.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'netc-rundir-'));
 
@@ -44,7 +53,9 @@ describe('atomic files', () => {
     writeMetrics(d, [row, { ...row, epoch: 2 }]);
     writeMetrics(d, [row]); // a resume from epoch 1 drops the row of the epoch it will redo
     expect(readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
-    expect(readFileSync(join(d, 'metrics.csv'), 'utf8')).toBe('epoch,trainLoss,trainAccuracy,valLoss,valAccuracy,lr,imagesPerSecond,seconds\n1,1,0.5,,,0.1,10,1\n');
+    expect(readFileSync(join(d, 'metrics.csv'), 'utf8')).toBe(
+      'epoch,trainLoss,trainAccuracy,valLoss,valAccuracy,lr,imagesPerSecond,seconds\n1,1,0.5,,,0.1,10,1\n',
+    );
     expect(readdirSync(d).sort()).toEqual(['metrics.csv', 'metrics.jsonl']);
   });
 });
@@ -118,5 +129,4 @@ describe('checkpoint replacement, each moment a kill can land', () => {
     await expect(loadCheckpoint(dir, 'last')).rejects.toThrow(/state\.json: not valid JSON .*the file is damaged/);
     await expect(loadCheckpoint(tmp(), 'last')).rejects.toThrow(/no checkpoint here/);
   });
-
 });

@@ -13,10 +13,38 @@ describe('run-directory schemas', () => {
     expect(metrics(row)).toBe(true);
     expect(metrics({ ...row, trainAccuracy: 46 })).toBe(false);
     const result = load('result.schema.json');
-    const r = { testAccuracy: 0.78, perClassAccuracy: { a: 0.5 }, confusionMatrix: [[1, 0], [0, 1]], backend: 'wasm' };
+    const r = {
+      testAccuracy: 0.78,
+      perClassAccuracy: { a: 0.5 },
+      confusionMatrix: [
+        [1, 0],
+        [0, 1],
+      ],
+      backend: 'wasm',
+    };
     expect(result(r)).toBe(true);
     expect(result({ ...r, backend: 'tpu' })).toBe(false);
     const cfg = load('run-config.schema.json');
-    expect(cfg({ net: 'x', data: 'mnist', backend: 'wasm', epochs: 1, batchSize: 2, optimizer: 'adam', lr: 0.1, momentum: 0.9, weightDecay: 0, schedule: 'none', stepSize: 1, gamma: 0.1, augment: { crop: 0, flip: false }, normalize: true, valSplit: 0.1, seed: 0, out: 'r' })).toBe(true);
+    expect(
+      cfg({
+        net: 'x',
+        data: 'mnist',
+        backend: 'wasm',
+        epochs: 1,
+        batchSize: 2,
+        optimizer: 'adam',
+        lr: 0.1,
+        momentum: 0.9,
+        weightDecay: 0,
+        schedule: 'none',
+        stepSize: 1,
+        gamma: 0.1,
+        augment: { crop: 0, flip: false },
+        normalize: true,
+        valSplit: 0.1,
+        seed: 0,
+        out: 'r',
+      }),
+    ).toBe(true);
   });
 });

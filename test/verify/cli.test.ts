@@ -55,24 +55,32 @@ describe('netc verify CLI', () => {
     expect(r.stderr).toMatch(/--batch must be an integer >= 1/);
   });
 
-  it.skipIf(NO_TORCH)(`a passing net: exit 0, a schema-valid document with every kind compared${NO_TORCH}`, () => {
-    const r = netc(['test/verify/fixtures/small.net', '--backend', 'cpu', '--schedule', 'step', '--format', 'json']);
-    expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout);
-    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    const cpu = doc.nets[0].backends[0];
-    expect(cpu.status).toBe('pass');
-    const kinds = new Set(cpu.rows.map((x: { kind: string }) => x.kind));
-    for (const k of ['forward-train', 'forward-eval', 'loss', 'grad', 'update', 'running-stat']) expect(kinds).toContain(k);
-    expect(doc.schedules[0].pass).toBe(true);
-  }, 120_000);
+  it.skipIf(NO_TORCH)(
+    `a passing net: exit 0, a schema-valid document with every kind compared${NO_TORCH}`,
+    () => {
+      const r = netc(['test/verify/fixtures/small.net', '--backend', 'cpu', '--schedule', 'step', '--format', 'json']);
+      expect(r.status, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+      const cpu = doc.nets[0].backends[0];
+      expect(cpu.status).toBe('pass');
+      const kinds = new Set(cpu.rows.map((x: { kind: string }) => x.kind));
+      for (const k of ['forward-train', 'forward-eval', 'loss', 'grad', 'update', 'running-stat']) expect(kinds).toContain(k);
+      expect(doc.schedules[0].pass).toBe(true);
+    },
+    120_000,
+  );
 
   // (Every net that checks also lowers now, test/property/check-train.test.ts: a net that is not a
   // classifier is what verify cannot compare.)
-  it.skipIf(NO_TORCH)(`a net verify cannot compare: exit 1 and the reason, in the human table${NO_TORCH}`, () => {
-    const r = netc(['test/verify/fixtures/not-a-classifier.net', '--backend', 'cpu', '--schedule', 'step']);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/cpu\s+ERROR\s+verify needs a classifier: the net's output is \[3, 8, 8\], not \[classes\]/);
-    expect(r.stdout).toMatch(/verdict: FAIL/);
-  }, 120_000);
+  it.skipIf(NO_TORCH)(
+    `a net verify cannot compare: exit 1 and the reason, in the human table${NO_TORCH}`,
+    () => {
+      const r = netc(['test/verify/fixtures/not-a-classifier.net', '--backend', 'cpu', '--schedule', 'step']);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/cpu\s+ERROR\s+verify needs a classifier: the net's output is \[3, 8, 8\], not \[classes\]/);
+      expect(r.stdout).toMatch(/verdict: FAIL/);
+    },
+    120_000,
+  );
 });

@@ -35,7 +35,17 @@ export function failures(n: NetReport | undefined): string {
   if (!n) return 'no report';
   return n.backends
     .filter((b: BackendReport) => b.status === 'fail' || b.status === 'error')
-    .map((b) => `${b.backend}: ${b.reason ?? b.rows.filter((r) => !r.pass).slice(0, 5).map((r) => `${r.kind} ${r.name} ${r.relErr}${r.note ? ` (${r.note})` : ''}`).join(', ')}`)
+    .map(
+      (b) =>
+        `${b.backend}: ${
+          b.reason ??
+          b.rows
+            .filter((r) => !r.pass)
+            .slice(0, 5)
+            .map((r) => `${r.kind} ${r.name} ${r.relErr}${r.note ? ` (${r.note})` : ''}`)
+            .join(', ')
+        }`,
+    )
     .join(' | ');
 }
 

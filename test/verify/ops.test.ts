@@ -28,7 +28,18 @@ const OPTIM_CASES: Case[] = OPTIMIZERS.map((o) => ({
   job: { optimizer: o, lr: o.startsWith('adam') || o === 'rmsprop' ? 0.01 : 0.1, weightDecay: 5e-4, steps: 3 },
 }));
 const SCHEDULES: ScheduleJob[] = (['step', 'cosine', 'onecycle'] as const).flatMap((schedule) =>
-  [[5, 7], [10, 3]].map(([epochs, stepsPerEpoch]) => ({ id: `${schedule}-${epochs}x${stepsPerEpoch}`, schedule, lr: 0.1, epochs: epochs!, stepsPerEpoch: stepsPerEpoch!, stepSize: 2, gamma: 0.1 })),
+  [
+    [5, 7],
+    [10, 3],
+  ].map(([epochs, stepsPerEpoch]) => ({
+    id: `${schedule}-${epochs}x${stepsPerEpoch}`,
+    schedule,
+    lr: 0.1,
+    epochs: epochs!,
+    stepsPerEpoch: stepsPerEpoch!,
+    stepSize: 2,
+    gamma: 0.1,
+  })),
 );
 
 let report: VerifyReport;

@@ -39,15 +39,40 @@ const AT_64 = new Set(['googlenet', 'densenet121']);
  * torchvision's wider zoo (issue 13's nets): exact to torchvision in test/stdlib and test/export; their
  * verify sweep takes several minutes on 2 cores, so it runs with NETC_VERIFY_FULL=1 only for now.
  */
-const ZOO = new Set(['alexnet', 'squeezenet1_0', 'resnext50_32x4d', 'wide_resnet50_2', 'mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large',
-  'shufflenet_v2_x1_0', 'efficientnet_b0', 'inception_v3', 'convnext_tiny', 'vit_b_16']);
+const ZOO = new Set([
+  'alexnet',
+  'squeezenet1_0',
+  'resnext50_32x4d',
+  'wide_resnet50_2',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'shufflenet_v2_x1_0',
+  'efficientnet_b0',
+  'inception_v3',
+  'convnext_tiny',
+  'vit_b_16',
+]);
 for (const n of ZOO) LARGE.add(n);
 
 /** Files of stdlib/ that define a net (the others are block libraries). */
 const nets = stdlibNets().nets.map((n) => basename(n.file, '.net'));
 const cases: Case[] = nets
   .filter((n) => FULL || !LARGE.has(n))
-  .map((n) => ({ id: n, file: `stdlib/${n}.net`, input: NATIVE_INPUT.has(n) ? undefined : LARGE.has(n) && !ZOO.has(n) ? [3, 224, 224] : n === 'inception_v3' ? [3, 75, 75] : AT_64.has(n) ? [3, 64, 64] : [3, 32, 32], job: { steps: 1 } }));
+  .map((n) => ({
+    id: n,
+    file: `stdlib/${n}.net`,
+    input: NATIVE_INPUT.has(n)
+      ? undefined
+      : LARGE.has(n) && !ZOO.has(n)
+        ? [3, 224, 224]
+        : n === 'inception_v3'
+          ? [3, 75, 75]
+          : AT_64.has(n)
+            ? [3, 64, 64]
+            : [3, 32, 32],
+    job: { steps: 1 },
+  }));
 const native = existsSync(join(ROOT, 'native', 'build', 'Release', 'netc_native.node'));
 const backends: VerifyBackend[] = [native ? 'wasm+native' : 'wasm', 'node', ...(FULL ? (['cpu', 'wasm'] as VerifyBackend[]) : [])];
 

@@ -46,11 +46,16 @@ export function readDataFile(file: string, maxBytes = MAX_DATA_FILE_BYTES): Buff
   const r = readBounded(file, maxBytes);
   if ('bytes' in r) return r.bytes;
   switch (r.problem) {
-    case 'missing': throw new DataError(`${file}: cannot read: no such file`);
-    case 'directory': throw new DataError(`${file}: is a folder, not a data file`);
-    case 'special': throw new DataError(`${file}: not a regular file`);
-    case 'too-large': throw new DataError(`${file}: larger than the limit of ${mib(maxBytes)} for one data file`);
-    case 'unreadable': throw new DataError(`${file}: cannot read: ${r.errno}`);
+    case 'missing':
+      throw new DataError(`${file}: cannot read: no such file`);
+    case 'directory':
+      throw new DataError(`${file}: is a folder, not a data file`);
+    case 'special':
+      throw new DataError(`${file}: not a regular file`);
+    case 'too-large':
+      throw new DataError(`${file}: larger than the limit of ${mib(maxBytes)} for one data file`);
+    case 'unreadable':
+      throw new DataError(`${file}: cannot read: ${r.errno}`);
   }
 }
 

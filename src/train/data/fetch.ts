@@ -49,11 +49,24 @@ export function extractTar(archive: Buffer, dir: string): string[] {
   const tar = archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive) : archive;
   const out: string[] = [];
   for (let o = 0; o + 512 <= tar.length; ) {
-    const name = tar.subarray(o, o + 100).toString('utf8').replace(/\0.*$/s, '');
+    const name = tar
+      .subarray(o, o + 100)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
     if (!name) break;
-    const size = parseInt(tar.subarray(o + 124, o + 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+    const size = parseInt(
+      tar
+        .subarray(o + 124, o + 136)
+        .toString('utf8')
+        .replace(/\0.*$/s, '')
+        .trim() || '0',
+      8,
+    );
     const type = String.fromCharCode(tar[o + 156]!);
-    const prefix = tar.subarray(o + 345, o + 500).toString('utf8').replace(/\0.*$/s, '');
+    const prefix = tar
+      .subarray(o + 345, o + 500)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
     const full = prefix ? `${prefix}/${name}` : name;
     if ((type === '0' || type === '\0') && !full.split('/').includes('..')) {
       const dest = join(dir, full);

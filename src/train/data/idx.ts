@@ -44,16 +44,20 @@ export function readMaybeGzip(file: string): Buffer {
   if (head.length >= 4 && (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08)) parseIdx(head, file);
   const declared = idxDeclaredBytes(head);
   if (declared !== undefined && declared > MAX_DATA_FILE_BYTES) {
-    throw new DataError(`${file}: its IDX header declares ${declared.toLocaleString('en-US')} bytes, more than the limit of ${MAX_DATA_FILE_BYTES.toLocaleString('en-US')} for one data file`);
+    throw new DataError(
+      `${file}: its IDX header declares ${declared.toLocaleString('en-US')} bytes, more than the limit of ${MAX_DATA_FILE_BYTES.toLocaleString('en-US')} for one data file`,
+    );
   }
   const bound = declared ?? MAX_DATA_FILE_BYTES;
   try {
     return gunzipSync(raw, { maxOutputLength: bound + 1 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new DataError(declared !== undefined
-        ? `${file}: inflates to more than the ${declared.toLocaleString('en-US')} bytes its IDX header declares; not an intact IDX file`
-        : `${file}: inflates to more than the limit of ${MAX_DATA_FILE_BYTES.toLocaleString('en-US')} bytes for one data file`);
+      throw new DataError(
+        declared !== undefined
+          ? `${file}: inflates to more than the ${declared.toLocaleString('en-US')} bytes its IDX header declares; not an intact IDX file`
+          : `${file}: inflates to more than the limit of ${MAX_DATA_FILE_BYTES.toLocaleString('en-US')} bytes for one data file`,
+      );
     }
     throw corrupt(e);
   }

@@ -27,10 +27,13 @@ export function declaredSize(buf: Uint8Array): { width: number; height: number }
   }
   if (buf.length >= 4 && buf[0] === 0xff && buf[1] === 0xd8) {
     // Segments from after SOI: FF marker, then a 2-byte length that counts itself.
-    for (let i = 2; i + 9 <= buf.length;) {
+    for (let i = 2; i + 9 <= buf.length; ) {
       if (buf[i] !== 0xff) return undefined;
       const marker = buf[i + 1]!;
-      if (marker === 0xff) { i++; continue; }
+      if (marker === 0xff) {
+        i++;
+        continue;
+      }
       const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
       if (sof) return { height: view.getUint16(i + 5), width: view.getUint16(i + 7) };
       i += 2 + view.getUint16(i + 2);
@@ -46,7 +49,7 @@ export function declaredSize(buf: Uint8Array): { width: number; height: number }
 function checkInterlacedPng(buf: Buffer, file: string, width: number, height: number): void {
   if (buf.length < 29 || buf[28] !== 1) return;
   const chunks: Buffer[] = [];
-  for (let i = 8; i + 8 <= buf.length;) {
+  for (let i = 8; i + 8 <= buf.length; ) {
     const length = buf.readUInt32BE(i);
     if (buf.toString('latin1', i + 4, i + 8) === 'IDAT') chunks.push(buf.subarray(i + 8, Math.min(buf.length, i + 8 + length)));
     i += 12 + length;
@@ -68,7 +71,9 @@ export function decodeImage(file: string): Rgba {
   // Decoders allocate what the header declares: check it first (a 68-byte PNG can declare 20000x20000).
   const size = declaredSize(buf);
   if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
-    throw new DataError(`${file}: the image declares ${size.width}x${size.height} pixels, more than the limit of ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (4096x4096) for one image`);
+    throw new DataError(
+      `${file}: the image declares ${size.width}x${size.height} pixels, more than the limit of ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (4096x4096) for one image`,
+    );
   }
   if (size && /\.png$/i.test(file)) checkInterlacedPng(buf, file, size.width, size.height);
   let img: Rgba;
@@ -102,9 +107,7 @@ export function resizeTo(img: Rgba, h: number, w: number, c: number, out: Uint8A
       const x1 = Math.min(img.width - 1, x0 + 1);
       const fx = sx - x0;
       const px = (yy: number, xx: number, k: number) => img.data[(yy * img.width + xx) * 4 + k]!;
-      const rgb = [0, 1, 2].map(
-        (k) => (px(y0, x0, k) * (1 - fx) + px(y0, x1, k) * fx) * (1 - fy) + (px(y1, x0, k) * (1 - fx) + px(y1, x1, k) * fx) * fy,
-      );
+      const rgb = [0, 1, 2].map((k) => (px(y0, x0, k) * (1 - fx) + px(y0, x1, k) * fx) * (1 - fy) + (px(y1, x0, k) * (1 - fx) + px(y1, x1, k) * fx) * fy);
       const o = offset + (y * w + x) * c;
       if (c === 1) out[o] = Math.round(0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!);
       else for (let k = 0; k < 3; k++) out[o + k] = Math.round(rgb[k]!);

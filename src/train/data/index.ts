@@ -25,16 +25,48 @@ const IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-i
 // Official locations and the md5 checksums torchvision publishes for them.
 export const REMOTE: Record<string, RemoteFile[]> = {
   mnist: [
-    { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz' },
-    { name: 'train-labels-idx1-ubyte.gz', md5: 'd53e105ee54ea40749a09fcbcd1e9432', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz' },
-    { name: 't10k-images-idx3-ubyte.gz', md5: '9fb629c4189551a2d022fa330f9573f3', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz' },
-    { name: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c', url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz' },
+    {
+      name: 'train-images-idx3-ubyte.gz',
+      md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+      url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz',
+    },
+    {
+      name: 'train-labels-idx1-ubyte.gz',
+      md5: 'd53e105ee54ea40749a09fcbcd1e9432',
+      url: 'https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz',
+    },
+    {
+      name: 't10k-images-idx3-ubyte.gz',
+      md5: '9fb629c4189551a2d022fa330f9573f3',
+      url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz',
+    },
+    {
+      name: 't10k-labels-idx1-ubyte.gz',
+      md5: 'ec29112dd5afa0611ce80d1b7f02629c',
+      url: 'https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz',
+    },
   ],
   'fashion-mnist': [
-    { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d', url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz' },
-    { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe', url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-labels-idx1-ubyte.gz' },
-    { name: 't10k-images-idx3-ubyte.gz', md5: 'bef4ecab320f06d8554ea6380940ec79', url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz' },
-    { name: 't10k-labels-idx1-ubyte.gz', md5: 'bb300cfdad3c16e7a12a480ee83cd310', url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz' },
+    {
+      name: 'train-images-idx3-ubyte.gz',
+      md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+      url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz',
+    },
+    {
+      name: 'train-labels-idx1-ubyte.gz',
+      md5: '25c81989df183df01b3e8a0aad5dffbe',
+      url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-labels-idx1-ubyte.gz',
+    },
+    {
+      name: 't10k-images-idx3-ubyte.gz',
+      md5: 'bef4ecab320f06d8554ea6380940ec79',
+      url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz',
+    },
+    {
+      name: 't10k-labels-idx1-ubyte.gz',
+      md5: 'bb300cfdad3c16e7a12a480ee83cd310',
+      url: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz',
+    },
   ],
   cifar10: [{ name: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530', url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz' }],
   cifar100: [{ name: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8', url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz' }],
@@ -120,7 +152,12 @@ async function loadIdxNamed(name: 'mnist' | 'fashion-mnist', opts: LoadOptions):
     }
   }
   const hint = name === 'fashion-mnist' ? ' (Debian: apt-get install dataset-fashion-mnist)' : '';
-  throw notFound(name, dirs, IDX_FILES.map((f) => `${f}.gz (or ${f} uncompressed)${hint}`), why);
+  throw notFound(
+    name,
+    dirs,
+    IDX_FILES.map((f) => `${f}.gz (or ${f} uncompressed)${hint}`),
+    why,
+  );
 }
 
 async function loadCifar(name: 'cifar10' | 'cifar100', opts: LoadOptions): Promise<Dataset> {
@@ -142,16 +179,33 @@ async function loadCifar(name: 'cifar10' | 'cifar100', opts: LoadOptions): Promi
         why = `download failed: ${(e as Error).message}`;
       }
     }
-    if (!dir) throw notFound(name, dirs, [...trainFiles, ...testFiles].map((f) => `${f}  (from ${REMOTE[name]![0]!.url}, folder ${sub}/)`), why);
+    if (!dir)
+      throw notFound(
+        name,
+        dirs,
+        [...trainFiles, ...testFiles].map((f) => `${f}  (from ${REMOTE[name]![0]!.url}, folder ${sub}/)`),
+        why,
+      );
   }
   const labelBytes = name === 'cifar10' ? 1 : 2;
   const n = name === 'cifar10' ? 10 : 100;
-  const train = readCifarFiles(trainFiles.map((f) => join(dir!, f)), labelBytes, n);
-  const test = readCifarFiles(testFiles.map((f) => join(dir!, f)), labelBytes, n);
+  const train = readCifarFiles(
+    trainFiles.map((f) => join(dir!, f)),
+    labelBytes,
+    n,
+  );
+  const test = readCifarFiles(
+    testFiles.map((f) => join(dir!, f)),
+    labelBytes,
+    n,
+  );
   const namesFile = join(dir, name === 'cifar10' ? 'batches.meta.txt' : 'fine_label_names.txt');
   let classes = name === 'cifar10' ? CIFAR10_CLASSES : Array.from({ length: 100 }, (_, i) => `class${i}`);
   if (existsSync(namesFile)) {
-    const read = readFileSync(namesFile, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    const read = readFileSync(namesFile, 'utf8')
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (read.length === n) classes = read;
   }
   return { name, shape: [3, 32, 32], classes, train, test, source: dir };
@@ -168,7 +222,8 @@ function loadImageFolder(path: string, opts: LoadOptions): Dataset {
   const root = resolve(opts.dataDir && !path.startsWith('/') ? join(opts.dataDir, path) : path);
   if (!existsSync(root)) throw new DataError(`image folder ${root} does not exist`);
   const [c, h, w] = opts.inputShape ?? [3, 32, 32];
-  if (c === undefined || h === undefined || w === undefined) throw new DataError(`image folders need a net whose input is [C, H, W], not ${JSON.stringify(opts.inputShape)}`);
+  if (c === undefined || h === undefined || w === undefined)
+    throw new DataError(`image folders need a net whose input is [C, H, W], not ${JSON.stringify(opts.inputShape)}`);
   const size = { c, h, w };
   const trainDir = ['train'].map((d) => join(root, d)).find(existsSync);
   const testDir = ['test', 'val', 'valid'].map((d) => join(root, d)).find(existsSync);
