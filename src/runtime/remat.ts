@@ -61,8 +61,15 @@ function dataOf(b: WasmBackendLike | null, t: Tensor): WasmData | undefined {
   return b?.dataIdMap.has(t.dataId) ? b.dataIdMap.get(t.dataId) : undefined;
 }
 
-/** Off: keep every saved tensor (for tests that compare the two). */
-export const recomputation = { enabled: true };
+/**
+ * Off by default: `netc train` turns it on only where keeping every saved tensor would not fit the wasm
+ * heap (cli/train.ts, recomputeNeeded). Known open bug: with it on, test/property/check-train.test.ts
+ * (NETC_PROPERTY_RUNS=300 NETC_PROPERTY_SEED=7) finds a net whose second step's loss is NaN:
+ * `net t(classes=5) : [2, 9, 11] < bn; channel_shuffle 2; flatten; linear classes >` (channel_shuffle
+ * reshapes the bn output, which shares its data); with it off, all 300 train. Until that is fixed it
+ * stays off everywhere else (tests, verify, the API).
+ */
+export const recomputation = { enabled: false };
 
 /** Whether this backend can free a tensor's memory and refill it later. */
 export function canRecompute(): boolean {

@@ -163,7 +163,8 @@ export interface MemoryEstimate {
 
 /** Bytes per sample of a step: what the gradients keep, what is in flight, the input. */
 function perSampleBytes(size: NetSize, backend: string): number {
-  // On wasm, recomputation runs only where keeping does not fit (recomputeNeeded): the smaller of the two.
+  // On wasm, recomputation runs only where keeping does not fit (recomputeNeeded); the caller has
+  // already answered with the keeping figure where that fits.
   return ((backend === 'wasm' ? Math.min(size.keptRecomputing, size.kept) : size.kept) + size.transient) * 4 + size.input * 4;
 }
 
@@ -173,6 +174,12 @@ export function estimateTrainingMemory(
   backend: string,
   limitOverride?: number,
 ): MemoryEstimate {
+  // Recomputation is on only where keeping every saved tensor would not fit (recomputeNeeded, which
+  // asks this with keptRecomputing = kept): where keeping fits, keeping is what the step costs.
+  if (backend === 'wasm' && size.keptRecomputing < size.kept) {
+    const keeping = estimateTrainingMemory({ ...size, keptRecomputing: size.kept }, cfg, backend, limitOverride);
+    if (keeping.bytes <= keeping.limit) return keeping;
+  }
   const k = 2 + OPTIMIZER_SLOTS[cfg.optimizer];
   const wasm = backend === 'wasm';
   // The optimizer's step makes copies of each weight in turn (OPTIMIZER_TEMPS), none where it runs

@@ -189,7 +189,7 @@ export const STAGES: Entry[] = [
   },
   {
     name: 'chunk',
-    applies: (s) => s[0]! >= 2 && s[0]! % 2 === 0,
+    applies: (s) => mapOrFlat(s) && s[0]! >= 2 && s[0]! % 2 === 0,
     make(s, g) {
       const n = g.rng.pick(divisors(s[0]!).filter((d) => d >= 2 && d <= 4));
       return { text: `chunk ${n} ${g.rng.int(0, n - 1)}`, shape: [s[0]! / n, ...s.slice(1)] };
@@ -320,7 +320,56 @@ export const FLAT_STAGES: Entry[] = [
   },
 ];
 
-const ALL = [...STAGES, ...FLAT_STAGES];
+const isSeq = (s: Shape) => s.length === 2;
+
+/**
+ * Issue 13's constructs. On feature maps: layernorm2d, layer_scale, `tokens` (a map becomes a sequence
+ * [H*W, C]) and a ConvNeXt block body (permute to channels-last, layernorm, per-position linears, permute
+ * back: the channels-last map stays inside the stage). On sequences [L, D]: layernorm, per-token linear,
+ * multi-head self-attention (heads dividing D, sometimes residual), class token, position embedding,
+ * gelu/dropout, and `token i` back to a vector.
+ */
+export const SEQUENCE_STAGES: Entry[] = [
+  { name: 'layernorm2d', applies: isMap, make: (s, g) => ({ text: g.rng.bool() ? 'layernorm2d' : 'layernorm2d eps=1e-6', shape: s }) },
+  { name: 'layer_scale', applies: isMap, make: (s, g) => ({ text: g.rng.bool() ? 'layer_scale' : 'layer_scale 0.5', shape: s }) },
+  {
+    name: 'tokens',
+    applies: (s) => isMap(s) && s[1]! * s[2]! <= 64,
+    make: (s) => ({ text: 'tokens', shape: [s[1]! * s[2]!, s[0]!] }),
+  },
+  {
+    name: 'permute + per-position linear (ConvNeXt)',
+    applies: isMap,
+    make(s, g) {
+      const hidden = g.rng.int(1, MAX_CHANNELS);
+      return { text: `permute (0, 2, 3, 1); layernorm; linear ${hidden}; gelu; linear ${s[0]}; permute (0, 3, 1, 2)`, shape: s };
+    },
+  },
+  { name: 'layernorm (sequence)', applies: isSeq, make: (s) => ({ text: 'layernorm', shape: s }) },
+  {
+    name: 'linear (per token)',
+    applies: isSeq,
+    make(s, g) {
+      const out = g.rng.int(1, MAX_CHANNELS);
+      return { text: `linear ${out}`, shape: [s[0]!, out] };
+    },
+  },
+  {
+    name: 'attention',
+    weight: 2,
+    applies: isSeq,
+    make(s, g) {
+      const heads = g.rng.pick(divisors(s[1]!).filter((d) => d <= 4));
+      return { text: g.rng.bool() ? `attention ${heads}` : `<layernorm; attention ${heads}> + shortcut`, shape: s };
+    },
+  },
+  { name: 'class_token', weight: 2, applies: isSeq, make: (s) => ({ text: 'class_token', shape: [s[0]! + 1, s[1]!] }) },
+  { name: 'pos_embedding', weight: 2, applies: isSeq, make: (s) => ({ text: 'pos_embedding', shape: s }) },
+  { name: 'gelu/dropout (sequence)', applies: isSeq, make: (s, g) => ({ text: g.rng.pick(['gelu', 'dropout 0.1', 'relu']), shape: s }) },
+  { name: 'token i', applies: isSeq, make: (s, g) => ({ text: `token ${g.rng.int(0, s[0]! - 1)}`, shape: [s[1]!] }) },
+];
+
+const ALL = [...STAGES, ...FLAT_STAGES, ...SEQUENCE_STAGES];
 const fits = (s: Shape) => s[0]! <= MAX_CHANNELS && s.reduce((a, b) => a * b, 1) <= MAX_ELEMENTS && s.every((d) => d >= 1);
 
 export interface Net {
@@ -388,7 +437,34 @@ export function generateNet(seed: number): Net {
     lines.push(st.text);
     s = st.shape;
   }
-  const head = isMap(s) ? [rng.pick(['gap', 'adaptive_avgpool 1', 'flatten']), `linear classes`] : ['linear classes'];
+  // A sequence ends on its first token (ViT's class token), a map pooled or flattened, a vector as it is.
+  // A third of the nets go on as a sequence (ViT's shape of net): tokens, then sequence stages.
+  if (isMap(s) && s[1]! * s[2]! <= 64 && rng.bool(0.35)) {
+    lines.push('tokens');
+    used.add('tokens');
+    s = [s[1]! * s[2]!, s[0]!];
+    // ViT's order, often: a class token, then the position embedding over every token.
+    if (rng.bool(0.5)) {
+      lines.push('class_token');
+      used.add('class_token');
+      s = [s[0]! + 1, s[1]!];
+    }
+    if (rng.bool(0.5)) {
+      lines.push('pos_embedding');
+      used.add('pos_embedding');
+    }
+    for (let i = rng.int(1, 4); i > 0; i--) {
+      const st = stage(s);
+      if (!st) break;
+      lines.push(st.text);
+      s = st.shape;
+    }
+  }
+  const head = isMap(s)
+    ? [rng.pick(['gap', 'adaptive_avgpool 1', 'flatten']), `linear classes`]
+    : isSeq(s)
+      ? ['token 0', 'linear classes']
+      : ['linear classes'];
   if (rng.bool(0.3)) {
     head.push('softmax');
     used.add('softmax head');

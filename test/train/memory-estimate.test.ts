@@ -13,10 +13,12 @@ const cfg = (batchSize: number) => ({ optimizer: 'momentum' as const, batchSize 
 
 describe('memory estimate on wasm', () => {
   it('within -10%..+20% of the measured peaks', () => {
-    // [net, batch, measured live bytes] (bench/train-zoo --force --steps 1 --seconds 0)
+    // [net, batch, measured live bytes] (bench/train-zoo --force --steps 1 --seconds 0). resnet50_cifar at 128
+    // fits without recomputation, so netc keeps every saved tensor there: its peak measured that way
+    // (3.40 GiB; 2.86 with bn/relu recomputed). The other two nets need recomputation at these batches.
     const GiB = 1024 ** 3;
     const measured: [string, number, number][] = [
-      ['resnet50_cifar', 128, 2.86 * GiB],
+      ['resnet50_cifar', 128, 3.4 * GiB],
       ['se_resnet50_cifar', 128, 2.93 * GiB],
       ['vgg16_bn', 64, 1.502 * GiB],
       ['densenet_bc_cifar', 64, 2.31 * GiB],
