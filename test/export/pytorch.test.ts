@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile, type IRGraph } from '../../src/api.js';
 import { ExportError, exportPytorch } from '../../src/export/pytorch.js';
 import { pythonHas } from '../python.js';
+import { TORCHVISION_NETS, ZOO_NETS } from '../reference/torchvision.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = '/usr/bin/python3';
@@ -25,51 +26,11 @@ const TORCH_OK = pythonHas('torch', 'torchvision');
 const NO_TORCH = TORCH_OK ? '' : ` [skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)]`;
 
 /** The stdlib networks built by torchvision itself (their references are torchvision's state dicts). */
-const TORCHVISION = [
-  'resnet18',
-  'resnet34',
-  'resnet50',
-  'resnet101',
-  'resnet152',
-  'vgg11',
-  'vgg16',
-  'vgg19',
-  'vgg16_bn',
-  'densenet121',
-  'googlenet',
-  'alexnet',
-  'squeezenet1_0',
-  'resnext50_32x4d',
-  'wide_resnet50_2',
-  'mobilenet_v2',
-  'mobilenet_v3_small',
-  'mobilenet_v3_large',
-  'shufflenet_v2_x1_0',
-  'efficientnet_b0',
-  'inception_v3',
-  'convnext_tiny',
-  'vit_b_16',
-];
+const TORCHVISION = TORCHVISION_NETS;
 /** Tutorial networks whose references come from the seeds' own PyTorch code. */
 const TUTORIAL = ['lenet5', 'vgg19_gap', 'resnet20_cifar', 'resnet50_cifar', 'se_resnet50_cifar', 'densenet_bc_cifar'];
 /** Outputs compared with torchvision's own model, at a small input to keep the run short. */
-const COMPARE = new Set([
-  'resnet18',
-  'densenet121',
-  'googlenet',
-  'alexnet',
-  'squeezenet1_0',
-  'resnext50_32x4d',
-  'wide_resnet50_2',
-  'mobilenet_v2',
-  'mobilenet_v3_small',
-  'mobilenet_v3_large',
-  'shufflenet_v2_x1_0',
-  'efficientnet_b0',
-  'inception_v3',
-  'convnext_tiny',
-  'vit_b_16',
-]);
+const COMPARE = new Set(['resnet18', 'densenet121', 'googlenet', ...ZOO_NETS]);
 const SMALL = [3, 64, 64];
 /**
  * Where 64x64 is too small: alexnet's features end at 1x1 there, and its adaptive pool would have to upsample to 6x6;

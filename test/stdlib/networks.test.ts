@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFile, type IRGraph } from '../../src/api.js';
 import { summarize } from '../../src/check/summary.js';
 import { renderTable } from '../../src/check/table.js';
+import { TORCHVISION_NETS } from '../reference/torchvision.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFERENCE = join(ROOT, 'test', 'reference');
@@ -30,31 +31,7 @@ interface Reference {
 const FILE_FOR: Record<string, string> = { vgg_gap_seed003: 'vgg16_gap' };
 
 /** Built by torchvision itself; their state dicts load into torchvision's models. */
-const TORCHVISION = new Set([
-  'vgg11',
-  'vgg16',
-  'vgg19',
-  'vgg16_bn',
-  'resnet18',
-  'resnet34',
-  'resnet50',
-  'resnet101',
-  'resnet152',
-  'densenet121',
-  'googlenet',
-  'alexnet',
-  'squeezenet1_0',
-  'resnext50_32x4d',
-  'wide_resnet50_2',
-  'mobilenet_v2',
-  'mobilenet_v3_small',
-  'mobilenet_v3_large',
-  'shufflenet_v2_x1_0',
-  'efficientnet_b0',
-  'inception_v3',
-  'convnext_tiny',
-  'vit_b_16',
-]);
+const TORCHVISION = new Set(TORCHVISION_NETS);
 
 /**
  * Warnings that are true of torchvision's own definition. squeezenet1_0's first conv (7x7, stride 2, no

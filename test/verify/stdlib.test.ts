@@ -13,6 +13,7 @@ import { stdlibNets } from '../../src/cli/nets.js';
 import type { VerifyReport } from '../../src/verify/engine.js';
 import type { VerifyBackend } from '../../src/verify/spec.js';
 import { failures, NO_TORCH, ran, ROOT, verifyCases, type Case } from './helpers.js';
+import { ZOO_NETS } from '../reference/torchvision.js';
 
 const FULL = process.env['NETC_VERIFY_FULL'] === '1';
 /** Nets whose own input fits (CIFAR, MNIST sizes). */
@@ -39,20 +40,7 @@ const AT_64 = new Set(['googlenet', 'densenet121']);
  * torchvision's wider zoo (issue 13's nets): exact to torchvision in test/stdlib and test/export; their
  * verify sweep takes several minutes on 2 cores, so it runs with NETC_VERIFY_FULL=1 only for now.
  */
-const ZOO = new Set([
-  'alexnet',
-  'squeezenet1_0',
-  'resnext50_32x4d',
-  'wide_resnet50_2',
-  'mobilenet_v2',
-  'mobilenet_v3_small',
-  'mobilenet_v3_large',
-  'shufflenet_v2_x1_0',
-  'efficientnet_b0',
-  'inception_v3',
-  'convnext_tiny',
-  'vit_b_16',
-]);
+const ZOO = new Set(ZOO_NETS);
 for (const n of ZOO) LARGE.add(n);
 
 /** Files of stdlib/ that define a net (the others are block libraries). */
