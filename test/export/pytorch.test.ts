@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile, type IRGraph } from '../../src/api.js';
 import { ExportError, exportPytorch } from '../../src/export/pytorch.js';
 import { pythonHas } from '../python.js';
-import { TORCHVISION_NETS, ZOO_NETS } from '../reference/torchvision.js';
+import { TORCHVISION_NETS, ZOO_NETS } from '../reference/nets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = '/usr/bin/python3';

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFile, type IRGraph } from '../../src/api.js';
 import { summarize } from '../../src/check/summary.js';
 import { renderTable } from '../../src/check/table.js';
-import { TORCHVISION_NETS } from '../reference/torchvision.js';
+import { ISSUE3_NETS, TORCHVISION_NETS, ZOO_NETS } from '../reference/nets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFERENCE = join(ROOT, 'test', 'reference');
@@ -72,37 +72,7 @@ function stateDict(graph: IRGraph): [string, number[]][] {
 describe('reference data', () => {
   it('covers the networks of issue 3, each with a stdlib file', () => {
     const names = REFERENCES.map((r) => r.name);
-    for (const n of [
-      'lenet5',
-      'vgg11',
-      'vgg16',
-      'vgg19',
-      'vgg16_bn',
-      'vgg19_gap',
-      'resnet18',
-      'resnet34',
-      'resnet50',
-      'resnet101',
-      'resnet152',
-      'resnet50_cifar',
-      'se_resnet50_cifar',
-      'densenet121',
-      'densenet_bc_cifar',
-      'googlenet',
-      'resnet20_cifar',
-      // issue 13
-      'alexnet',
-      'squeezenet1_0',
-      'resnext50_32x4d',
-      'wide_resnet50_2',
-      'mobilenet_v2',
-      'mobilenet_v3_small',
-      'mobilenet_v3_large',
-      'shufflenet_v2_x1_0',
-      'efficientnet_b0',
-      'inception_v3',
-    ])
-      expect(names).toContain(n);
+    for (const n of [...ISSUE3_NETS, ...ZOO_NETS]) expect(names).toContain(n);
     for (const n of names) expect(existsSync(fileOf(n)), fileOf(n)).toBe(true);
   });
 });

@@ -13,7 +13,7 @@ import { stdlibNets } from '../../src/cli/nets.js';
 import type { VerifyReport } from '../../src/verify/engine.js';
 import type { VerifyBackend } from '../../src/verify/spec.js';
 import { failures, NO_TORCH, ran, ROOT, verifyCases, type Case } from './helpers.js';
-import { ZOO_NETS } from '../reference/torchvision.js';
+import { ZOO_NETS } from '../reference/nets.js';
 
 const FULL = process.env['NETC_VERIFY_FULL'] === '1';
 /** Nets whose own input fits (CIFAR, MNIST sizes). */
