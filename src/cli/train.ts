@@ -16,7 +16,7 @@ import { DATASET_NAMES, loadDataset } from '../train/data/index.js';
 import { take } from '../train/data/dataset.js';
 import { netFileArgument } from './netfile.js';
 import { train } from '../train/loop.js';
-import { GiB, memoryProblem, recomputeNeeded, sizeOfGraph, sizeOfModel } from '../train/memory.js';
+import { GiB, memoryProblem, sizeOfModel } from '../train/memory.js';
 import { recomputation } from '../runtime/remat.js';
 import { planData, planNet, runConfig } from '../train/plan.js';
 import {
@@ -226,7 +226,7 @@ async function runTrain(file: string | undefined, o: Opts): Promise<number> {
     cfg.outputsProbabilities = plan.outputsProbabilities;
     if (plan.memoryProblem) throw new UserError(plan.memoryProblem);
     // Recompute batch norm / ReLU outputs in backprop only where keeping them would not fit.
-    recomputation.enabled = recomputeNeeded(sizeOfGraph(plan.graph), cfg, choice.name, memoryLimit);
+    recomputation.enabled = plan.recompute;
     if (recomputation.enabled) io.log('memory: batch norm and ReLU outputs are recomputed in backprop to fit the wasm heap');
     model = lowerGraph(plan.graph, { seed: cfg.seed }).model;
   }

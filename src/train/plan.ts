@@ -8,7 +8,7 @@ import type { CompileOptions, CompileResult } from '../api.js';
 import type { IRGraph } from '../ir/types.js';
 import { outputsProbabilities } from '../ops/index.js';
 import { DEFAULTS, type RunConfig } from './config.js';
-import { estimateTrainingMemory, memoryProblem, sizeOfGraph, type MemoryEstimate } from './memory.js';
+import { estimateTrainingMemory, memoryProblem, recomputeNeeded, sizeOfGraph, type MemoryEstimate } from './memory.js';
 
 /** The `netc train` options a new run's config is made of (`args` is `--set`, parsed). */
 export type ConfigOptions = Pick<
@@ -112,6 +112,8 @@ export interface NetPlan {
   memory: MemoryEstimate;
   /** The estimate's refusal, with the numbers and a batch size that fits, or null when it fits. */
   memoryProblem: string | null;
+  /** Batch norm and ReLU outputs recomputed in backprop (wasm), because keeping them would not fit. */
+  recompute: boolean;
 }
 
 /**
@@ -162,6 +164,7 @@ export function planNet(
       classMismatch,
       memory: estimateTrainingMemory(size, cfg, backend, options.memoryLimit),
       memoryProblem: memoryProblem(graph.net, size, cfg, backend, options.memoryLimit),
+      recompute: recomputeNeeded(size, cfg, backend, options.memoryLimit),
     },
   };
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileSource, type CompileOptions } from '../../src/api.js';
 import { DEFAULTS, type RunConfig } from '../../src/train/config.js';
-import { GiB } from '../../src/train/memory.js';
+import { estimateTrainingMemory, GiB, sizeOfGraph } from '../../src/train/memory.js';
 import { planData, planNet, runConfig, type ConfigOptions, type DataSummary } from '../../src/train/plan.js';
 
 const OPTIONS: ConfigOptions = {
@@ -121,5 +121,19 @@ describe('planNet', () => {
     expect(refused.memory.bytes).toBeGreaterThan(64 * 1024 ** 2);
     expect(refused.memoryProblem).toMatch(/^training n at batch size 4096 needs about .* more than the --memory-limit of 64\.0 MiB:/);
     expect(refused.memoryProblem).toMatch(/help: --batch-size \d+ fits/);
+  });
+
+  it('recomputes batch norm and ReLU outputs on wasm only where keeping them would not fit', () => {
+    // Six conv-bn-relu blocks: recomputing saves more than the one output it holds while recomputing.
+    const BN_NET = 'block C < conv 16 k=3 pad=1; bn; relu >\nnet n(classes=10) : [3, 32, 32] < C * 6; gap; linear classes >\n';
+    const cfg = config({ batchSize: 64 });
+    const keeping = plan(BN_NET, cfg).plan!;
+    expect(keeping.recompute).toBe(false);
+    const size = sizeOfGraph(keeping.graph);
+    const recomputing = estimateTrainingMemory({ ...size, kept: size.keptRecomputing }, cfg, 'wasm', 1e15).bytes;
+    expect(recomputing).toBeLessThan(keeping.memory.bytes);
+    const tight = plan(BN_NET, cfg, { memoryLimit: (recomputing + keeping.memory.bytes) / 2 }).plan!;
+    expect(tight.recompute).toBe(true);
+    expect(tight.memoryProblem).toBeNull();
   });
 });
