@@ -27,7 +27,7 @@ import {
 import { LowerError } from './helpers.js';
 import { ClassToken, LayerScale, PositionEmbedding, SelfAttention } from './sequence-layers.js';
 import { makeRng } from '../random.js';
-import { canRecompute, evictOrDrop, recipe, type Recipe } from '../runtime/remat.js';
+import { canRecompute, evictOrDrop, recipe, released, type Recipe } from '../runtime/remat.js';
 
 export { LowerError };
 
@@ -267,6 +267,9 @@ function releaseActivationsInTraining(model: tfl.LayersModel, recomputable: Set<
             if (r) {
               recipes.delete(t);
               evictOrDrop(t, r);
+            } else {
+              // It may have been the last forward-pass alias of a saved output waiting to be freed.
+              released(t);
             }
           }
         }

@@ -49,6 +49,8 @@ interface WasmBackendLike {
 
 /** Saved tensors whose memory was freed, with what recomputes them. */
 const evicted = new Map<DataId, Recipe>();
+/** Saved outputs released by the forward pass whose data other live tensors still share, with their recipes. */
+const waiting = new Map<DataId, Recipe>();
 /** Recipes made in this step and not yet used or dropped (their inputs are held). */
 const pending = new Set<Recipe>();
 
@@ -57,8 +59,8 @@ function wasmBackend(): WasmBackendLike | null {
 }
 
 /** The backend's record of a tensor's data (its `get` of a missing id would try to move data in). */
-function dataOf(b: WasmBackendLike | null, t: Tensor): WasmData | undefined {
-  return b?.dataIdMap.has(t.dataId) ? b.dataIdMap.get(t.dataId) : undefined;
+function dataOf(b: WasmBackendLike | null, dataId: DataId): WasmData | undefined {
+  return b?.dataIdMap.has(dataId) ? b.dataIdMap.get(dataId) : undefined;
 }
 
 /**
@@ -85,27 +87,65 @@ export function recipe(base: Tensor, steps: Recipe['steps']): Recipe {
 
 /** How many handles share this tensor's data (0 when it is gone). */
 export function holders(t: Tensor): number {
-  return dataOf(wasmBackend(), t)?.refCount ?? 0;
+  return dataOf(wasmBackend(), t.dataId)?.refCount ?? 0;
 }
 
 /**
- * `t` was just released by the forward pass. If saved tensors still share its data and the recipe's
- * input is held by someone besides the recipe, free the data now and remember the recipe; else drop
- * the recipe. Returns whether it was freed.
+ * `t` was just released by the forward pass. If the recipe's input is held by someone besides the
+ * recipe, `t`'s data is freed as soon as only saved tensors (the gradients') hold it: now, or when
+ * the last tensor the forward pass still reads that shares it is released (`released`). Else the
+ * recipe is dropped. Returns whether it was freed now.
  */
 export function evictOrDrop(t: Tensor, recipe: Recipe): boolean {
   pending.delete(recipe);
   const b = wasmBackend();
-  const data = dataOf(b, t);
-  if (b && data && data.memoryOffset !== 0 && !evicted.has(t.dataId) && holders(recipe.base) > 1) {
-    // The C++ side keeps its (now stale) registration: no kernel reads this tensor until refill.
-    b.wasm._free(data.memoryOffset);
-    data.memoryOffset = 0;
-    evicted.set(t.dataId, recipe);
-    return true;
+  const data = dataOf(b, t.dataId);
+  if (!b || !data || data.memoryOffset === 0 || evicted.has(t.dataId) || waiting.has(t.dataId) || holders(recipe.base) <= 1) {
+    recipe.base.dispose();
+    return false;
   }
-  recipe.base.dispose();
-  return false;
+  waiting.set(t.dataId, recipe);
+  return evictIfOnlySaved(b, t.dataId);
+}
+
+/**
+ * The forward pass released `t` (a layer output read by no later layer). If `t` shared its data with
+ * a saved output waiting to be freed (a reshape's or flatten's result shares its input's data on
+ * wasm), that output may be freed now.
+ */
+export function released(t: Tensor): void {
+  const b = wasmBackend();
+  if (b && waiting.has(t.dataId)) evictIfOnlySaved(b, t.dataId);
+}
+
+/**
+ * Frees the data when every handle on it is a tensor saved on the tape being recorded, which only a
+ * gradient reads (and `rematerialize` refills first). Any other handle is a tensor the forward pass
+ * may still read (an alias a reshape made, a recipe's input), so the data stays until it is released.
+ */
+function evictIfOnlySaved(b: WasmBackendLike, dataId: DataId): boolean {
+  const data = dataOf(b, dataId);
+  const recipe = waiting.get(dataId)!;
+  if (!data) {
+    waiting.delete(dataId);
+    recipe.base.dispose();
+    return false;
+  }
+  if (data.refCount !== savedHandles(dataId)) return false;
+  waiting.delete(dataId);
+  // The C++ side keeps its (now stale) registration: no kernel reads this tensor until refill.
+  b.wasm._free(data.memoryOffset);
+  data.memoryOffset = 0;
+  evicted.set(dataId, recipe);
+  return true;
+}
+
+/** How many tensors saved for a gradient on the tape being recorded share this data. */
+function savedHandles(dataId: DataId): number {
+  const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: Tensor[] }[] | null } }).state.activeTape;
+  let n = 0;
+  for (const node of tape ?? []) for (const t of node.saved ?? []) if (t.dataId === dataId && !t.isDisposed) n++;
+  return n;
 }
 
 /** Before a gradient runs: recompute every tensor it saved whose memory was freed. */
@@ -139,7 +179,8 @@ export function rematerialize(saved: readonly Tensor[] | undefined): void {
 
 /** After a step: recipes never needed (their tensors already gone) release their inputs. */
 export function endStep(): void {
-  for (const r of [...evicted.values(), ...pending]) r.base.dispose();
+  for (const r of [...evicted.values(), ...waiting.values(), ...pending]) r.base.dispose();
   evicted.clear();
+  waiting.clear();
   pending.clear();
 }
