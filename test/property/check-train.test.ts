@@ -6,6 +6,8 @@
  * finite, and the steps change the parameters.
  *
  * NETC_PROPERTY_RUNS=500 NETC_PROPERTY_SEED=7 explore further; a failure names the seed and prints the net.
+ * NETC_RECOMPUTE=1 trains with batch norm and ReLU outputs recomputed in backprop (src/runtime/remat.ts,
+ * wasm only), which `netc train` turns on only for nets too large for the wasm heap otherwise.
  */
 import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSource } from '../../src/api.js';
 import { lowerGraph } from '../../src/lower/lower.js';
 import { outputsProbabilities } from '../../src/ops/index.js';
+import { recomputation } from '../../src/runtime/remat.js';
 import { lossOf } from '../../src/train/loop.js';
 import { makeOptim } from '../../src/train/optim.js';
 import { testBackend } from '../backend.js';
@@ -20,6 +23,7 @@ import { ENTRY_NAMES, generateNet, type Net } from './gen.js';
 
 const RUNS = Number(process.env.NETC_PROPERTY_RUNS ?? 40);
 const SEED = Number(process.env.NETC_PROPERTY_SEED ?? 20261202);
+const RECOMPUTE = process.env.NETC_RECOMPUTE === '1';
 const BATCH = 2;
 
 const B = await testBackend();
@@ -88,8 +92,13 @@ function trainSteps(net: Net, graph: ReturnType<typeof compileSource>['graphs'][
   }
 }
 
-describe.skipIf(!B.ok)(`random valid nets: what check accepts trains (${RUNS} nets, seed ${SEED}) on ${B.label}${B.skip}`, () => {
-  beforeAll(B.select);
+const SETTING = `${RUNS} nets, seed ${SEED}${RECOMPUTE ? ', recomputing bn/relu outputs' : ''}`;
+
+describe.skipIf(!B.ok)(`random valid nets: what check accepts trains (${SETTING}) on ${B.label}${B.skip}`, () => {
+  beforeAll(async () => {
+    await B.select();
+    recomputation.enabled = RECOMPUTE;
+  });
   const outcomes: Outcome[] = [];
   const used = new Set<string>();
 
@@ -133,5 +142,8 @@ describe.skipIf(!B.ok)(`random valid nets: what check accepts trains (${RUNS} ne
       ).toEqual([]);
   });
 
-  afterAll(() => console.log(`${outcomes.filter((o) => o.checked).length} of ${outcomes.length} generated nets checked clean and trained`));
+  afterAll(() => {
+    recomputation.enabled = false;
+    console.log(`${outcomes.filter((o) => o.checked).length} of ${outcomes.length} generated nets checked clean and trained`);
+  });
 });
