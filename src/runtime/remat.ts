@@ -11,6 +11,11 @@
  * (DenseNet: the concatenated features once, not twice). Only where the input is kept anyway (held
  * by some other saved tensor): otherwise keeping it for the recipe would cost as much as it saves.
  *
+ * "No longer reads it" counts aliases: on wasm a reshape (flatten, channel_shuffle's view) returns a
+ * tensor on the same data, which later layers read after the output itself is released. So the data
+ * is freed only once every handle on it is a saved one (issue 17: freed under a reshape, a net's loss
+ * came out wrong from the first step, then NaN).
+ *
  * The results are the same to the bit: the same kernels run on the same input (batch norm with the
  * same batch statistics; it does not update its running statistics the second time).
  *
@@ -65,11 +70,9 @@ function dataOf(b: WasmBackendLike | null, dataId: DataId): WasmData | undefined
 
 /**
  * Off by default: `netc train` turns it on only where keeping every saved tensor would not fit the wasm
- * heap (cli/train.ts, recomputeNeeded). Known open bug: with it on, test/property/check-train.test.ts
- * (NETC_PROPERTY_RUNS=300 NETC_PROPERTY_SEED=7) finds a net whose second step's loss is NaN:
- * `net t(classes=5) : [2, 9, 11] < bn; channel_shuffle 2; flatten; linear classes >` (channel_shuffle
- * reshapes the bn output, which shares its data); with it off, all 300 train. Until that is fixed it
- * stays off everywhere else (tests, verify, the API).
+ * heap (src/train/plan.ts, NetPlan.recompute), as recomputing costs time; `netc verify` and the API
+ * keep it off. Tests turn it on themselves (test/runtime/remat.test.ts,
+ * test/property/remat-equal.test.ts, and test/property/check-train.test.ts with NETC_RECOMPUTE=1).
  */
 export const recomputation = { enabled: false };
 
