@@ -48,6 +48,24 @@ export function nhwcConvInfo(tf: typeof tfc, xShape: number[], filterShape: numb
   );
 }
 
+/**
+ * tfjs's pooling geometry for a MaxPoolGrad kernel's NHWC input and dy shapes and attributes (shared
+ * with native.ts). The output size is dy's: tfjs-core 4.22's MaxPool gradient drops the forward's
+ * dimRoundingMode, so a ceil-mode pool's gradient would otherwise be computed with floor's size
+ * (and lose dy's last row and column). The pads do not depend on the rounding.
+ */
+export function maxPoolGradInfo(tf: typeof tfc, inputShape: number[], dyShape: number[], attrs: Record<string, unknown>) {
+  const info = tf.backend_util.computePool2DInfo(
+    inputShape as [number, number, number, number],
+    attrs.filterSize as [number, number],
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+  );
+  return { ...info, outHeight: dyShape[1]!, outWidth: dyShape[2]! };
+}
+
 export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   const registered: string[] = [];
   const kernel = (name: string): KernelFunc => {
@@ -216,15 +234,7 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   // first element: after a ReLU, all-zero windows are common and the choice must match).
   replace('MaxPoolGrad', ({ inputs, backend: b, attrs }) => {
     const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
-    const a = attrs ?? {};
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize as [number, number],
-      a.strides as [number, number],
-      1,
-      a.pad as 'valid',
-      a.dimRoundingMode as 'floor' | undefined,
-    );
+    const info = maxPoolGradInfo(tf, input.shape, dy.shape, attrs ?? {});
     const bk = b as WasmBackendLike;
     const out = bk.makeOutput([...input.shape], 'float32');
     const dx = bk.typedArrayFromHeap(out);
