@@ -17,6 +17,8 @@
 //   bnForward(x, gamma, beta, y, mean, variance, invStd, eps)   training-mode batch norm, NHWC
 //   bnBackward(x, dy, mean, invStd, gamma, dx, dgamma, dbeta)   (f32 tensors, f64 statistics)
 //   reluGrad(dy, x, dx)                                        dx = x > 0 ? dy : 0
+//   maxPoolGrad(x, dy, dx, params)   NHWC max pool gradient (PyTorch's tie rule); params: an Int32Array
+//                                    in NETC_POOL_PARAMS's order, poolParamNames() -> its field names
 //   setThreads(n), getThreads(), version()
 #include <node_api.h>
 #include <omp.h>
@@ -542,6 +544,147 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---- Max pool gradient, channels-last ---------------------------------------------------------
+// The pooling geometry, one table both sides index by: src/runtime/native.ts's POOL_PARAMS lists the
+// same names in the same order (test/runtime/native-params.test.ts compares the two, and native.ts
+// uses maxPoolGrad only when poolParamNames() equals it).
+//   n, h, w, c    input batch, height, width, channels (NHWC)
+//   oh, ow        output height, width
+//   kh, kw        window height, width;  sh, sw  strides;  dh, dw  dilations (1 = none)
+//   pt, pl        padding before the first row / column (windows past the end are clipped, so the
+//                 padding after, and ceil mode, need no field of their own)
+#define NETC_POOL_PARAMS(X) X(n) X(h) X(w) X(c) X(oh) X(ow) X(kh) X(kw) X(sh) X(sw) X(dh) X(dw) X(pt) X(pl)
+
+struct PoolParams {
+#define NETC_FIELD(name) int64_t name;
+  NETC_POOL_PARAMS(NETC_FIELD)
+#undef NETC_FIELD
+};
+
+constexpr const char* kPoolParamNames[] = {
+#define NETC_NAME(name) #name,
+    NETC_POOL_PARAMS(NETC_NAME)
+#undef NETC_NAME
+};
+constexpr int kPoolParams = static_cast<int>(sizeof(kPoolParamNames) / sizeof(kPoolParamNames[0]));
+static_assert(sizeof(PoolParams) == kPoolParams * sizeof(int64_t), "PoolParams must be exactly the NETC_POOL_PARAMS fields");
+static_assert(kPoolParams == 14, "the pool parameter table changed: update POOL_PARAMS in src/runtime/native.ts too");
+
+bool getPoolParams(napi_env env, napi_value v, PoolParams* p) {
+  bool isTa = false;
+  napi_is_typedarray(env, v, &isTa);
+  napi_typedarray_type tt = napi_int8_array;
+  size_t len = 0;
+  void* data = nullptr;
+  napi_value ab;
+  size_t off;
+  if (isTa) napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
+  if (!isTa || tt != napi_int32_array || len != kPoolParams) {
+    const std::string msg = "params must be an Int32Array of " + std::to_string(kPoolParams) + " pool parameters";
+    napi_throw_type_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  const int32_t* a = static_cast<const int32_t*>(data);
+  int64_t* dstp = &p->n;
+  for (int i = 0; i < kPoolParams; i++) dstp[i] = a[i];
+  if (p->n < 0 || p->h < 1 || p->w < 1 || p->c < 0 || p->oh < 0 || p->ow < 0 || p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1 ||
+      p->dh < 1 || p->dw < 1 || p->pt < 0 || p->pl < 0) {
+    napi_throw_range_error(env, nullptr, "invalid pool parameters (sizes, strides, dilations or pads)");
+    return false;
+  }
+  return true;
+}
+
+// First window offset (a multiple of the dilation d, below the window's extent k*d) that lands at
+// or after index 0, for a window starting at `start` (negative inside the leading padding).
+inline int64_t firstInside(int64_t start, int64_t d) { return start >= 0 ? 0 : (-start + d - 1) / d * d; }
+
+// maxPoolGrad(x, dy, dx, params): dx = the gradient of an NHWC max pool. dx is overwritten (zeroed
+// first). Each dy goes to the first maximum of its window in row-major order, PyTorch's rule: the
+// first element inside the input starts the window, a later one takes it only when strictly greater
+// or NaN; padding is never chosen. The batch is split across the OpenMP threads (windows of one
+// image overlap and add into the same dx, windows of different images never do). Per window the
+// arg-max runs across channels, the contiguous axis, as a branch-free select the compiler vectorises.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 4) {
+    napi_throw_type_error(env, nullptr, "maxPoolGrad(x, dy, dx, params)");
+    return nullptr;
+  }
+  F32 x, dy, dx;
+  PoolParams p;
+  if (!getArr(env, argv[0], false, &x, "x") || !getArr(env, argv[1], false, &dy, "dy") || !getArr(env, argv[2], false, &dx, "dx") ||
+      !getPoolParams(env, argv[3], &p))
+    return nullptr;
+  const int64_t c = p.c, h = p.h, w = p.w;
+  const int64_t image = h * w * c, outImage = p.oh * p.ow * c;
+  if (!checkLen(env, x, p.n * image, "x") || !checkLen(env, dy, p.n * outImage, "dy") || !checkLen(env, dx, p.n * image, "dx")) return nullptr;
+  if (c == 0) return nullptr;
+  const float* xp = x.data;
+  const float* dyp = dy.data;
+  float* dxp = dx.data;
+#pragma omp parallel if (p.n > 1 && image * p.n > (1 << 16))
+  {
+    std::vector<float> bestV(c);
+    std::vector<int32_t> atV(c);
+    float* __restrict best = bestV.data();
+    int32_t* __restrict at = atV.data();
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < p.n; b++) {
+      const float* __restrict xi = xp + b * image;
+      const float* __restrict dyi = dyp + b * outImage;
+      float* __restrict dxi = dxp + b * image;
+      std::fill(dxi, dxi + image, 0.f);
+      for (int64_t oh = 0; oh < p.oh; oh++) {
+        const int64_t h0 = oh * p.sh - p.pt;
+        const int64_t khFirst = firstInside(h0, p.dh);
+        for (int64_t ow = 0; ow < p.ow; ow++) {
+          const float* __restrict g = dyi + (oh * p.ow + ow) * c;
+          const int64_t w0 = ow * p.sw - p.pl;
+          const int64_t kwFirst = firstInside(w0, p.dw);
+          // The window's first element inside the input (none: the window is all padding, no gradient).
+          const int64_t ih0 = h0 + khFirst, iw0 = w0 + kwFirst;
+          if (khFirst >= p.kh * p.dh || kwFirst >= p.kw * p.dw || ih0 >= h || iw0 >= w) continue;
+          const int32_t first = static_cast<int32_t>(ih0 * w + iw0);
+          std::copy(xi + first * c, xi + first * c + c, best);
+          std::fill(at, at + c, first);
+          for (int64_t kh = khFirst; kh < p.kh * p.dh; kh += p.dh) {
+            const int64_t ih = h0 + kh;
+            if (ih >= h) break;
+            for (int64_t kw = kwFirst; kw < p.kw * p.dw; kw += p.dw) {
+              const int64_t iw = w0 + kw;
+              if (iw >= w) break;
+              const int32_t pos = static_cast<int32_t>(ih * w + iw);
+              if (pos == first) continue;
+              const float* __restrict v = xi + pos * c;
+              for (int64_t k = 0; k < c; k++) {
+                const bool take = v[k] > best[k] || v[k] != v[k];
+                best[k] = take ? v[k] : best[k];
+                at[k] = take ? pos : at[k];
+              }
+            }
+          }
+          for (int64_t k = 0; k < c; k++) dxi[at[k] * c + k] += g[k];
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+napi_value PoolParamNames(napi_env env, napi_callback_info) {
+  napi_value r;
+  NAPI_OK(napi_create_array_with_length(env, kPoolParams, &r));
+  for (int i = 0; i < kPoolParams; i++) {
+    napi_value s;
+    NAPI_OK(napi_create_string_utf8(env, kPoolParamNames[i], NAPI_AUTO_LENGTH, &s));
+    NAPI_OK(napi_set_element(env, r, i, s));
+  }
+  return r;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -586,6 +729,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
+      {"poolParamNames", nullptr, PoolParamNames, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr},

@@ -12,6 +12,7 @@
  * The same addon also does the training-mode batch norm of src/lower/batchnorm.ts
  * (`wasmNativeBatchNorm`, which it gets from backend.ts's `nativeBatchNorm`) and the ReLU gradient
  * (kernel `NetcReluGrad`, which the Relu gradient of gradients.ts calls where the backend has it): after the convolutions these were the largest costs of a ResNet-20 step.
+ * It also computes MaxPoolGrad (the JS kernel of wasm-kernels.ts took 11% of a GoogLeNet step).
  *
  * Loading is guarded like the optional tfjs backends: no build (`npm run build:native` needs
  * Debian's libdnnl-dev), a failed load, or NETC_NATIVE=0 all give `null` plus a one-line reason, and
@@ -29,7 +30,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfc from '@tensorflow/tfjs-core';
-import { nhwcConvInfo } from './wasm-kernels.js';
+import { maxPoolGradInfo, nhwcConvInfo } from './wasm-kernels.js';
 import { RELU_GRAD } from './node-kernels.js';
 
 /**
@@ -44,6 +45,20 @@ export type ConvParams = Record<(typeof CONV_PARAMS)[number], number>;
 /** The Int32Array the addon reads, in CONV_PARAMS's order. */
 export function packConvParams(p: ConvParams): Int32Array {
   return Int32Array.from(CONV_PARAMS, (name) => p[name]);
+}
+
+/**
+ * The max pool gradient's geometry, by name, in order: native/src/netc_native.cc's NETC_POOL_PARAMS
+ * table, mirrored (test/runtime/native-params.test.ts compares the two; an addon whose
+ * poolParamNames() differ, or that has no maxPoolGrad, leaves MaxPoolGrad to the JS kernel).
+ */
+export const POOL_PARAMS = ['n', 'h', 'w', 'c', 'oh', 'ow', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw', 'pt', 'pl'] as const;
+/** One max pool for the addon: input NHWC, output size, window, strides, dilations, leading pads. */
+export type PoolParams = Record<(typeof POOL_PARAMS)[number], number>;
+
+/** The Int32Array the addon reads, in POOL_PARAMS's order. */
+export function packPoolParams(p: PoolParams): Int32Array {
+  return Int32Array.from(POOL_PARAMS, (name) => p[name]);
 }
 
 /** The addon's surface (native/src/netc_native.cc). */
@@ -74,6 +89,10 @@ export interface NativeAddon {
   ): void;
   /** dx = x > 0 ? dy : 0 */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /** dx (overwritten) of an NHWC max pool: each dy to the first maximum of its window, as PyTorch. Absent from older builds. */
+  maxPoolGrad?(x: Float32Array, dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** Its NETC_POOL_PARAMS table's names, which must equal POOL_PARAMS. */
+  poolParamNames?(): string[];
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
@@ -139,7 +158,7 @@ interface WasmBackendLike {
 const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
 
 /** How many times each path ran (for the benchmark's report and the tests). */
-export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0 };
+export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0, maxPoolGrad: 0 };
 
 /** Per-channel batch statistics, as src/lower/batchnorm.ts keeps them. */
 export interface BatchStats {
@@ -191,8 +210,8 @@ export function wasmNativeBatchNorm(tf: typeof tfc, addon: NativeAddon): NativeB
 }
 
 /**
- * Registers Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter and the depthwise
- * forward and gradients on the wasm backend, calling the addon. The kernels registered before (the
+ * Registers Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the depthwise
+ * forward and gradients, the ReLU gradient and MaxPoolGrad on the wasm backend, calling the addon. The kernels registered before (the
  * wasm backend's own and netc's wasm training shims) stay reachable as fallbacks, so call this
  * after `registerWasmTrainingKernels`. Returns the kernel names registered.
  */
@@ -309,6 +328,40 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     addon.reluGrad(heap(b, dy), heap(b, x), heap(b, out));
     return out;
   });
+
+  // ---- MaxPoolGrad natively (the JS kernel of wasm-kernels.ts, ~10x slower, stays the fallback).
+  // An addon built from other sources (no maxPoolGrad, or another parameter order) is not used for it.
+  const maxPoolGradJs = previous('MaxPoolGrad');
+  const poolTableOk = addon.maxPoolGrad != null && addon.poolParamNames?.().join() === POOL_PARAMS.join();
+  if (poolTableOk && maxPoolGradJs) {
+    replace('MaxPoolGrad', (args) => {
+      const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+      const b = args.backend;
+      if (!isF32(dy, input) || input.shape.length !== 4 || dy.shape.length !== 4) return maxPoolGradJs(args);
+      const g = maxPoolGradInfo(tf, input.shape, dy.shape, args.attrs ?? {});
+      const [n, h, w, c] = input.shape as [number, number, number, number];
+      const params = packPoolParams({
+        n,
+        h,
+        w,
+        c,
+        oh: g.outHeight,
+        ow: g.outWidth,
+        kh: g.filterHeight,
+        kw: g.filterWidth,
+        sh: g.strideHeight,
+        sw: g.strideWidth,
+        dh: g.dilationHeight,
+        dw: g.dilationWidth,
+        pt: g.padInfo.top,
+        pl: g.padInfo.left,
+      });
+      const out = (b as WasmBackendLike).makeOutput([...input.shape], 'float32');
+      addon.maxPoolGrad!(heap(b, input), heap(b, dy), heap(b, out), params);
+      nativeCounters.maxPoolGrad++;
+      return out;
+    });
+  }
 
   forward('Conv2D', false, false);
   forward('FusedConv2D', false, true);

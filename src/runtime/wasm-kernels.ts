@@ -48,6 +48,24 @@ export function nhwcConvInfo(tf: typeof tfc, xShape: number[], filterShape: numb
   );
 }
 
+/**
+ * tfjs's pooling geometry for a MaxPoolGrad kernel's NHWC input and dy shapes and attributes (shared
+ * with native.ts). The output size is dy's: tfjs-core 4.22's MaxPool gradient drops the forward's
+ * dimRoundingMode, so a ceil-mode pool's gradient would otherwise be computed with floor's size
+ * (and lose dy's last row and column). The pads do not depend on the rounding.
+ */
+export function maxPoolGradInfo(tf: typeof tfc, inputShape: number[], dyShape: number[], attrs: Record<string, unknown>) {
+  const info = tf.backend_util.computePool2DInfo(
+    inputShape as [number, number, number, number],
+    attrs.filterSize as [number, number],
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+  );
+  return { ...info, outHeight: dyShape[1]!, outWidth: dyShape[2]! };
+}
+
 export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   const registered: string[] = [];
   const kernel = (name: string): KernelFunc => {
@@ -216,15 +234,7 @@ export function registerWasmTrainingKernels(tf: typeof tfc): string[] {
   // first element: after a ReLU, all-zero windows are common and the choice must match).
   replace('MaxPoolGrad', ({ inputs, backend: b, attrs }) => {
     const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
-    const a = attrs ?? {};
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize as [number, number],
-      a.strides as [number, number],
-      1,
-      a.pad as 'valid',
-      a.dimRoundingMode as 'floor' | undefined,
-    );
+    const info = maxPoolGradInfo(tf, input.shape, dy.shape, attrs ?? {});
     const bk = b as WasmBackendLike;
     const out = bk.makeOutput([...input.shape], 'float32');
     const dx = bk.typedArrayFromHeap(out);
@@ -308,39 +318,55 @@ export interface PoolGeometry {
 
 /**
  * dx of an NHWC max pool: each dy goes to the first maximum of its window (row-major, strict >),
- * PyTorch's choice (the first valid element starts each window, a NaN always wins). Padding positions are skipped (PyTorch pads max-pools with -inf). dx must be
- * zeroed by the caller; the inner loop runs over channels, the contiguous axis.
+ * PyTorch's choice (the first element inside the input starts each window, a NaN always wins).
+ * Padding positions are skipped (PyTorch pads max-pools with -inf). dx must be zeroed by the
+ * caller; the inner loops run over channels, the contiguous axis. The native addon's maxPoolGrad
+ * (native/src/netc_native.cc) is the same loop; this one runs where the addon is not loaded.
  */
 export function maxPoolBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, shape: number[], g: PoolGeometry): void {
   const [n, h, w, c] = shape as [number, number, number, number];
+  const { outHeight, outWidth, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+  const [kEndH, kEndW] = [g.effectiveFilterHeight, g.effectiveFilterWidth];
+  const [top, left] = [g.padInfo.top, g.padInfo.left];
+  // The first window offset (a multiple of the dilation) that lands inside the input.
+  const firstInside = (start: number, d: number) => (start >= 0 ? 0 : Math.ceil(-start / d) * d);
   const best = new Float32Array(c);
   const at = new Int32Array(c);
   for (let bi = 0, o = 0; bi < n; bi++) {
     const base = bi * h * w * c;
-    for (let oh = 0; oh < g.outHeight; oh++) {
-      const h0 = oh * g.strideHeight - g.padInfo.top;
-      for (let ow = 0; ow < g.outWidth; ow++, o += c) {
-        const w0 = ow * g.strideWidth - g.padInfo.left;
-        best.fill(-Infinity);
-        at.fill(-1);
-        for (let kh = 0; kh < g.effectiveFilterHeight; kh += g.dilationHeight) {
+    for (let oh = 0; oh < outHeight; oh++, o += outWidth * c) {
+      const h0 = oh * sh - top;
+      const khFirst = firstInside(h0, dh);
+      if (khFirst >= kEndH || h0 + khFirst >= h) continue; // a window of padding only: no gradient
+      for (let ow = 0; ow < outWidth; ow++) {
+        const w0 = ow * sw - left;
+        const kwFirst = firstInside(w0, dw);
+        if (kwFirst >= kEndW || w0 + kwFirst >= w) continue;
+        const first = base + ((h0 + khFirst) * w + w0 + kwFirst) * c;
+        for (let k = 0; k < c; k++) {
+          best[k] = x[first + k]!;
+          at[k] = first + k;
+        }
+        for (let kh = khFirst; kh < kEndH; kh += dh) {
           const ih = h0 + kh;
-          if (ih < 0 || ih >= h) continue;
-          for (let kw = 0; kw < g.effectiveFilterWidth; kw += g.dilationWidth) {
+          if (ih >= h) break;
+          for (let kw = kwFirst; kw < kEndW; kw += dw) {
             const iw = w0 + kw;
-            if (iw < 0 || iw >= w) continue;
+            if (iw >= w) break;
             const p = base + (ih * w + iw) * c;
+            if (p === first) continue;
             for (let k = 0; k < c; k++) {
               const v = x[p + k]!;
-              // PyTorch's rule: the first valid element starts the window; a NaN always takes it.
-              if (at[k]! < 0 || v > best[k]! || Number.isNaN(v)) {
+              // A NaN takes the window, as in PyTorch.
+              if (v > best[k]! || Number.isNaN(v)) {
                 best[k] = v;
                 at[k] = p + k;
               }
             }
           }
         }
-        for (let k = 0; k < c; k++) if (at[k]! >= 0) dx[at[k]!]! += dy[o + k]!;
+        const od = o + ow * c;
+        for (let k = 0; k < c; k++) dx[at[k]!]! += dy[od + k]!;
       }
     }
   }

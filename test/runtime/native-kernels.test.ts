@@ -10,6 +10,8 @@ import { selectBackend, describeBackend } from '../../src/runtime/backend.js';
 import { CONV_PARAMS, loadNative, nativeCounters, packConvParams, type ConvParams } from '../../src/runtime/native.js';
 import { TorchBatchNorm } from '../../src/lower/batchnorm.js';
 import { relErr } from './rel-err.js';
+import { pythonHas } from '../python.js';
+import { maxPoolBackward, maxPoolGradInfo } from '../../src/runtime/wasm-kernels.js';
 
 // The oneDNN addon is optional (npm run build:native, needs libdnnl-dev). Without it these tests are
 // reported as skipped, with the reason in their names, never silently passed.
@@ -286,6 +288,137 @@ describe('native ReLU gradient' + skipNote, () => {
     // Equal values; tfjs's dy * 0 gives -0 where dy < 0, the native kernel +0 (v + 0 maps -0 to 0).
     const plain = (a: Float32Array) => Array.from(a, (v) => v + 0);
     expect(plain(on('wasm'))).toEqual(plain(on('cpu')));
+  });
+});
+
+// ---- MaxPoolGrad against PyTorch's max_pool2d backward in float64, native and JS kernels alike.
+const PYTHON = '/usr/bin/python3';
+const torchOk = pythonHas('torch');
+const torchNote = torchOk ? '' : ` [skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)]`;
+
+interface PoolCase {
+  name: string;
+  x: [number, number, number, number];
+  k: [number, number];
+  strides: [number, number];
+  /** tfjs's pad: 'same', 'valid' or a number (symmetric, which then allows ceil). */
+  pad: 'same' | 'valid' | number;
+  ceil?: boolean;
+  /** netc's lowering of a padded max pool: -inf rows and columns around x, then the pool. */
+  negInfPad?: number;
+}
+
+const poolCases: PoolCase[] = [
+  { name: '2x2 s2 valid', x: [4, 8, 8, 3], k: [2, 2], strides: [2, 2], pad: 'valid' },
+  { name: "3x3 s1 'same' (GoogLeNet's inception pool branch), overlapping windows", x: [2, 7, 7, 16], k: [3, 3], strides: [1, 1], pad: 'same' },
+  { name: "3x3 s2 'same' on odd/even sizes (asymmetric pads)", x: [3, 9, 8, 5], k: [3, 3], strides: [2, 2], pad: 'same' },
+  { name: '3x3 s2 pad 1 (floor)', x: [2, 9, 9, 6], k: [3, 3], strides: [2, 2], pad: 1 },
+  { name: '3x3 s2 ceil mode (GoogLeNet/torchvision ceil_mode=True)', x: [2, 8, 8, 6], k: [3, 3], strides: [2, 2], pad: 0, ceil: true },
+  { name: '3x3 s2 pad 1, ceil mode', x: [3, 10, 10, 4], k: [3, 3], strides: [2, 2], pad: 1, ceil: true },
+  { name: '3x3 s2 over a -inf padded input (netc maxpool pad=1)', x: [2, 9, 9, 6], k: [3, 3], strides: [2, 2], pad: 'valid', negInfPad: 1 },
+  { name: '2x3 window, strides 1x2 (rectangular)', x: [2, 6, 9, 5], k: [2, 3], strides: [1, 2], pad: 'valid' },
+  { name: "3x3 s1 'same', batch 8, 64 channels (the threaded path)", x: [8, 14, 14, 64], k: [3, 3], strides: [1, 1], pad: 'same' },
+];
+
+/** x with `p` rows and columns of -inf around it (NHWC), as netc's NegInfPadding2D. */
+function padNegInf(x: Float32Array, [n, h, w, c]: [number, number, number, number], p: number): Float32Array {
+  const [hp, wp] = [h + 2 * p, w + 2 * p];
+  const out = new Float32Array(n * hp * wp * c).fill(-Infinity);
+  for (let b = 0; b < n; b++) for (let i = 0; i < h; i++) out.set(x.subarray((b * h + i) * w * c, (b * h + i + 1) * w * c), ((b * hp + i + p) * wp + p) * c);
+  return out;
+}
+
+/** The inverse crop of padNegInf (the gradient of the padding is dropped). */
+function cropPad(d: Float32Array, [n, h, w, c]: [number, number, number, number], p: number): Float32Array {
+  const [hp, wp] = [h + 2 * p, w + 2 * p];
+  const out = new Float32Array(n * h * w * c);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < h; i++) out.set(d.subarray(((b * hp + i + p) * wp + p) * c, ((b * hp + i + p) * wp + p + w) * c), (b * h + i) * w * c);
+  return out;
+}
+
+describe(`MaxPoolGrad against PyTorch's max_pool2d backward (float64)${skipNote}${torchNote}`, () => {
+  const r = rng(11);
+  // Small integers after a ReLU: most windows hold ties (all-zero windows, repeated maxima), where
+  // only PyTorch's rule (the first maximum in row-major order) gives its gradient.
+  const data = poolCases.map((c) => {
+    const p = c.negInfPad ?? 0;
+    const inShape = [c.x[0], c.x[1] + 2 * p, c.x[2] + 2 * p, c.x[3]];
+    const attrs = { filterSize: c.k, strides: c.strides, pad: c.pad, dimRoundingMode: c.ceil ? 'ceil' : undefined };
+    // tfjs's own geometry with the rounding mode (the gradient kernel gets dy's size instead, see maxPoolGradInfo).
+    const f = tf.backend_util.computePool2DInfo(
+      inShape as [number, number, number, number],
+      c.k,
+      c.strides,
+      1,
+      c.pad,
+      attrs.dimRoundingMode as 'ceil' | undefined,
+    );
+    const g = maxPoolGradInfo(tf, inShape, [c.x[0], f.outHeight, f.outWidth, c.x[3]], attrs);
+    const x = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, () => Math.max(0, Math.round(3 * r())));
+    const dy = Float32Array.from({ length: c.x[0] * g.outHeight * g.outWidth * c.x[3] }, r);
+    return { c, p, inShape, attrs, g, x, dy };
+  });
+  let want: { shape: number[]; dx: number[] }[] = [];
+
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    tf.setBackend('wasm'); // the tests above leave the cpu backend current
+    if (!torchOk) return;
+    const input = data.map(({ c, p, g, x, dy }) => ({
+      x: [...x],
+      shape: c.x,
+      k: c.k,
+      stride: c.strides,
+      padding: c.pad === 'same' ? [g.padInfo.top, g.padInfo.bottom, g.padInfo.left, g.padInfo.right] : typeof c.pad === 'number' ? [c.pad, c.pad] : [p, p],
+      ceil: c.ceil ?? false,
+      dy: [...dy],
+    }));
+    const ref = spawnSync(PYTHON, [join(ROOT, 'test', 'runtime', 'maxpool_reference.py')], {
+      input: JSON.stringify(input),
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    expect(ref.status, ref.stderr).toBe(0);
+    want = JSON.parse(ref.stdout);
+  });
+
+  data.forEach(({ c, p, inShape, attrs, g, x, dy }, i) => {
+    it.skipIf(!addonLoaded || !torchOk)(`${c.name}: native kernel${skipNote}${torchNote}`, () => {
+      const outShape = [c.x[0], g.outHeight, g.outWidth, c.x[3]];
+      expect(outShape, 'tfjs and PyTorch agree on the output size').toEqual(want[i]!.shape);
+      const before = nativeCounters.maxPoolGrad;
+      const got = tf.tidy(() => {
+        const f = (xx: tf.Tensor) => {
+          const padded = (
+            p
+              ? tf.pad(
+                  xx,
+                  [
+                    [0, 0],
+                    [p, p],
+                    [p, p],
+                    [0, 0],
+                  ],
+                  -Infinity,
+                )
+              : xx
+          ) as tf.Tensor4D;
+          const y = tf.maxPool(padded, c.k, c.strides, c.pad, attrs.dimRoundingMode as 'ceil' | undefined);
+          return tf.sum(tf.mul(y, tf.tensor4d(dy, outShape as [number, number, number, number])));
+        };
+        return tf.grad(f)(tf.tensor4d(x, c.x)).dataSync() as Float32Array;
+      });
+      expect(nativeCounters.maxPoolGrad, 'the native kernel ran').toBe(before + 1);
+      expect(relErr(got, Float32Array.from(want[i]!.dx))).toBeLessThan(1e-6);
+    });
+    it.skipIf(!torchOk)(`${c.name}: JS kernel (the fallback)${torchNote}`, () => {
+      const xIn = p ? padNegInf(x, c.x, p) : x;
+      const dxIn = new Float32Array(xIn.length);
+      maxPoolBackward(xIn, dy, dxIn, inShape, g);
+      const got = p ? cropPad(dxIn, c.x, p) : dxIn;
+      expect(relErr(got, Float32Array.from(want[i]!.dx))).toBeLessThan(1e-6);
+    });
   });
 });
 

@@ -8,17 +8,18 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CONV_PARAMS, loadNative, packConvParams, type ConvParams } from '../../src/runtime/native.js';
+import { CONV_PARAMS, loadNative, packConvParams, packPoolParams, POOL_PARAMS, type ConvParams, type PoolParams } from '../../src/runtime/native.js';
+import { maxPoolBackward } from '../../src/runtime/wasm-kernels.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const native = loadNative();
 const skipNote = native.addon ? '' : ` [skipped: native addon ${native.reason}]`;
 
-/** The field names of the NETC_CONV_PARAMS X-macro, in order, read from the C++ source. */
-function cppTable(): string[] {
+/** The field names of an X-macro table (NETC_CONV_PARAMS, NETC_POOL_PARAMS), in order, read from the C++ source. */
+function cppTable(macro = 'NETC_CONV_PARAMS'): string[] {
   const source = readFileSync(join(ROOT, 'native/src/netc_native.cc'), 'utf8');
-  const m = /#define NETC_CONV_PARAMS\(X\)((?:[^\n]*\\\n)*[^\n]*)/.exec(source);
-  expect(m, 'native/src/netc_native.cc defines NETC_CONV_PARAMS(X)').not.toBeNull();
+  const m = new RegExp(`#define ${macro}\\(X\\)((?:[^\\n]*\\\\\\n)*[^\\n]*)`).exec(source);
+  expect(m, `native/src/netc_native.cc defines ${macro}(X)`).not.toBeNull();
   return [...m![1]!.matchAll(/X\((\w+)\)/g)].map((x) => x[1]!);
 }
 
@@ -66,5 +67,44 @@ describe('the native conv parameter table', () => {
       }
     }
     expect(Array.from(y)).toEqual(want);
+  });
+});
+
+describe('the native max pool parameter table', () => {
+  it('src/runtime/native.ts lists the same fields as native/src/netc_native.cc, in the same order', () => {
+    const cpp = cppTable('NETC_POOL_PARAMS');
+    expect([...POOL_PARAMS]).toEqual(cpp);
+    const source = readFileSync(join(ROOT, 'native/src/netc_native.cc'), 'utf8');
+    expect(source).toContain(`static_assert(kPoolParams == ${cpp.length},`);
+  });
+
+  it.skipIf(!native.addon)(`the built addon reports the same table${skipNote}`, () => {
+    expect(native.addon!.poolParamNames!()).toEqual([...POOL_PARAMS]);
+  });
+
+  it.skipIf(!native.addon)(`the addon reads the fields by name: a strided, padded, dilated pool equals the JS kernel${skipNote}`, () => {
+    // tfjs never asks for a dilated max pool gradient (netc lowers dilation itself), so only this
+    // direct call reaches the addon's dilation; every field differs from its neighbours.
+    const p: PoolParams = { n: 2, h: 7, w: 9, c: 3, oh: 0, ow: 0, kh: 2, kw: 3, sh: 2, sw: 1, dh: 2, dw: 1, pt: 1, pl: 2 };
+    p.oh = Math.floor((p.h + p.pt - ((p.kh - 1) * p.dh + 1)) / p.sh) + 1;
+    p.ow = Math.floor((p.w + p.pl - ((p.kw - 1) * p.dw + 1)) / p.sw) + 1;
+    const x = Float32Array.from({ length: p.n * p.h * p.w * p.c }, (_, i) => ((i * 7) % 5) - 1);
+    const dy = Float32Array.from({ length: p.n * p.oh * p.ow * p.c }, (_, i) => 1 + ((i * 3) % 7));
+    const got = new Float32Array(x.length).fill(Number.NaN);
+    native.addon!.maxPoolGrad!(x, dy, got, packPoolParams(p));
+    const want = new Float32Array(x.length);
+    const geometry = {
+      outHeight: p.oh,
+      outWidth: p.ow,
+      strideHeight: p.sh,
+      strideWidth: p.sw,
+      effectiveFilterHeight: (p.kh - 1) * p.dh + 1,
+      effectiveFilterWidth: (p.kw - 1) * p.dw + 1,
+      dilationHeight: p.dh,
+      dilationWidth: p.dw,
+      padInfo: { top: p.pt, left: p.pl },
+    };
+    maxPoolBackward(x, dy, want, [p.n, p.h, p.w, p.c], geometry);
+    expect(Array.from(got)).toEqual(Array.from(want));
   });
 });
