@@ -1,6 +1,5 @@
 /** Tensor-by-tensor comparison of netc's results with PyTorch's float64 reference, worst first. */
 import { CONDITIONING, FLOOR, KIND_FLOOR, KINDS, type Kind } from './spec.js';
-import type { Named } from './tensors.js';
 
 export interface Row {
   /** The PyTorch name: module name for outputs, state-dict key for parameters, `step N` for losses. */
@@ -23,80 +22,67 @@ export const maxAbs = (a: ArrayLike<number>) => {
   return m;
 };
 
+/**
+ * Which kind a result key is: the first pattern that matches. Also handed to the Python side, which
+ * needs it only to tell whether netc is beyond a tolerance somewhere (then it also runs PyTorch in
+ * float32, see python.ts); the verdict is compareNet's.
+ */
+export const KEY_KINDS: [pattern: string, kind: Kind][] = [
+  ['^train/', 'forward-train'],
+  ['^eval/', 'forward-eval'],
+  ['^loss/', 'loss'],
+  ['^grad/', 'grad'],
+  ['^final/.*\\.running_(mean|var)$', 'running-stat'],
+  ['^final/', 'update'],
+];
+const keyKinds = KEY_KINDS.map(([p, kind]) => [new RegExp(p), kind] as const);
+
 /** Which kind a result key is, and the name shown. */
 function classify(key: string): { kind: Kind; name: string } | null {
-  const slash = key.indexOf('/');
-  const [prefix, rest] = [key.slice(0, slash), key.slice(slash + 1)];
-  switch (prefix) {
-    case 'train':
-      return { kind: 'forward-train', name: rest };
-    case 'eval':
-      return { kind: 'forward-eval', name: rest };
-    case 'loss':
-      return { kind: 'loss', name: `step ${Number(rest) + 1}` };
-    case 'grad':
-      return { kind: 'grad', name: rest };
-    case 'final':
-      return { kind: /\.running_(mean|var)$/.test(rest) ? 'running-stat' : 'update', name: rest };
-    default:
-      return null;
-  }
+  const kind = keyKinds.find(([re]) => re.test(key))?.[1];
+  if (!kind) return null;
+  const rest = key.slice(key.indexOf('/') + 1);
+  return { kind, name: kind === 'loss' ? `step ${Number(rest) + 1}` : rest };
 }
 
-/** Values compared for a key: updates and running statistics as changes from the initial state. */
-function values(key: string, t: Named, initial: Map<string, Named>): ArrayLike<number> {
-  if (!key.startsWith('final/')) return t.data;
-  const before = initial.get(key.slice('final/'.length));
-  if (!before) return t.data;
-  const d = new Float64Array(t.data.length);
-  for (let i = 0; i < d.length; i++) d[i] = t.data[i]! - before.data[i]!;
-  return d;
-}
+/** The denominator's floor of each kind, relative to the kind's largest reference in the net. */
+export const floorOf = (kind: Kind) => KIND_FLOOR[kind] ?? FLOOR;
 
-/** max|a - r| over the elements, or null when a value is not finite where the reference's is (or sizes differ). */
-function maxErr(a: ArrayLike<number>, r: ArrayLike<number>): number | null {
-  if (a.length !== r.length) return null;
-  let err = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - r[i]!);
-    if (Number.isFinite(d)) err = Math.max(err, d);
-    else if (a[i] !== r[i]) return null; // equal infinities agree
-  }
-  return err;
-}
+/** One compared tensor as the Python side measured it (python.ts, PythonStats). */
+export type TensorStats = [elements: number, refMaxAbs: number, netcElements: number, maxAbsErr: number | null, torch32MaxAbsErr: number | null];
 
-export function compareNet(netc: Map<string, Named>, ref: Map<string, Named>, initial: Map<string, Named>, torch32?: Map<string, Named>): Row[] {
-  const items: { key: string; kind: Kind; name: string; r: ArrayLike<number>; refMax: number }[] = [];
+/**
+ * The rows of one net on one backend from the statistics PyTorch's side measured (python.ts):
+ * relative error against each tensor's own size, or a floor of its kind's largest where the
+ * reference is all but zero; a tensor beyond tolerance passes when PyTorch's own float32 is off by
+ * nearly as much (ill-conditioned).
+ */
+export function compareNet(stats: Record<string, TensorStats>): Row[] {
+  const items: { key: string; kind: Kind; name: string; s: TensorStats }[] = [];
   const kindMax = new Map<Kind, number>();
-  for (const [key, t] of ref) {
+  for (const [key, s] of Object.entries(stats)) {
     const c = classify(key);
     if (!c) continue;
-    const r = values(key, t, initial);
-    const refMax = maxAbs(r);
-    kindMax.set(c.kind, Math.max(kindMax.get(c.kind) ?? 0, refMax));
-    items.push({ key, ...c, r, refMax });
+    kindMax.set(c.kind, Math.max(kindMax.get(c.kind) ?? 0, s[1]));
+    items.push({ key, ...c, s });
   }
   const rows: Row[] = [];
   for (const it of items) {
+    const [elements, refMax, netcElements, err, e32] = it.s;
     const tolerance = KINDS[it.kind].tolerance;
-    const denom = Math.max(it.refMax, (KIND_FLOOR[it.kind] ?? FLOOR) * (kindMax.get(it.kind) ?? 0), 1e-30);
-    const base = { name: it.name, kind: it.kind, refMaxAbs: it.refMax, tolerance };
-    const mine = netc.get(it.key);
-    if (!mine) {
+    const denom = Math.max(refMax, floorOf(it.kind) * (kindMax.get(it.kind) ?? 0), 1e-30);
+    const base = { name: it.name, kind: it.kind, refMaxAbs: refMax, tolerance };
+    if (netcElements < 0) {
       rows.push({ ...base, relErr: null, maxAbsErr: null, torch32RelErr: null, pass: false, note: 'netc has no such tensor' });
       continue;
     }
-    const a = values(it.key, mine, initial);
-    const err = maxErr(a, it.r);
-    const t32 = torch32?.get(it.key);
-    const e32 = t32 ? maxErr(values(it.key, t32, initial), it.r) : null;
     const rel = err === null ? null : err / denom;
     const rel32 = e32 === null ? null : e32 / denom;
     const within = rel !== null && rel <= tolerance;
     const conditioned = rel !== null && rel32 !== null && rel <= CONDITIONING * rel32;
     const note =
-      a.length !== it.r.length
-        ? `netc has ${a.length} elements, PyTorch ${it.r.length}`
+      netcElements !== elements
+        ? `netc has ${netcElements} elements, PyTorch ${elements}`
         : err === null
           ? 'NaN or infinity where PyTorch has none'
           : !within && conditioned

@@ -13,13 +13,12 @@ import type { IRGraph, IRNode } from '../ir/types.js';
 import { pair } from '../ops/window.js';
 import { makeRng } from '../random.js';
 import { opOf } from '../ops/index.js';
-import { product } from '../ir/size.js';
-import { selectBackend } from '../runtime/backend.js';
+import { product, weightCount } from '../ir/size.js';
 import { mixSeed } from '../train/random.js';
 import { learningRate } from '../train/schedule.js';
 import { compareNet, compareSeries, maxAbs, type Row } from './compare.js';
-import { initialState, outputsProbabilities, probes } from './netc-side.js';
-import { runPython, type PythonNetJob } from './python.js';
+import { outputsProbabilities, probes } from './netc-side.js';
+import { runPython, type PythonNetJob, type PythonStats } from './python.js';
 import { DELIBERATE, KINDS, type ScheduleJob, type VerifyBackend, type VerifyJob } from './spec.js';
 import { readTensors, writeTensors, type Named } from './tensors.js';
 
@@ -179,195 +178,58 @@ function sameWindowMax(x: ArrayLike<number>, y: ArrayLike<number>, shape: number
   return true;
 }
 
+/**
+ * Nets are verified a chunk at a time, each chunk's PyTorch reference running beside the next chunk's
+ * netc workers: the results on disk stay bounded (netc's gradients and weights, 8 bytes a parameter
+ * per backend: a whole sweep of the stdlib would hold ~35 GB at once), and Python's core is not idle
+ * while the workers run. A chunk is cut at this many parameters (the first net always fits).
+ */
+const CHUNK_PARAMETERS = 150e6;
+
+function chunked(inputs: VerifyInput[]): VerifyInput[][] {
+  const chunks: VerifyInput[][] = [];
+  let size = Infinity;
+  for (const input of inputs) {
+    const n = input.graph.nodes.reduce((a, node) => a + weightCount(node), 0);
+    if (size + n > CHUNK_PARAMETERS) {
+      chunks.push([]);
+      size = 0;
+    }
+    chunks.at(-1)!.push(input);
+    size += n;
+  }
+  return chunks;
+}
+
 export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Promise<VerifyReport> {
   const log = opts.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'netc-verify-'));
   try {
-    await selectBackend('cpu');
-    const prepared: { input: VerifyInput; error: string | null; initial: Map<string, Named>; classes: number; module: string }[] = [];
-    for (const input of inputs) {
-      const { job, graph } = input;
-      const jobDir = join(dir, job.id);
-      mkdirSync(jobDir, { recursive: true });
-      const out = graph.nodes[graph.output]!.shape ?? [];
-      let error: string | null = null;
-      let initial = new Map<string, Named>();
-      const classes = out[0] ?? 0;
-      const module = join(jobDir, 'model.py');
-      try {
-        if (out.length !== 1 || classes < 2) throw new Error(`verify needs a classifier: the net's output is [${out.join(', ')}], not [classes]`);
-        writeFileSync(module, exportPytorch(graph));
-        initial = initialState(graph, job.seed);
-        const batch = makeBatch(graph, job, classes);
-        const file = new Map(initial);
-        file.set('x', batch.x);
-        file.set('y', { shape: [job.batch], data: batch.y });
-        writeTensors(join(jobDir, 'inputs.safetensors'), file);
-      } catch (e) {
-        error = (e as Error).message.split('\n')[0]!;
-      }
-      prepared.push({ input, error, initial, classes, module });
+    const nets: NetReport[] = [];
+    let torch = '';
+    let schedules: Row[] = [];
+    let reference: Promise<void> = Promise.resolve();
+    const chunks = chunked(inputs);
+    for (const [k, chunk] of chunks.entries()) {
+      const chunkDir = join(dir, `chunk${k}`);
+      mkdirSync(chunkDir);
+      const netc = await netcSide(chunkDir, chunk, opts.backends, log);
+      const previous = reference;
+      reference = (async () => {
+        await previous;
+        const r = await referenceSide(chunkDir, netc, k === 0 ? opts.schedules : [], opts.backends, log);
+        nets.push(...r.nets);
+        torch = r.torch;
+        if (k === 0) schedules = r.schedules;
+        if (!opts.keep) rmSync(chunkDir, { recursive: true, force: true });
+      })();
+      // Its failure surfaces at the next chunk's await or the last one; until then it is not unhandled.
+      reference.catch(() => {});
     }
-    const ok = prepared.filter((p) => !p.error);
-    writeFileSync(join(dir, 'jobs.json'), JSON.stringify(ok.map((p) => ({ job: p.input.job, classes: p.classes }))));
-
-    // netc's side: a worker per backend, two at a time (the machine may have two cores).
-    const queue = [...opts.backends];
-    const running = async () => {
-      for (let b = queue.shift(); b; b = queue.shift()) {
-        log(`netc on ${b}...`);
-        await runWorker(dir, b);
-      }
-    };
-    await Promise.all([running(), running()]);
-    const statuses = new Map(
-      opts.backends.map((b) => [
-        b,
-        JSON.parse(readFileSync(join(dir, b, 'status.json'), 'utf8')) as {
-          description?: string;
-          unavailable?: string;
-          errors: Record<string, string>;
-          seconds: Record<string, number>;
-        },
-      ]),
-    );
-    const results = (b: VerifyBackend, id: string): Map<string, Named> | null => {
-      const f = join(dir, b, `${id}.safetensors`);
-      return existsSync(f) ? readTensors(f) : null;
-    };
-
-    // PyTorch's side: one reference per net and distinct set of dropout masks.
-    const pyJobs: PythonNetJob[] = [];
-    const refOf = new Map<string, string>(); // `${id}|${backend}` -> python job id
-    for (const p of ok) {
-      const { job, graph } = p.input;
-      const masked: Record<string, number> = {};
-      const kinked = new Map<string, Kinked>();
-      for (const n of graph.nodes) {
-        const op = opOf(n);
-        if (op.randomMask) masked[n.name] = Number(n.attrs[op.randomMask.probability] ?? 0);
-        if (op.kinks) kinked.set(n.name, { kinks: op.kinks, attrs: n.attrs, out: n.shape ?? [] });
-      }
-      const replays = Object.keys(masked).length + kinked.size > 0;
-      const groups: { results: Map<string, Named>; pid: string }[] = [];
-      for (const b of opts.backends) {
-        const r = results(b, job.id);
-        if (!r) continue;
-        let pid = groups.find((g) => !replays || sameReplay(g.results, r, kinked))?.pid;
-        if (!pid) {
-          pid = `${job.id}-${groups.length}`;
-          groups.push({ results: r, pid });
-          pyJobs.push({
-            id: pid,
-            module: p.module,
-            inputs: join(dir, job.id, 'inputs.safetensors'),
-            masks: replays ? join(dir, b, `${job.id}.safetensors`) : null,
-            out: join(dir, job.id, `${pid}.ref.safetensors`),
-            out32: join(dir, job.id, `${pid}.f32.safetensors`),
-            optimizer: job.optimizer,
-            lr: job.lr,
-            momentum: job.momentum,
-            weight_decay: job.weightDecay,
-            steps: job.steps,
-            probs: outputsProbabilities(graph),
-            probes: probes(graph).map((q) => q.key),
-            masked,
-            // Kinks netc's results hold (not every kink op has a recorded input, see netc-side.ts).
-            kinks: Object.fromEntries([...kinked].filter(([name]) => r.has(`kink/0/${name}`)).map(([name, k]) => [name, k.kinks])),
-            kink_tol: KINDS['forward-train'].tolerance,
-          });
-        }
-        refOf.set(`${job.id}|${b}`, pid);
-      }
-    }
-    log(`PyTorch float64 reference (${pyJobs.length} net${pyJobs.length === 1 ? '' : 's'})...`);
-    const py = runPython(
-      dir,
-      pyJobs,
-      opts.schedules.map((s) => ({
-        id: s.id,
-        schedule: s.schedule,
-        lr: s.lr,
-        epochs: s.epochs,
-        steps_per_epoch: s.stepsPerEpoch,
-        step_size: s.stepSize,
-        gamma: s.gamma,
-      })),
-    );
-
-    const nets: NetReport[] = prepared.map((p) => {
-      const { job, graph } = p.input;
-      const backends: BackendReport[] = opts.backends.map((b) => {
-        const st = statuses.get(b)!;
-        const base = {
-          backend: b,
-          description: st.description ?? null,
-          seconds: st.seconds?.[job.id] ?? null,
-          compared: 0,
-          failed: 0,
-          worst: null,
-          rows: [],
-          kinks: [],
-        };
-        if (st.unavailable) return { ...base, status: 'unavailable', reason: st.unavailable };
-        if (p.error) return { ...base, status: 'error', reason: p.error };
-        if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
-        const pid = refOf.get(`${job.id}|${b}`)!;
-        if (py.errors[pid]) return { ...base, status: 'error', reason: `PyTorch: ${py.errors[pid]}` };
-        const ref = readTensors(join(dir, job.id, `${pid}.ref.safetensors`));
-        const rows = compareNet(results(b, job.id)!, ref, p.initial, readTensors(join(dir, job.id, `${pid}.f32.safetensors`)));
-        const failed = rows.filter((r) => !r.pass).length;
-        const kinks = [...ref]
-          .filter(([k]) => k.startsWith('kinks/'))
-          .map(([k, v]) => {
-            const [, step, name] = /^kinks\/(\d+)\/(.*)$/.exec(k)!;
-            return { name: name!, step: Number(step) + 1, count: v.data[0]! };
-          });
-        return { ...base, status: failed ? 'fail' : 'pass', reason: null, compared: rows.length, failed, worst: rows[0] ?? null, rows, kinks };
-      });
-      const available = backends.filter((b) => b.status !== 'unavailable');
-      const status: NetReport['status'] =
-        p.error || available.some((b) => b.status === 'error') ? 'error' : available.some((b) => b.status === 'fail') ? 'fail' : 'pass';
-      return {
-        id: job.id,
-        net: graph.net,
-        file: job.file,
-        input: [...graph.input],
-        batch: job.batch,
-        optimizer: { name: job.optimizer, lr: job.lr, momentum: job.momentum, weightDecay: job.weightDecay, steps: job.steps },
-        status,
-        error: p.error,
-        backends,
-      };
-    });
-
-    const schedules: Row[] = [];
-    if (opts.schedules.length) {
-      const ref = py.errors['schedules'] ? new Map<string, Named>() : readTensors(py.schedulesOut);
-      for (const s of opts.schedules) {
-        const mine: number[] = [];
-        for (let e = 0; e < s.epochs; e++) for (let k = 0; k < s.stepsPerEpoch; k++) mine.push(learningRate({ ...s }, e, k, s.stepsPerEpoch));
-        const r = ref.get(`lr/${s.id}`);
-        schedules.push(
-          r
-            ? compareSeries(s.id, mine, r.data)
-            : {
-                name: s.id,
-                kind: 'lr',
-                relErr: null,
-                maxAbsErr: null,
-                refMaxAbs: 0,
-                torch32RelErr: null,
-                tolerance: 1e-9,
-                pass: false,
-                note: py.errors['schedules'] ?? 'no reference',
-              },
-        );
-      }
-    }
+    await reference;
     const anyAvailable = nets.every((n) => n.backends.some((b) => b.status !== 'unavailable'));
     return {
-      torch: py.torch,
+      torch,
       tolerances: Object.fromEntries(Object.entries(KINDS).map(([k, v]) => [k, v.tolerance])),
       nets,
       schedules,
@@ -378,4 +240,214 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
     if (opts.keep) log(`working directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface Prepared {
+  input: VerifyInput;
+  error: string | null;
+  classes: number;
+  module: string;
+}
+
+type WorkerStatus = { description?: string; unavailable?: string; errors: Record<string, string>; seconds: Record<string, number> };
+
+interface NetcSide {
+  prepared: Prepared[];
+  statuses: Map<VerifyBackend, WorkerStatus>;
+  pyJobs: PythonNetJob[];
+  /** `${id}|${backend}` -> the Python job whose reference that backend's results are compared with. */
+  refOf: Map<string, string>;
+}
+
+/** netc's side of one chunk: the PyTorch modules and the batch, one worker per backend, the reference jobs. */
+async function netcSide(dir: string, inputs: VerifyInput[], backends: VerifyBackend[], log: (line: string) => void): Promise<NetcSide> {
+  const prepared: Prepared[] = [];
+  for (const input of inputs) {
+    const { job, graph } = input;
+    const jobDir = join(dir, job.id);
+    mkdirSync(jobDir, { recursive: true });
+    const out = graph.nodes[graph.output]!.shape ?? [];
+    let error: string | null = null;
+    const classes = out[0] ?? 0;
+    const module = join(jobDir, 'model.py');
+    try {
+      if (out.length !== 1 || classes < 2) throw new Error(`verify needs a classifier: the net's output is [${out.join(', ')}], not [classes]`);
+      writeFileSync(module, exportPytorch(graph));
+      const batch = makeBatch(graph, job, classes);
+      writeTensors(
+        join(jobDir, 'batch.safetensors'),
+        new Map([
+          ['x', batch.x],
+          ['y', { shape: [job.batch], data: batch.y }],
+        ]),
+      );
+    } catch (e) {
+      error = (e as Error).message.split('\n')[0]!;
+    }
+    prepared.push({ input, error, classes, module });
+  }
+  const ok = prepared.filter((p) => !p.error);
+  writeFileSync(join(dir, 'jobs.json'), JSON.stringify(ok.map((p) => ({ job: p.input.job, classes: p.classes }))));
+
+  // A worker per backend, two at a time (the machine may have two cores).
+  const queue = [...backends];
+  const names = inputs.map((i) => i.job.id).join(', ');
+  const running = async () => {
+    for (let b = queue.shift(); b; b = queue.shift()) {
+      log(`netc on ${b} (${names})...`);
+      await runWorker(dir, b);
+    }
+  };
+  await Promise.all([running(), running()]);
+  const statuses = new Map(backends.map((b) => [b, JSON.parse(readFileSync(join(dir, b, 'status.json'), 'utf8')) as WorkerStatus]));
+  // What the reference must replay (dropout masks, kink-op inputs), kept apart from the results (worker.ts).
+  const replayed = (b: VerifyBackend, id: string): Map<string, Named> | null => {
+    const f = join(dir, b, `${id}.replay.safetensors`);
+    return existsSync(f) ? readTensors(f) : null;
+  };
+
+  // PyTorch's side: one reference per net and distinct set of dropout masks.
+  const pyJobs: PythonNetJob[] = [];
+  const refOf = new Map<string, string>(); // `${id}|${backend}` -> python job id
+  for (const p of ok) {
+    const { job, graph } = p.input;
+    const masked: Record<string, number> = {};
+    const kinked = new Map<string, Kinked>();
+    for (const n of graph.nodes) {
+      const op = opOf(n);
+      if (op.randomMask) masked[n.name] = Number(n.attrs[op.randomMask.probability] ?? 0);
+      if (op.kinks) kinked.set(n.name, { kinks: op.kinks, attrs: n.attrs, out: n.shape ?? [] });
+    }
+    const replays = Object.keys(masked).length + kinked.size > 0;
+    const groups: { replay: Map<string, Named>; job: PythonNetJob }[] = [];
+    for (const b of backends) {
+      const r = replayed(b, job.id);
+      if (!r) continue;
+      const results = { backend: b, results: join(dir, b, `${job.id}.safetensors`) };
+      const group = groups.find((g) => !replays || sameReplay(g.replay, r, kinked));
+      if (group) group.job.compare.push(results);
+      else {
+        const pid = `${job.id}-${groups.length}`;
+        const pyJob: PythonNetJob = {
+          id: pid,
+          module: p.module,
+          inputs: join(dir, job.id, 'weights.safetensors'),
+          batch: join(dir, job.id, 'batch.safetensors'),
+          masks: replays ? join(dir, b, `${job.id}.replay.safetensors`) : null,
+          compare: [results],
+          out: join(dir, job.id, `${pid}.stats.json`),
+          optimizer: job.optimizer,
+          lr: job.lr,
+          momentum: job.momentum,
+          weight_decay: job.weightDecay,
+          steps: job.steps,
+          probs: outputsProbabilities(graph),
+          probes: probes(graph).map((q) => q.key),
+          masked,
+          // Kinks netc's results hold (not every kink op has a recorded input, see netc-side.ts).
+          kinks: Object.fromEntries([...kinked].filter(([name]) => r.has(`kink/0/${name}`)).map(([name, k]) => [name, k.kinks])),
+          kink_tol: KINDS['forward-train'].tolerance,
+        };
+        groups.push({ replay: r, job: pyJob });
+        pyJobs.push(pyJob);
+      }
+      refOf.set(`${job.id}|${b}`, (group?.job ?? groups.at(-1)!.job).id);
+    }
+  }
+  return { prepared, statuses, pyJobs, refOf };
+}
+
+/** PyTorch's side of one chunk (and the schedules, given any), then the comparison. */
+async function referenceSide(
+  dir: string,
+  { prepared, statuses, pyJobs, refOf }: NetcSide,
+  scheduleJobs: ScheduleJob[],
+  backends: VerifyBackend[],
+  log: (line: string) => void,
+): Promise<{ nets: NetReport[]; schedules: Row[]; torch: string }> {
+  log(`PyTorch float64 reference (${pyJobs.map((j) => j.id).join(', ')})...`);
+  const py = await runPython(
+    dir,
+    pyJobs,
+    scheduleJobs.map((s) => ({
+      id: s.id,
+      schedule: s.schedule,
+      lr: s.lr,
+      epochs: s.epochs,
+      steps_per_epoch: s.stepsPerEpoch,
+      step_size: s.stepSize,
+      gamma: s.gamma,
+    })),
+  );
+  const statsOf = (pid: string) => JSON.parse(readFileSync(pyJobs.find((j) => j.id === pid)!.out, 'utf8')) as PythonStats;
+
+  const nets: NetReport[] = prepared.map((p) => {
+    const { job, graph } = p.input;
+    const reports: BackendReport[] = backends.map((b) => {
+      const st = statuses.get(b)!;
+      const base = {
+        backend: b,
+        description: st.description ?? null,
+        seconds: st.seconds?.[job.id] ?? null,
+        compared: 0,
+        failed: 0,
+        worst: null,
+        rows: [],
+        kinks: [],
+      };
+      if (st.unavailable) return { ...base, status: 'unavailable', reason: st.unavailable };
+      if (p.error) return { ...base, status: 'error', reason: p.error };
+      if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
+      const pid = refOf.get(`${job.id}|${b}`)!;
+      if (py.errors[pid]) return { ...base, status: 'error', reason: `PyTorch: ${py.errors[pid]}` };
+      const stats = statsOf(pid);
+      const rows = compareNet(stats.compared[b] ?? {});
+      const failed = rows.filter((r) => !r.pass).length;
+      const kinks = Object.entries(stats.kinks).map(([k, count]) => {
+        const [, step, name] = /^(\d+)\/(.*)$/.exec(k)!;
+        return { name: name!, step: Number(step) + 1, count };
+      });
+      return { ...base, status: failed ? 'fail' : 'pass', reason: null, compared: rows.length, failed, worst: rows[0] ?? null, rows, kinks };
+    });
+    const available = reports.filter((b) => b.status !== 'unavailable');
+    const status: NetReport['status'] =
+      p.error || available.some((b) => b.status === 'error') ? 'error' : available.some((b) => b.status === 'fail') ? 'fail' : 'pass';
+    return {
+      id: job.id,
+      net: graph.net,
+      file: job.file,
+      input: [...graph.input],
+      batch: job.batch,
+      optimizer: { name: job.optimizer, lr: job.lr, momentum: job.momentum, weightDecay: job.weightDecay, steps: job.steps },
+      status,
+      error: p.error,
+      backends: reports,
+    };
+  });
+
+  const schedules: Row[] = [];
+  if (scheduleJobs.length) {
+    const ref = py.errors['schedules'] ? new Map<string, Named>() : readTensors(py.schedulesOut);
+    for (const s of scheduleJobs) {
+      const mine: number[] = [];
+      for (let e = 0; e < s.epochs; e++) for (let k = 0; k < s.stepsPerEpoch; k++) mine.push(learningRate({ ...s }, e, k, s.stepsPerEpoch));
+      const r = ref.get(`lr/${s.id}`);
+      schedules.push(
+        r
+          ? compareSeries(s.id, mine, r.data)
+          : {
+              name: s.id,
+              kind: 'lr',
+              relErr: null,
+              maxAbsErr: null,
+              refMaxAbs: 0,
+              torch32RelErr: null,
+              tolerance: 1e-9,
+              pass: false,
+              note: py.errors['schedules'] ?? 'no reference',
+            },
+      );
+    }
+  }
+  return { nets, schedules, torch: py.torch };
 }

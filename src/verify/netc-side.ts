@@ -52,9 +52,20 @@ function batchTensor(x: Named): tf.Tensor {
 /** A net ending in softmax outputs probabilities: its loss is NLL of log p, as netc trains it. */
 export { outputsProbabilities };
 
-export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: Int32Array; classes: number }): Map<string, Named> {
+/**
+ * `initial`, when given, gets the seeded weights before any step, in PyTorch's names and layouts
+ * (the reference starts from them; every backend draws the same ones, which the compared gradients
+ * and updates would show otherwise).
+ */
+export function runNetc(
+  graph: IRGraph,
+  job: VerifyJob,
+  batch: { x: Named; y: Int32Array; classes: number },
+  initial?: (state: Map<string, Named>) => void,
+): Map<string, Named> {
   const out = new Map<string, Named>();
   const { model, outputs } = lowerGraph(graph, { seed: job.seed, keepActivations: true });
+  if (initial) initial(weightsOf(graph, model));
   const list = probes(graph);
   // Every node's value is an output of the probe model, so dropout's input is there too.
   const ids = graph.nodes.filter((n) => !isGraphInput(n) && outputs.has(n.id) && outputs.get(n.id) !== model.inputs[0]).map((n) => n.id);
@@ -119,7 +130,7 @@ export function runNetc(graph: IRGraph, job: VerifyJob, batch: { x: Named; y: In
       optim.step(grads, vars, job.lr);
     });
   }
-  for (const e of stateDict(graph, model)) out.set(`final/${e.key}`, { shape: e.shape, data: Float32Array.from(e.data) });
+  for (const [key, t] of weightsOf(graph, model)) out.set(`final/${key}`, t);
   x.dispose();
   optim.tf.dispose();
   release(model);
@@ -140,11 +151,9 @@ function release(model: tfl.LayersModel): void {
   }
 }
 
-/** The seeded weights before any step, in PyTorch's names and layouts. */
-export function initialState(graph: IRGraph, seed: number): Map<string, Named> {
-  const { model } = lowerGraph(graph, { seed });
+/** A lowered model's weights, in PyTorch's names and layouts. */
+function weightsOf(graph: IRGraph, model: tfl.LayersModel): Map<string, Named> {
   const out = new Map<string, Named>();
   for (const e of stateDict(graph, model)) out.set(e.key, { shape: e.shape, data: Float32Array.from(e.data) });
-  release(model);
   return out;
 }
