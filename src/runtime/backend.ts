@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
+import { registerCpuTrainingKernels } from './cpu-kernels.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { loadNative, registerNativeConvKernels, wasmNativeBatchNorm, type NativeAddon, type NativeBatchNorm } from './native.js';
 import { registerNodeTrainingKernels } from './node-kernels.js';
@@ -141,7 +142,8 @@ async function tryWasm(): Promise<string[]> {
 async function tryCpu(): Promise<string[]> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
-  return ['pure JavaScript: expect training to be very slow'];
+  const kernels = registerCpuTrainingKernels(tf);
+  return ['pure JavaScript: expect training to be very slow', `netc kernels: ${kernels.join(', ')}`];
 }
 
 /**
