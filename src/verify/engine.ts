@@ -209,12 +209,15 @@ export async function verifyMany(inputs: VerifyInput[], opts: VerifyOptions): Pr
     let torch = '';
     let schedules: Row[] = [];
     let reference: Promise<void> = Promise.resolve();
+    let previous: Promise<void> = Promise.resolve();
     const chunks = chunked(inputs);
     for (const [k, chunk] of chunks.entries()) {
+      // The chunk before last is compared and deleted first: at most two chunks' results on disk.
+      await previous;
       const chunkDir = join(dir, `chunk${k}`);
       mkdirSync(chunkDir);
       const netc = await netcSide(chunkDir, chunk, opts.backends, log);
-      const previous = reference;
+      previous = reference;
       reference = (async () => {
         await previous;
         const r = await referenceSide(chunkDir, netc, k === 0 ? opts.schedules : [], opts.backends, log);
