@@ -74,7 +74,8 @@ export function registerCpuTrainingKernels(tf: typeof tfc): string[] {
     backendName: 'cpu',
     kernelFunc: (({ inputs, backend, attrs }: { inputs: Record<string, tfc.TensorInfo>; backend: unknown; attrs: Record<string, unknown> }) => {
       const { x, dy } = inputs as { x: tfc.TensorInfo; dy: tfc.TensorInfo };
-      if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC') throw new Error(`netc cpu conv gradient: only NHWC is supported, got ${String(attrs.dataFormat)}`);
+      if (attrs.dataFormat != null && attrs.dataFormat !== 'NHWC')
+        throw new Error(`netc cpu conv gradient: only NHWC is supported, got ${String(attrs.dataFormat)}`);
       const filterShape = attrs.filterShape as number[];
       const info = nhwcConvInfo(tf, x.shape, filterShape, attrs);
       const b = backend as CpuBackendLike;
