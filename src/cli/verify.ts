@@ -78,8 +78,9 @@ What float32 cannot do is not counted against netc:
     within the forward tolerance (1e-4 of the tensor's max-abs) of the kink, or a max-pool window's
     maximum within it of netc's, and netc's rounding took the other side, the reference's gradient
     takes netc's side there (the report counts them);
-  - ill-conditioned tensors: PyTorch also runs in float32 (with the same kink sides); a tensor beyond
-    its tolerance passes when netc's error is at most ${CONDITIONING}x PyTorch's own float32 error.
+  - ill-conditioned tensors: where netc is beyond a tolerance, PyTorch also runs in float32 (with the
+    same kink sides); a tensor beyond its tolerance passes when netc's error is at most
+    ${CONDITIONING}x PyTorch's own float32 error.
 
 Backends: cpu, wasm (netc's kernels, no native addon), wasm+native (with the oneDNN addon, npm run
 build:native), node and node-gpu (tfjs-node, when installed). One not present is reported as
