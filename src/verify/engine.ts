@@ -294,7 +294,7 @@ async function netcSide(dir: string, inputs: VerifyInput[], backends: VerifyBack
 
   // A worker per backend, two at a time (the machine may have two cores).
   const queue = [...backends];
-  const names = inputs.map((i) => i.job.id).join(', ');
+  const names = inputs.map((i) => i.graph.net).join(', ');
   const running = async () => {
     for (let b = queue.shift(); b; b = queue.shift()) {
       log(`netc on ${b} (${names})...`);
@@ -368,7 +368,7 @@ async function referenceSide(
   backends: VerifyBackend[],
   log: (line: string) => void,
 ): Promise<{ nets: NetReport[]; schedules: Row[]; torch: string }> {
-  log(`PyTorch float64 reference (${pyJobs.map((j) => j.id).join(', ')})...`);
+  log(`PyTorch float64 reference (${[...new Set(prepared.filter((p) => !p.error).map((p) => p.input.graph.net))].join(', ')})...`);
   const py = await runPython(
     dir,
     pyJobs,
