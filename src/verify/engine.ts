@@ -1,7 +1,7 @@
 /**
  * `netc verify`'s engine: builds each net from the same seeded weights and batch in netc (one worker
- * process per backend, see worker.ts) and in PyTorch float64 (one Python process for everything, see
- * python.ts), then compares tensor by tensor (compare.ts).
+ * process per backend, see worker.ts) and in PyTorch float64 (one Python process, see python.ts), a
+ * chunk of nets at a time, then judges tensor by tensor from what Python measured (compare.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

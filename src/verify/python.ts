@@ -1,7 +1,8 @@
 /**
- * PyTorch's side of `netc verify`: one Python process for every net and schedule of a run (torch's
- * import alone takes seconds), in float64. The script is written next to the jobs and reads
- * pyjobs.json; nothing here decides pass or fail (compare.ts does).
+ * PyTorch's side of `netc verify`: one Python process for every net of a chunk (torch's import alone
+ * takes seconds), in float64. The script is written next to the jobs and reads pyjobs.json; it
+ * compares netc's results with its reference and writes per-tensor statistics; nothing here decides
+ * pass or fail (compare.ts does).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -232,10 +233,13 @@ def compare(ref, init, netc):
             continue
         delta = delta_of(k, init)
         rv = delta(r)
+        ref_max = float(rv.abs().max()) if rv.numel() else 0.0
+        if not math.isfinite(ref_max):
+            raise RuntimeError('the float64 reference itself is not finite at %s' % k)
         a = netc.get(k)
         out[k] = [
             rv.numel(),
-            float(rv.abs().max()) if rv.numel() else 0.0,
+            ref_max,
             -1 if a is None else a.numel(),
             None if a is None else max_err(delta(a), rv),
             None,
