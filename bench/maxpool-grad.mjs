@@ -29,7 +29,7 @@ const tf = await import('@tensorflow/tfjs-core');
 const { compileFile } = await imp('api.js');
 const { lowerGraph } = await imp('lower/lower.js');
 const { selectBackend } = await imp('runtime/backend.js');
-const { loadNative, packPoolParams } = await imp('runtime/native.js');
+const { loadNative, maxPoolGradParams } = await imp('runtime/native.js');
 const { maxPoolBackward, maxPoolGradInfo } = await imp('runtime/wasm-kernels.js');
 
 const native = loadNative();
@@ -91,22 +91,7 @@ for (const c of calls) {
   const dxNative = tf.zeros(c.input);
   const view = (t) => b.typedArrayFromHeap(t);
   const g = maxPoolGradInfo(tf, c.input, c.dy, c.attrs);
-  const params = packPoolParams({
-    n: c.input[0],
-    h: c.input[1],
-    w: c.input[2],
-    c: c.input[3],
-    oh: g.outHeight,
-    ow: g.outWidth,
-    kh: g.filterHeight,
-    kw: g.filterWidth,
-    sh: g.strideHeight,
-    sw: g.strideWidth,
-    dh: g.dilationHeight,
-    dw: g.dilationWidth,
-    pt: g.padInfo.top,
-    pl: g.padInfo.left,
-  });
+  const params = maxPoolGradParams(tf, c.input, c.dy, c.attrs);
   const js = time(() => {
     const dx = view(dxJs);
     dx.fill(0);

@@ -245,7 +245,9 @@ bool getArr(napi_env env, napi_value v, bool optional, Arr<T>* out, const char* 
   return true;
 }
 
-bool getParams(napi_env env, napi_value v, Params* p) {
+// Reads a parameter table (an Int32Array of exactly `count` entries, in its X-macro's order) into
+// `dst`, a struct of `count` int64_t fields. Throws a TypeError naming `what` otherwise.
+bool getTable(napi_env env, napi_value v, int64_t* dst, int count, const char* what) {
   bool isTa = false;
   napi_is_typedarray(env, v, &isTa);
   napi_typedarray_type tt = napi_int8_array;
@@ -254,14 +256,18 @@ bool getParams(napi_env env, napi_value v, Params* p) {
   napi_value ab;
   size_t off;
   if (isTa) napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
-  if (!isTa || tt != napi_int32_array || len != kParams) {
-    const std::string msg = "params must be an Int32Array of " + std::to_string(kParams) + " conv parameters";
+  if (!isTa || tt != napi_int32_array || len != static_cast<size_t>(count)) {
+    const std::string msg = "params must be an Int32Array of " + std::to_string(count) + " " + what + " parameters";
     napi_throw_type_error(env, nullptr, msg.c_str());
     return false;
   }
   const int32_t* a = static_cast<const int32_t*>(data);
-  int64_t* dstp = &p->n;
-  for (int i = 0; i < kParams; i++) dstp[i] = a[i];
+  for (int i = 0; i < count; i++) dst[i] = a[i];
+  return true;
+}
+
+bool getParams(napi_env env, napi_value v, Params* p) {
+  if (!getTable(env, v, &p->n, kParams, "conv")) return false;
   if (p->groups < 1 || p->ci % p->groups || p->co % p->groups || p->sh < 1 || p->sw < 1 || p->dh < 1 || p->dw < 1) {
     napi_throw_range_error(env, nullptr, "invalid conv parameters (groups, strides or dilations)");
     return false;
@@ -571,22 +577,7 @@ static_assert(sizeof(PoolParams) == kPoolParams * sizeof(int64_t), "PoolParams m
 static_assert(kPoolParams == 14, "the pool parameter table changed: update POOL_PARAMS in src/runtime/native.ts too");
 
 bool getPoolParams(napi_env env, napi_value v, PoolParams* p) {
-  bool isTa = false;
-  napi_is_typedarray(env, v, &isTa);
-  napi_typedarray_type tt = napi_int8_array;
-  size_t len = 0;
-  void* data = nullptr;
-  napi_value ab;
-  size_t off;
-  if (isTa) napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
-  if (!isTa || tt != napi_int32_array || len != kPoolParams) {
-    const std::string msg = "params must be an Int32Array of " + std::to_string(kPoolParams) + " pool parameters";
-    napi_throw_type_error(env, nullptr, msg.c_str());
-    return false;
-  }
-  const int32_t* a = static_cast<const int32_t*>(data);
-  int64_t* dstp = &p->n;
-  for (int i = 0; i < kPoolParams; i++) dstp[i] = a[i];
+  if (!getTable(env, v, &p->n, kPoolParams, "pool")) return false;
   if (p->n < 0 || p->h < 1 || p->w < 1 || p->c < 0 || p->oh < 0 || p->ow < 0 || p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1 ||
       p->dh < 1 || p->dw < 1 || p->pt < 0 || p->pl < 0) {
     napi_throw_range_error(env, nullptr, "invalid pool parameters (sizes, strides, dilations or pads)");

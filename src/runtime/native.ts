@@ -61,6 +61,28 @@ export function packPoolParams(p: PoolParams): Int32Array {
   return Int32Array.from(POOL_PARAMS, (name) => p[name]);
 }
 
+/** The addon's parameters for a MaxPoolGrad kernel's NHWC input and dy shapes and attributes. */
+export function maxPoolGradParams(tf: typeof tfc, inputShape: number[], dyShape: number[], attrs: Record<string, unknown>): Int32Array {
+  const g = maxPoolGradInfo(tf, inputShape, dyShape, attrs);
+  const [n, h, w, c] = inputShape as [number, number, number, number];
+  return packPoolParams({
+    n,
+    h,
+    w,
+    c,
+    oh: g.outHeight,
+    ow: g.outWidth,
+    kh: g.filterHeight,
+    kw: g.filterWidth,
+    sh: g.strideHeight,
+    sw: g.strideWidth,
+    dh: g.dilationHeight,
+    dw: g.dilationWidth,
+    pt: g.padInfo.top,
+    pl: g.padInfo.left,
+  });
+}
+
 /** The addon's surface (native/src/netc_native.cc). */
 export interface NativeAddon {
   /** op 0: forward (x, w, bias|null, y); 1: backward data (dy, w, null, dx); 2: backward weights (x, dy, dbias|null, dw). */
@@ -338,24 +360,7 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
       const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
       const b = args.backend;
       if (!isF32(dy, input) || input.shape.length !== 4 || dy.shape.length !== 4) return maxPoolGradJs(args);
-      const g = maxPoolGradInfo(tf, input.shape, dy.shape, args.attrs ?? {});
-      const [n, h, w, c] = input.shape as [number, number, number, number];
-      const params = packPoolParams({
-        n,
-        h,
-        w,
-        c,
-        oh: g.outHeight,
-        ow: g.outWidth,
-        kh: g.filterHeight,
-        kw: g.filterWidth,
-        sh: g.strideHeight,
-        sw: g.strideWidth,
-        dh: g.dilationHeight,
-        dw: g.dilationWidth,
-        pt: g.padInfo.top,
-        pl: g.padInfo.left,
-      });
+      const params = maxPoolGradParams(tf, input.shape, dy.shape, args.attrs ?? {});
       const out = (b as WasmBackendLike).makeOutput([...input.shape], 'float32');
       addon.maxPoolGrad!(heap(b, input), heap(b, dy), heap(b, out), params);
       nativeCounters.maxPoolGrad++;

@@ -24,6 +24,7 @@
  * ceiling, so they keep everything as before.)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmData } from './wasm-optim.js';
 
 type Tensor = tf.Tensor;
 type DataId = object;
@@ -35,13 +36,6 @@ export interface Recipe {
   steps: ((x: Tensor) => Tensor)[];
 }
 
-interface WasmData {
-  id: number;
-  memoryOffset: number;
-  shape: number[];
-  dtype: string;
-  refCount: number;
-}
 interface WasmBackendLike {
   dataIdMap: { has(d: DataId): boolean; get(d: DataId): WasmData | undefined };
   wasm: {

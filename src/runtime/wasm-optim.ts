@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-interface WasmData {
+/** The wasm backend's record of a tensor's data (tfjs-backend-wasm's TensorData; not exported by it). */
+export interface WasmData {
   id: number;
   memoryOffset: number;
   shape: number[];
