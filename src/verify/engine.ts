@@ -382,7 +382,8 @@ async function referenceSide(
       gamma: s.gamma,
     })),
   );
-  const statsOf = (pid: string) => JSON.parse(readFileSync(pyJobs.find((j) => j.id === pid)!.out, 'utf8')) as PythonStats;
+  // One reference's statistics serve every backend grouped with it: read each file once.
+  const stats = new Map(pyJobs.filter((j) => !py.errors[j.id]).map((j) => [j.id, JSON.parse(readFileSync(j.out, 'utf8')) as PythonStats]));
 
   const nets: NetReport[] = prepared.map((p) => {
     const { job, graph } = p.input;
@@ -403,10 +404,10 @@ async function referenceSide(
       if (st.errors[job.id]) return { ...base, status: 'error', reason: `netc: ${st.errors[job.id]}` };
       const pid = refOf.get(`${job.id}|${b}`)!;
       if (py.errors[pid]) return { ...base, status: 'error', reason: `PyTorch: ${py.errors[pid]}` };
-      const stats = statsOf(pid);
-      const rows = compareNet(stats.compared[b] ?? {});
+      const { compared, kinks: replayedKinks } = stats.get(pid)!;
+      const rows = compareNet(compared[b] ?? {});
       const failed = rows.filter((r) => !r.pass).length;
-      const kinks = Object.entries(stats.kinks).map(([k, count]) => {
+      const kinks = Object.entries(replayedKinks).map(([k, count]) => {
         const [, step, name] = /^(\d+)\/(.*)$/.exec(k)!;
         return { name: name!, step: Number(step) + 1, count };
       });
