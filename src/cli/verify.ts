@@ -142,9 +142,10 @@ async function verifyFiles(files: string[], o: VerifyOptions): Promise<number> {
   const stepsPerEpoch = int(o.stepsPerEpoch, '--steps-per-epoch', 1);
   const args = parseAssignments(o.set);
   const input = o.input ? parseShape(o.input) : undefined;
-  const { torchVersion, INSTALL_HELP } = await import('../verify/python.js');
+  const { torchVersion, INSTALL_HELP, FAST_BLAS_HELP } = await import('../verify/python.js');
   const torch = torchVersion();
   if (!torch.version) throw new UsageError(`${INSTALL_HELP} (${torch.reason})`);
+  if (torch.slowBlas) process.stderr.write(`note: ${FAST_BLAS_HELP}\n`);
 
   const inputs = [];
   let diagnostics = false;

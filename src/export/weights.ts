@@ -25,16 +25,27 @@ export function layoutOf(kind: string, rank: number): Layout {
   return 'same';
 }
 
+/**
+ * How to get PyTorch's tensor from a tfjs one of the given layout and shape: permute its axes, then
+ * reshape (null: it is PyTorch's already). toTorch does it with tfjs; `netc verify` writes tfjs's data
+ * with this beside it and lets PyTorch do it, as a view.
+ */
+export function torchView(layout: Layout, shape: readonly number[]): { permute: number[]; shape: number[] } | null {
+  const by = (permute: number[], to = permute.map((a) => shape[a]!)) => ({ permute, shape: to });
+  if (layout === 'conv') return by([3, 2, 0, 1]);
+  if (layout === 'depthwise') {
+    const [kh, kw, cin, mult] = shape as [number, number, number, number];
+    // Output channel in*mult + m, as tfjs orders them.
+    return by([2, 3, 0, 1], [cin * mult, 1, kh, kw]);
+  }
+  if (layout === 'dense') return by([1, 0]);
+  return null;
+}
+
 /** tfjs layouts -> PyTorch layouts ('same' returns the tensor itself). */
 export function toTorch(layout: Layout, value: tf.Tensor): tf.Tensor {
-  if (layout === 'conv') return tf.transpose(value, [3, 2, 0, 1]);
-  if (layout === 'depthwise') {
-    const [kh, kw, cin, mult] = value.shape as number[];
-    // Output channel in*mult + m, as tfjs orders them.
-    return tf.transpose(value, [2, 3, 0, 1]).reshape([cin! * mult!, 1, kh!, kw!]);
-  }
-  if (layout === 'dense') return tf.transpose(value);
-  return value;
+  const view = torchView(layout, value.shape);
+  return view ? tf.transpose(value, view.permute).reshape(view.shape) : value;
 }
 
 export interface WeightLink {

@@ -19,21 +19,42 @@ export const INSTALL_HELP =
   'netc verify compares with PyTorch, which is not installed for this Python: install it (Debian/Ubuntu: apt-get install python3-torch; ' +
   'elsewhere: pip install torch), or point NETC_PYTHON at a Python that has it';
 
-/** torch's version, or null with the reason it cannot be imported. */
-export function torchVersion(): { version: string | null; reason: string } {
+/**
+ * What Debian's python3-torch needs to run float64 at speed: it calls whatever libblas.so.3 the
+ * system provides, by default the reference BLAS. On this project's 2-core machine, one thread:
+ * float64 matmul 4.9 GFLOP/s there, 68 with OpenBLAS; VGG-16's float64 reference step at 224x224
+ * 72.8 s there, 8.6 s with OpenBLAS.
+ */
+export const FAST_BLAS_HELP =
+  "PyTorch's float64 runs on the reference BLAS here, about 10x slower than an optimized one: apt-get install libopenblas0-pthread (Debian/Ubuntu) makes verify's reference that much faster";
+
+// Prints torch's version, then the BLAS library the process mapped (the kernel gives its real path).
+const PROBE = `import torch
+print(torch.__version__)
+try:
+    print(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), ''))
+except OSError:
+    print('')`;
+
+/**
+ * torch's version, or null with the reason it cannot be imported; slowBlas: torch calls the
+ * reference BLAS (Debian's /usr/lib/<arch>/blas/libblas.so.3), see FAST_BLAS_HELP.
+ */
+export function torchVersion(): { version: string | null; reason: string; slowBlas: boolean } {
   // A user's python3 (pyenv, a venv) may lack torch where the system's has it (Debian's python3-torch).
   const candidates = process.env['NETC_PYTHON'] ? [process.env['NETC_PYTHON']] : ['python3', '/usr/bin/python3'];
   const reasons: string[] = [];
   for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    const r = spawnSync(py, ['-c', PROBE], { encoding: 'utf8' });
     if (r.error) reasons.push(`${py}: cannot run it (${r.error.message})`);
     else if (r.status !== 0) reasons.push(`${py}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}`);
     else {
       chosen = py;
-      return { version: r.stdout.trim(), reason: '' };
+      const [version = '', blas = ''] = r.stdout.trim().split('\n');
+      return { version: version.trim(), reason: '', slowBlas: /\/blas\/libblas\.so/.test(blas) };
     }
   }
-  return { version: null, reason: reasons.join('; ') };
+  return { version: null, reason: reasons.join('; '), slowBlas: false };
 }
 
 const SCRIPT = String.raw`
@@ -201,15 +222,19 @@ def run_net(j, dtype, weights):
 
 def max_err(a, r):
     # max|a - r|, or None where a is not finite and r is not the same infinity (or the sizes differ).
+    # a may be float32: the subtraction promotes it in the same pass (no float64 copy of netc's results
+    # first, which cost as much as the difference itself).
     if a.numel() != r.numel():
         return None
     if a.numel() == 0:
         return 0.0
-    a, r = a.reshape(-1), r.reshape(-1)
-    d = (a - r).abs()
+    if a.shape != r.shape:
+        a = a.reshape(r.shape)
+    d = torch.sub(a, r).abs_()
     m = float(d.max())  # NaN when any difference is
     if math.isfinite(m):
         return m
+    a, r, d = a.reshape(-1), r.reshape(-1), d.reshape(-1)
     finite = torch.isfinite(d)
     if not bool(finite.all()):
         bad = ~finite
@@ -222,7 +247,7 @@ def max_err(a, r):
 def delta_of(k, init):
     # Updates and running statistics are compared as changes from the initial weights.
     base = init.get(k[len('final/'):]) if k.startswith('final/') else None
-    return (lambda t: t.double() - base) if base is not None else (lambda t: t.double())
+    return (lambda t: torch.sub(t, base)) if base is not None else (lambda t: t)
 
 
 def compare(ref, init, netc):
@@ -395,7 +420,9 @@ export async function runPython(
   writeFileSync(jobs, JSON.stringify({ nets, schedules, schedules_out: schedulesOut, rules }));
   // Asynchronous: the next chunk's netc workers run meanwhile (engine.ts).
   const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(pythonBinary(), [script, jobs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // One BLAS thread, as torch itself is given one (the script says why); OpenBLAS would start one per core.
+    const env = { OPENBLAS_NUM_THREADS: '1', ...process.env };
+    const child = spawn(pythonBinary(), [script, jobs], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let [stdout, stderr] = ['', ''];
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
