@@ -47,7 +47,8 @@ const metrics = (run: string) =>
     .split('\n')
     .map((l) => JSON.parse(l));
 
-const ajv = new Ajv({ allErrors: true });
+// allowUnionTypes: run-config's `args` values are `"type": ["number", "boolean", ...]`, which strict mode warns about.
+const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
 const schemas = new Map<string, ReturnType<typeof ajv.compile>>();
 const schema = (f: string) => {
   if (!schemas.has(f)) schemas.set(f, ajv.compile(JSON.parse(readFileSync(join(ROOT, 'specs', f), 'utf8'))));
