@@ -283,6 +283,15 @@ async function parent() {
   console.log(
     `netc ${dist}${compare ? ` (rows "before": ${compare}, same window)` : ''} vs PyTorch ${threads} thread(s), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; ${steps}+ timed steps (${arg('--seconds', 3)}+ s) after a warm-up; memory in GiB`,
   );
+  if (!flag('--no-torch')) {
+    // Debian's torch calls the system's libblas.so.3: on the reference BLAS its linear layers run
+    // ~10x slower (LeNet-5 trained at 8,491 img/s there, 16,710 with OpenBLAS), a baseline too easy to beat.
+    const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const probe = "import torch\nprint(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), 'bundled'))";
+    const blas = spawnSync(py, ['-c', probe], { encoding: 'utf8' }).stdout.trim();
+    console.log(`PyTorch's BLAS: ${blas || 'unknown'}`);
+    if (/\/blas\/libblas\.so/.test(blas)) console.log('  (the reference BLAS: PyTorch is slowed; apt-get install libopenblas0-pthread for a fair baseline)');
+  }
   console.log(line(header));
   for (const net of nets) {
     const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;
