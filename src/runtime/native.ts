@@ -180,7 +180,7 @@ interface WasmBackendLike {
 const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
 
 /** How many times each path ran (for the benchmark's report and the tests). */
-export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0, maxPoolGrad: 0 };
+export const nativeCounters = { native: 0, fallback: 0, batchNorm: 0, maxPoolGrad: 0, matMul: 0 };
 
 /** Per-channel batch statistics, as src/lower/batchnorm.ts keeps them. */
 export interface BatchStats {
@@ -233,7 +233,8 @@ export function wasmNativeBatchNorm(tf: typeof tfc, addon: NativeAddon): NativeB
 
 /**
  * Registers Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the depthwise
- * forward and gradients, the ReLU gradient and MaxPoolGrad on the wasm backend, calling the addon. The kernels registered before (the
+ * forward and gradients, the ReLU gradient, MaxPoolGrad and the matrix products (BatchMatMul,
+ * _FusedMatMul) on the wasm backend, calling the addon. The kernels registered before (the
  * wasm backend's own and netc's wasm training shims) stay reachable as fallbacks, so call this
  * after `registerWasmTrainingKernels`. Returns the kernel names registered.
  */
@@ -368,6 +369,51 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
     });
   }
 
+  // ---- Matrix products as 1x1 convolutions of a 1xM "image" with K channels (a [M, K] matrix is
+  // that NHWC tensor, a [K, N] one that HWIO filter): A.B is the forward convolution, A.Bt its input
+  // gradient, At.B its filter gradient. tfjs-backend-wasm's own BatchMatMul ran VGG's 102M-weight
+  // classifier at ~1/20 of PyTorch's speed (bench/train-zoo, vgg16_bn); oneDNN computes it as a GEMM.
+  // Batched products (attention) and At.Bt stay with the wasm kernel.
+  function matMul(name: string, fused: boolean): void {
+    const fallback = previous(name);
+    if (!fallback) return;
+    replace(name, (args) => {
+      const { inputs, backend: b } = args;
+      const attrs = args.attrs ?? {};
+      const { a, b: bm, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+      const [ta, tb] = [Boolean(attrs.transposeA), Boolean(attrs.transposeB)];
+      const act = fused ? FUSED_ACTIVATIONS[String(attrs.activation ?? 'linear')] : 0;
+      // One product: rank 2, or leading (batch) dimensions of 1.
+      const single = (t: TensorInfo | undefined) => t != null && t.shape.length >= 2 && t.shape.slice(0, -2).every((d) => d === 1);
+      if (!single(a) || !single(bm) || !isF32(a!, bm!) || (ta && tb) || act == null || preluActivationWeights != null) {
+        nativeCounters.fallback++;
+        return fallback(args);
+      }
+      const [r0, c0] = a!.shape.slice(-2) as [number, number];
+      const [r1, c1] = bm!.shape.slice(-2) as [number, number];
+      const [m, k] = ta ? [c0, r0] : [r0, c0];
+      const n = tb ? r1 : c1;
+      const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n);
+      if ((tb ? c1 : r1) !== k || ((ta || tb) && (bias != null || act !== 0)) || !biasOk) {
+        nativeCounters.fallback++;
+        return fallback(args);
+      }
+      const conv = (w: number, ci: number, co: number, relu: number) =>
+        packConvParams({ n: 1, h: 1, w, ci, kh: 1, kw: 1, co, oh: 1, ow: w, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pb: 0, pl: 0, pr: 0, groups: 1, relu });
+      const ones = (a!.shape.length >= bm!.shape.length ? a! : bm!).shape.slice(0, -2);
+      const out = (b as WasmBackendLike).makeOutput([...ones, m, n], 'float32');
+      // A.Bt: the input gradient of a convolution whose output gradient is A [M, K] and filter B [N, K].
+      if (tb) addon.conv2d(1, heap(b, a!), heap(b, bm!), null, heap(b, out), conv(m, n, k, 0));
+      // At.B: the filter gradient of a convolution of input A [K, M] (K positions) and output gradient B [K, N].
+      else if (ta) addon.conv2d(2, heap(b, a!), heap(b, bm!), null, heap(b, out), conv(k, m, n, 0));
+      else addon.conv2d(0, heap(b, a!), heap(b, bm!), bias ? heap(b, bias) : null, heap(b, out), conv(m, k, n, act));
+      nativeCounters.matMul++;
+      return out;
+    });
+  }
+
+  matMul('BatchMatMul', false);
+  matMul('_FusedMatMul', true);
   forward('Conv2D', false, false);
   forward('FusedConv2D', false, true);
   backprop('Conv2DBackpropInput', false, 1);

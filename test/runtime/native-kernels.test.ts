@@ -422,6 +422,62 @@ describe(`MaxPoolGrad against PyTorch's max_pool2d backward (float64)${skipNote}
   });
 });
 
+describe(`native matrix products (dense layers and their gradients) against the float64 definition${skipNote}`, () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+  /** C = op(A) op(B) in float64, op transposing where asked. */
+  const product = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, ta: boolean, tb: boolean) => {
+    const c = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += (ta ? a[p * m + i]! : a[i * k + p]!) * (tb ? b[j * k + p]! : b[p * n + j]!);
+        c[i * n + j] = sum;
+      }
+    }
+    return c;
+  };
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [7, 33, 5],
+    [64, 400, 120],
+    [2, 2048, 10],
+  ];
+  for (const [m, k, n] of shapes) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      it.skipIf(!addonLoaded)(`[${m}x${k}]${ta ? 't' : ''} . [${k}x${n}]${tb ? 't' : ''} within 1e-5 relative, natively${skipNote}`, () => {
+        const r = rng(11);
+        const a = Float32Array.from({ length: m * k }, r);
+        const b = Float32Array.from({ length: k * n }, r);
+        const before = nativeCounters.matMul;
+        const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, ta ? [k, m] : [m, k]), tf.tensor2d(b, tb ? [n, k] : [k, n]), ta, tb).dataSync());
+        expect(nativeCounters.matMul, 'the native kernel ran').toBe(before + 1);
+        expect(relErr(Float32Array.from(got), Float32Array.from(product(a, b, m, k, n, ta, tb)))).toBeLessThan(1e-5);
+      });
+    }
+  }
+  it.skipIf(!addonLoaded)(`a dense layer's fused product + bias + ReLU, natively; batched products (attention) on wasm${skipNote}`, () => {
+    const r = rng(12);
+    const [m, k, n] = [16, 50, 9];
+    const [a, w, bias] = [Float32Array.from({ length: m * k }, r), Float32Array.from({ length: k * n }, r), Float32Array.from({ length: n }, r)];
+    const before = { ...nativeCounters };
+    const got = tf.tidy(() =>
+      tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(w, [k, n]), bias: tf.tensor1d(bias), activation: 'relu' }).dataSync(),
+    );
+    const want = product(a, w, m, k, n, false, false).map((v, i) => Math.max(0, v + bias[i % n]!));
+    expect(nativeCounters.matMul).toBe(before.matMul + 1);
+    expect(relErr(Float32Array.from(got), Float32Array.from(want))).toBeLessThan(1e-5);
+    tf.tidy(() => tf.matMul(tf.ones([3, 4, 5]), tf.ones([3, 5, 2])).dataSync());
+    expect(nativeCounters.matMul).toBe(before.matMul + 1);
+    expect(nativeCounters.fallback).toBe(before.fallback + 1);
+  });
+});
+
 describe('native addon surface' + skipNote, () => {
   it('loading never throws and always gives a reason', () => {
     expect(typeof native.reason).toBe('string');
