@@ -22,6 +22,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { torchBlasLines } from './torch-blas.mjs';
 
 const arg = (k, d) => {
   const i = process.argv.indexOf(k);
@@ -159,6 +160,7 @@ async function parent() {
     `${label.padEnd(36)} ${best(a).toFixed(1).padStart(7)} ${median(a).toFixed(1).padStart(8)}   ${a.map((v) => v.toFixed(1)).join(' ')}`;
   const torchDone = torch.filter((t) => t.results.length);
   console.log(`resnet20_cifar training, batch ${batch}: ${runs} runs of ${steps} steps (images/s), backends alternating`);
+  for (const b of torchThreads.length ? builds : []) for (const l of torchBlasLines(py, b.env)) console.log(`${b.name}: ${l.trim()}`);
   console.log(`${''.padEnd(36)} ${'best'.padStart(7)} ${'median'.padStart(8)}   runs`);
   for (const c of live) console.log(row(c.label, c.results));
   for (const t of torchDone) console.log(row(t.label, t.results));

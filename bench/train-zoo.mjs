@@ -29,6 +29,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { kernelTimes } from './kernel-times.mjs';
+import { torchBlasLines } from './torch-blas.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (k, d) => {
@@ -283,15 +284,7 @@ async function parent() {
   console.log(
     `netc ${dist}${compare ? ` (rows "before": ${compare}, same window)` : ''} vs PyTorch ${threads} thread(s), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; ${steps}+ timed steps (${arg('--seconds', 3)}+ s) after a warm-up; memory in GiB`,
   );
-  if (!flag('--no-torch')) {
-    // Debian's torch calls the system's libblas.so.3: on the reference BLAS its linear layers run
-    // ~10x slower (LeNet-5 trained at 8,491 img/s there, 16,710 with OpenBLAS), a baseline too easy to beat.
-    const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    const probe = "import torch\nprint(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), 'bundled'))";
-    const blas = spawnSync(py, ['-c', probe], { encoding: 'utf8' }).stdout.trim();
-    console.log(`PyTorch's BLAS: ${blas || 'unknown'}`);
-    if (/\/blas\/libblas\.so/.test(blas)) console.log('  (the reference BLAS: PyTorch is slowed; apt-get install libopenblas0-pthread for a fair baseline)');
-  }
+  if (!flag('--no-torch')) for (const l of torchBlasLines(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3')) console.log(l);
   console.log(line(header));
   for (const net of nets) {
     const own = compileFile(join(ROOT, 'stdlib', `${net}.net`)).graphs[0].input;

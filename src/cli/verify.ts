@@ -87,7 +87,8 @@ build:native), node and node-gpu (tfjs-node, when installed). One not present is
 unavailable and does not fail the check.
 
 Needs PyTorch for python3 (Debian/Ubuntu: apt-get install python3-torch; or pip install torch);
-NETC_PYTHON picks another interpreter.
+NETC_PYTHON picks another interpreter. Debian's torch runs float64 on the system's BLAS, by default
+the reference one (about 10x slower): apt-get install libopenblas0-pthread (verify says when).
 
 Examples:
   netc verify stdlib/resnet20_cifar.net

@@ -28,12 +28,14 @@ export const INSTALL_HELP =
 export const FAST_BLAS_HELP =
   "PyTorch's float64 runs on the reference BLAS here, about 10x slower than an optimized one: apt-get install libopenblas0-pthread (Debian/Ubuntu) makes verify's reference that much faster";
 
-// Prints torch's version, then the BLAS library the process mapped (the kernel gives its real path).
-const PROBE = `import torch
+// Prints torch's version, then the BLAS library the process mapped (the kernel gives its real path)
+// where torch calls the system's (BLAS_INFO=generic, Debian's build; a wheel brings its own).
+const PROBE = String.raw`import re, torch
 print(torch.__version__)
 try:
-    print(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), ''))
-except OSError:
+    generic = 'BLAS_INFO=generic' in torch.__config__.show()
+    print(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), '') if generic else '')
+except Exception:
     print('')`;
 
 /**
