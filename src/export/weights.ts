@@ -27,8 +27,8 @@ export function layoutOf(kind: string, rank: number): Layout {
 
 /**
  * How to get PyTorch's tensor from a tfjs one of the given layout and shape: permute its axes, then
- * reshape (null: it is PyTorch's already). toTorch does it with tfjs; `netc verify` writes tfjs's data
- * with this beside it and lets PyTorch do it, as a view.
+ * reshape (null: it is PyTorch's already). toTorch does it with tfjs; `netc verify` over typed arrays
+ * (`permuted` in src/verify/tensors.ts, several times faster than tfjs's wasm transpose).
  */
 export function torchView(layout: Layout, shape: readonly number[]): { permute: number[]; shape: number[] } | null {
   const by = (permute: number[], to = permute.map((a) => shape[a]!)) => ({ permute, shape: to });
