@@ -3,7 +3,7 @@
  * format is a little-endian u64 header length, a JSON header (dtype, shape, byte offsets per tensor)
  * and the raw data — simple enough that the generated Python module reads it without extra packages.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { IRGraph } from '../ir/types.js';
 import { paramKey, torchParamName } from '../lower/lower.js';
@@ -25,12 +25,14 @@ export function layoutOf(kind: string, rank: number): Layout {
   return 'same';
 }
 
-/**
- * How to get PyTorch's tensor from a tfjs one of the given layout and shape: permute its axes, then
- * reshape (null: it is PyTorch's already). toTorch does it with tfjs; `netc verify` over typed arrays
- * (`permuted` in src/verify/tensors.ts, several times faster than tfjs's wasm transpose).
- */
-export function torchView(layout: Layout, shape: readonly number[]): { permute: number[]; shape: number[] } | null {
+/** How to get PyTorch's tensor from a tfjs one: permute its axes, then reshape. */
+export interface TorchView {
+  permute: number[];
+  shape: number[];
+}
+
+/** The view of a tfjs weight of the given layout and shape (null: it is PyTorch's already). */
+export function torchView(layout: Layout, shape: readonly number[]): TorchView | null {
   const by = (permute: number[], to = permute.map((a) => shape[a]!)) => ({ permute, shape: to });
   if (layout === 'conv') return by([3, 2, 0, 1]);
   if (layout === 'depthwise') {
@@ -42,10 +44,11 @@ export function torchView(layout: Layout, shape: readonly number[]): { permute: 
   return null;
 }
 
-/** tfjs layouts -> PyTorch layouts ('same' returns the tensor itself). */
-export function toTorch(layout: Layout, value: tf.Tensor): tf.Tensor {
-  const view = torchView(layout, value.shape);
-  return view ? tf.transpose(value, view.permute).reshape(view.shape) : value;
+/** A tensor in PyTorch's layout, as a new array: permuted and reshaped as `view` says, or copied as it is. */
+export function torchValues(t: tf.Tensor, view: TorchView | null): { shape: number[]; data: Float32Array } {
+  // dataSync's array may be the backend's own storage (as on cpu): never handed out as is.
+  const data = t.dataSync() as Float32Array;
+  return view ? { shape: view.shape, data: permuted(data, t.shape, view.permute) } : { shape: [...t.shape], data: new Float32Array(data) };
 }
 
 export interface WeightLink {
@@ -83,18 +86,13 @@ export function weightLinks(graph: IRGraph, model: tfl.LayersModel): WeightLink[
 /** Every IR weight with its PyTorch state-dict key, in PyTorch's layout. */
 export function stateDict(graph: IRGraph, model: tfl.LayersModel): TensorEntry[] {
   return weightLinks(graph, model).map(({ key, variable, layout, torchShape }) => {
-    const read = variable.read();
-    const value = tf.tidy(() => toTorch(layout, read));
-    // toTorch returns a bias or BN vector as is: that is the variable itself, which must live on.
-    const free = () => value !== read && value.dispose();
-    const shape = value.shape as number[];
+    const value = variable.read();
+    const view = torchView(layout, value.shape);
+    const shape = view?.shape ?? value.shape;
     if (shape.join(',') !== torchShape.join(',')) {
-      free();
       throw new ExportError(`\`${key}\` is [${shape.join(', ')}] in the checkpoint, [${torchShape.join(', ')}] in the network`);
     }
-    const data = value.dataSync() as Float32Array;
-    free();
-    return { key, shape, data };
+    return { key, ...torchValues(value, view) };
   });
 }
 
@@ -146,4 +144,80 @@ export function pythonLoader(weightsFile: string): string {
     '    return model',
     '',
   ].join('\n');
+}
+
+/**
+ * `data` (of `shape`) with its axes permuted: axis i of the result is axis `axes[i]` of the input.
+ * Over typed arrays: tfjs's wasm transpose ran at ~20 ns an element and took a third of a `netc
+ * verify` worker's time on the larger nets; this runs at 2-4 (a 2D-tiled copy, below).
+ */
+export function permuted(data: Float32Array, shape: readonly number[], axes: readonly number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  if (data.length === 0) return out;
+  const { dims, order } = simplified(shape, axes);
+  const rank = dims.length;
+  const inStride = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+  const outStride: number[] = new Array(rank).fill(0); // per input axis, its stride in the output
+  for (let k = rank - 1, s = 1; k >= 0; s *= dims[order[k]!]!, k--) outStride[order[k]!] = s;
+  // Tiles over two axes: the input's contiguous one (a) and the output's (b), so that reads and
+  // writes both run along memory; an odometer over the others. (One axis left: a plain copy.)
+  const a = rank - 1;
+  const b = order[rank - 1]!;
+  const rest = dims.map((_, i) => i).filter((i) => i !== a && i !== b);
+  const index = rest.map(() => 0);
+  const T = 16;
+  for (let inBase = 0, outBase = 0; ; ) {
+    if (a === b) out.set(data.subarray(inBase, inBase + dims[a]!), outBase);
+    else {
+      const [na, nb, sa, sb] = [dims[a]!, dims[b]!, outStride[a]!, inStride[b]!];
+      for (let b0 = 0; b0 < nb; b0 += T) {
+        const b1 = Math.min(nb, b0 + T);
+        for (let a0 = 0; a0 < na; a0 += T) {
+          const a1 = Math.min(na, a0 + T);
+          // Writes along the output's contiguous axis (strided writes cost more than strided reads).
+          for (let i = a0; i < a1; i++) {
+            for (let j = b0, src = inBase + b0 * sb + i, dst = outBase + b0 + i * sa; j < b1; j++, src += sb, dst++) out[dst] = data[src]!;
+          }
+        }
+      }
+    }
+    let k = rest.length - 1;
+    for (; k >= 0; k--) {
+      const axis = rest[k]!;
+      inBase += inStride[axis]!;
+      outBase += outStride[axis]!;
+      if (++index[k]! < dims[axis]!) break;
+      inBase -= inStride[axis]! * dims[axis]!;
+      outBase -= outStride[axis]! * dims[axis]!;
+      index[k] = 0;
+    }
+    if (k < 0) return out;
+  }
+}
+
+/**
+ * The same permutation over fewer axes: axes of size 1 dropped, and axes adjacent in both the input
+ * and the output merged (a 1x1 conv's HWIO -> OIHW is then a 2D transpose, NHWC -> NCHW a batch of them).
+ */
+function simplified(shape: readonly number[], axes: readonly number[]): { dims: number[]; order: number[] } {
+  const kept = axes.filter((x) => shape[x]! !== 1);
+  if (kept.length === 0) return { dims: [1], order: [0] };
+  // Runs of consecutive input axes in output order become one axis each.
+  const runs: number[][] = [];
+  for (const x of kept) {
+    const run = runs.at(-1);
+    const prev = run?.at(-1);
+    if (run && prev !== undefined && nextKept(shape, prev) === x) run.push(x);
+    else runs.push([x]);
+  }
+  const byInput = [...runs].sort((p, q) => p[0]! - q[0]!);
+  const dims = byInput.map((run) => run.reduce((n, x) => n * shape[x]!, 1));
+  const order = runs.map((run) => byInput.indexOf(run));
+  return { dims, order };
+}
+
+/** The next input axis after x that is not of size 1 (-1: none). */
+function nextKept(shape: readonly number[], x: number): number {
+  for (let y = x + 1; y < shape.length; y++) if (shape[y] !== 1) return y;
+  return -1;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { layoutOf, torchView, weightLinks } from '../export/weights.js';
+import { layoutOf, stateDict, torchValues, torchView } from '../export/weights.js';
 import type { IRGraph } from '../ir/types.js';
 import { lowerGraph, paramKey, torchParamName } from '../lower/lower.js';
 import { makeRng } from '../random.js';
@@ -14,7 +14,7 @@ import { lossOf } from '../train/loop.js';
 import { makeOptim } from '../train/optim.js';
 import { mixSeed, withRandom } from '../train/random.js';
 import type { VerifyJob } from './spec.js';
-import { permuted, type Named } from './tensors.js';
+import type { Named } from './tensors.js';
 
 /** The values verify probes: every layer with a PyTorch module, and every block, by module name. */
 export function probes(graph: IRGraph): { key: string; node: number }[] {
@@ -35,17 +35,10 @@ export function probes(graph: IRGraph): { key: string; node: number }[] {
   return out;
 }
 
-/** A tensor's values in PyTorch's layout: permuted and reshaped as `view` says, or as they are. */
-function named(t: tf.Tensor, view: { permute: number[]; shape: number[] } | null = null): Named {
-  const data = t.dataSync() as Float32Array;
-  // (dataSync's array may be the backend's own storage, as on cpu: copied either way.)
-  return view ? { shape: view.shape, data: permuted(data, t.shape, view.permute) } : { shape: [...t.shape], data: new Float32Array(data) };
-}
-
 /** An activation in PyTorch's layout: NHWC -> NCHW for maps; other ranks unchanged. */
 const torchLayout = (t: tf.Tensor): Named => {
   const [n, h, w, c] = t.shape as number[];
-  return named(t, t.rank === 4 ? { permute: [0, 3, 1, 2], shape: [n!, c!, h!, w!] } : null);
+  return torchValues(t, t.rank === 4 ? { permute: [0, 3, 1, 2], shape: [n!, c!, h!, w!] } : null);
 };
 
 /** The net's input batch as tfjs wants it: NCHW (PyTorch's layout, as stored) -> NHWC. */
@@ -125,7 +118,7 @@ export function runNetc(
       if (step === 0) {
         for (const [name, g] of Object.entries(grads)) {
           const p = params.get(name);
-          if (p) out.set(`grad/${p.key}`, named(g, torchView(layoutOf(p.kind, g.rank), g.shape)));
+          if (p) out.set(`grad/${p.key}`, torchValues(g, torchView(layoutOf(p.kind, g.rank), g.shape)));
         }
       }
       // Eval mode between the first backward and the first update: running statistics that one
@@ -161,13 +154,5 @@ function release(model: tfl.LayersModel): void {
 
 /** A lowered model's weights, in PyTorch's names and layouts. */
 function weightsOf(graph: IRGraph, model: tfl.LayersModel): Map<string, Named> {
-  const out = new Map<string, Named>();
-  for (const { key, variable, layout, torchShape } of weightLinks(graph, model)) {
-    const value = variable.read();
-    const view = torchView(layout, value.shape);
-    const shape = view?.shape ?? value.shape;
-    if (shape.join(',') !== torchShape.join(',')) throw new Error(`\`${key}\` is [${shape.join(', ')}] in netc, [${torchShape.join(', ')}] in PyTorch`);
-    out.set(key, named(value, view));
-  }
-  return out;
+  return new Map(stateDict(graph, model).map((e) => [e.key, { shape: e.shape, data: e.data }]));
 }

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { torchView } from '../../src/export/weights.js';
-import { permuted, readTensors, writeTensors, type Named } from '../../src/verify/tensors.js';
+import { permuted, torchView } from '../../src/export/weights.js';
+import { readTensors, writeTensors, type Named } from '../../src/verify/tensors.js';
 
 function byDefinition(data: Float32Array, shape: number[], axes: number[]): Float32Array {
   const out = new Float32Array(data.length);
