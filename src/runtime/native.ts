@@ -377,36 +377,41 @@ export function registerNativeConvKernels(tf: typeof tfc, addon: NativeAddon): s
   function matMul(name: string, fused: boolean): void {
     const fallback = previous(name);
     if (!fallback) return;
+    // One product: rank 2, or leading (batch) dimensions of 1.
+    const single = (t: TensorInfo | undefined): t is TensorInfo => t != null && t.shape.length >= 2 && t.shape.slice(0, -2).every((d) => d === 1);
     replace(name, (args) => {
       const { inputs, backend: b } = args;
       const attrs = args.attrs ?? {};
       const { a, b: bm, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
       const [ta, tb] = [Boolean(attrs.transposeA), Boolean(attrs.transposeB)];
       const act = fused ? FUSED_ACTIVATIONS[String(attrs.activation ?? 'linear')] : 0;
-      // One product: rank 2, or leading (batch) dimensions of 1.
-      const single = (t: TensorInfo | undefined) => t != null && t.shape.length >= 2 && t.shape.slice(0, -2).every((d) => d === 1);
-      if (!single(a) || !single(bm) || !isF32(a!, bm!) || (ta && tb) || act == null || preluActivationWeights != null) {
-        nativeCounters.fallback++;
-        return fallback(args);
-      }
-      const [r0, c0] = a!.shape.slice(-2) as [number, number];
-      const [r1, c1] = bm!.shape.slice(-2) as [number, number];
-      const [m, k] = ta ? [c0, r0] : [r0, c0];
-      const n = tb ? r1 : c1;
-      const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n);
-      if ((tb ? c1 : r1) !== k || ((ta || tb) && (bias != null || act !== 0)) || !biasOk) {
+      const [r0, c0] = a?.shape.slice(-2) ?? [];
+      const [r1, c1] = bm?.shape.slice(-2) ?? [];
+      const [m, k, n] = [ta ? c0 : r0, ta ? r0 : c0, tb ? r1 : c1];
+      const supported =
+        single(a) &&
+        single(bm) &&
+        isF32(a, bm) &&
+        !(ta && tb) &&
+        (tb ? c1 : r1) === k &&
+        act != null &&
+        preluActivationWeights == null &&
+        // The transposed forms are gradients: no bias or activation to fuse there.
+        (bias == null || (!ta && !tb && bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n)) &&
+        (act === 0 || (!ta && !tb));
+      if (!supported) {
         nativeCounters.fallback++;
         return fallback(args);
       }
       const conv = (w: number, ci: number, co: number, relu: number) =>
         packConvParams({ n: 1, h: 1, w, ci, kh: 1, kw: 1, co, oh: 1, ow: w, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pb: 0, pl: 0, pr: 0, groups: 1, relu });
-      const ones = (a!.shape.length >= bm!.shape.length ? a! : bm!).shape.slice(0, -2);
-      const out = (b as WasmBackendLike).makeOutput([...ones, m, n], 'float32');
+      const ones = (a.shape.length >= bm.shape.length ? a : bm).shape.slice(0, -2);
+      const out = (b as WasmBackendLike).makeOutput([...ones, m!, n!], 'float32');
       // A.Bt: the input gradient of a convolution whose output gradient is A [M, K] and filter B [N, K].
-      if (tb) addon.conv2d(1, heap(b, a!), heap(b, bm!), null, heap(b, out), conv(m, n, k, 0));
+      if (tb) addon.conv2d(1, heap(b, a), heap(b, bm), null, heap(b, out), conv(m!, n!, k!, 0));
       // At.B: the filter gradient of a convolution of input A [K, M] (K positions) and output gradient B [K, N].
-      else if (ta) addon.conv2d(2, heap(b, a!), heap(b, bm!), null, heap(b, out), conv(k, m, n, 0));
-      else addon.conv2d(0, heap(b, a!), heap(b, bm!), bias ? heap(b, bias) : null, heap(b, out), conv(m, k, n, act));
+      else if (ta) addon.conv2d(2, heap(b, a), heap(b, bm), null, heap(b, out), conv(k!, m!, n!, 0));
+      else addon.conv2d(0, heap(b, a), heap(b, bm), bias ? heap(b, bias) : null, heap(b, out), conv(m!, k!, n!, act));
       nativeCounters.matMul++;
       return out;
     });
