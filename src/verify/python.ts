@@ -28,32 +28,41 @@ export const INSTALL_HELP =
 export const FAST_BLAS_HELP =
   "PyTorch's float64 runs on the reference BLAS here, about 10x slower than an optimized one: apt-get install libopenblas0-pthread (Debian/Ubuntu) makes verify's reference that much faster";
 
-// Prints torch's version, then the BLAS library the process mapped (the kernel gives its real path)
-// where torch calls the system's (BLAS_INFO=generic, Debian's build; a wheel brings its own).
+// Prints torch's version, then the BLAS it computes with: where torch calls the system's
+// (BLAS_INFO=generic, Debian's build), the library the process mapped (the kernel gives its real
+// path); else the build's own (a wheel's "mkl").
 const PROBE = String.raw`import re, torch
 print(torch.__version__)
 try:
-    generic = 'BLAS_INFO=generic' in torch.__config__.show()
-    print(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), '') if generic else '')
+    info = (re.findall(r'BLAS_INFO=(\w+)', torch.__config__.show()) or ['unknown'])[0]
+    print(next((l.split()[-1] for l in open('/proc/self/maps') if 'libblas.so' in l), 'none loaded') if info == 'generic' else info + ' (its own)')
 except Exception:
-    print('')`;
+    print('unknown')`;
 
 /**
- * torch's version, or null with the reason it cannot be imported; slowBlas: torch calls the
- * reference BLAS (Debian's /usr/lib/<arch>/blas/libblas.so.3), see FAST_BLAS_HELP.
+ * What `python` (run with `env` added) has of torch: its version and BLAS, and whether that BLAS is
+ * the reference one (Debian's /usr/lib/<arch>/blas/libblas.so.3, see FAST_BLAS_HELP); or why torch
+ * cannot be imported. The benchmarks print the same (bench/torch-blas.mjs).
  */
+export function probeTorch(python: string, env: Record<string, string> = {}): { version: string; blas: string; slowBlas: boolean } | { reason: string } {
+  const r = spawnSync(python, ['-c', PROBE], { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (r.error) return { reason: `${python}: cannot run it (${r.error.message})` };
+  if (r.status !== 0) return { reason: `${python}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}` };
+  const [version = '', blas = 'unknown'] = r.stdout.trim().split('\n');
+  return { version: version.trim(), blas: blas.trim(), slowBlas: /\/blas\/libblas\.so/.test(blas) };
+}
+
+/** torch's version, or null with the reason it cannot be imported; slowBlas: see probeTorch. */
 export function torchVersion(): { version: string | null; reason: string; slowBlas: boolean } {
   // A user's python3 (pyenv, a venv) may lack torch where the system's has it (Debian's python3-torch).
   const candidates = process.env['NETC_PYTHON'] ? [process.env['NETC_PYTHON']] : ['python3', '/usr/bin/python3'];
   const reasons: string[] = [];
   for (const py of candidates) {
-    const r = spawnSync(py, ['-c', PROBE], { encoding: 'utf8' });
-    if (r.error) reasons.push(`${py}: cannot run it (${r.error.message})`);
-    else if (r.status !== 0) reasons.push(`${py}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}`);
+    const probe = probeTorch(py);
+    if ('reason' in probe) reasons.push(probe.reason);
     else {
       chosen = py;
-      const [version = '', blas = ''] = r.stdout.trim().split('\n');
-      return { version: version.trim(), reason: '', slowBlas: /\/blas\/libblas\.so/.test(blas) };
+      return { version: probe.version, reason: '', slowBlas: probe.slowBlas };
     }
   }
   return { version: null, reason: reasons.join('; '), slowBlas: false };
