@@ -1,7 +1,7 @@
 /**
  * verify's tensor files and the permutation that puts netc's layouts into PyTorch's (every map,
- * weight and gradient verify compares goes through it, so a wrong index would fail every net; this
- * pins it down on its own, against the definition: out[i0..ik] = in[i at axes[0]..axes[k]]).
+ * weight and gradient verify compares, and every weight `netc export --weights` writes, goes through
+ * it; this pins it down on its own, against the definition: out[i0..ik] = in[i at axes[0]..axes[k]]).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
